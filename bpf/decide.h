@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The switching decision, the same for the XDP and TC ingress hooks (the kernel's
+ * br_handle_frame + br_handle_frame_finish). It only decides; each hook carries the
+ * decision out with its own primitives (bpf_redirect_map vs bpf_redirect). */
+#ifndef XB_DECIDE_H
+#define XB_DECIDE_H
+
+#include "fdb.h"
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+
+enum xb_flood_class {
+    XB_FLOOD_UCAST = 0, /* unknown unicast */
+    XB_FLOOD_MCAST = 1,
+    XB_FLOOD_BCAST = 2,
+};
+
+struct xb_decision {
+    __u8 action;      /* enum xb_action */
+    __u8 reason;      /* enum xb_drop_reason, for XB_ACT_DROP */
+    __u8 flood_class; /* enum xb_flood_class, for XB_ACT_FLOOD */
+    __u8 host_copy;   /* XB_ACT_FLOOD: the host stack gets a copy too */
+    __u32 out_ifindex; /* XB_ACT_FORWARD: target; XB_ACT_TO_HOST: the port whose stack takes it */
+    __u32 out_slot;
+    __u32 pad;
+};
+
+/* The port-flag a port needs to take a flood of this class. */
+static __always_inline __u32 xb_flood_flag(__u32 flood_class)
+{
+    if (flood_class == XB_FLOOD_BCAST)
+        return XB_PORT_BCAST_FLOOD;
+    if (flood_class == XB_FLOOD_MCAST)
+        return XB_PORT_MCAST_FLOOD;
+    return XB_PORT_FLOOD;
+}
+
+static __always_inline void xb_drop(struct xb_decision *d, enum xb_drop_reason reason)
+{
+    d->action = XB_ACT_DROP;
+    d->reason = reason;
+}
+
+/* Decides what happens to frame f that came in on port (in_ifindex, in_slot). */
+static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex, __u32 in_slot,
+                                      const struct xb_port *in, struct xb_config *cfg,
+                                      struct xb_decision *d)
+{
+    struct xb_fdb_val *dst;
+
+    __builtin_memset(d, 0, sizeof(*d));
+
+    /* A frame with a group or zero source address is invalid (is_valid_ether_addr). */
+    if (xb_is_group(f->src.mac) || xb_is_zero(f->src.mac)) {
+        xb_drop(d, XB_DROP_BAD_SRC);
+        return;
+    }
+
+    if (in->flags & XB_PORT_LOCKED) {
+        struct xb_fdb_val *s = xb_fdb_find(&f->src);
+
+        if (!s || s->type != XB_FDB_STATIC || s->ifindex != in_ifindex) {
+            xb_drop(d, XB_DROP_LOCKED);
+            return;
+        }
+    }
+
+    if (in->flags & XB_PORT_LEARNING)
+        xb_fdb_update(&f->src, in_ifindex, in_slot, cfg);
+
+    if (xb_is_group(f->dst.mac)) {
+        d->action = XB_ACT_FLOOD;
+        d->flood_class = xb_is_broadcast(f->dst.mac) ? XB_FLOOD_BCAST : XB_FLOOD_MCAST;
+        /* The host hears broadcast and multicast, as br0 does. */
+        d->host_copy = cfg->uplink_ifindex != 0;
+        return;
+    }
+
+    dst = xb_fdb_find(&f->dst);
+    if (!dst) {
+        d->action = XB_ACT_FLOOD;
+        d->flood_class = XB_FLOOD_UCAST;
+        return;
+    }
+    if (dst->type == XB_FDB_LOCAL) {
+        d->action = XB_ACT_TO_HOST;
+        d->out_ifindex = dst->ifindex;
+        d->out_slot = dst->slot;
+        return;
+    }
+    if (dst->ifindex == in_ifindex) {
+        /* A switch does not hairpin: the destination is behind the port it came from. */
+        xb_drop(d, XB_DROP_SAME_PORT);
+        return;
+    }
+
+    __u32 out_slot = dst->slot;
+    struct xb_port *out = bpf_map_lookup_elem(&ports, &out_slot);
+
+    if (!out || out->ifindex != dst->ifindex || !(out->flags & XB_PORT_UP)) {
+        xb_drop(d, XB_DROP_PORT_DOWN);
+        return;
+    }
+    d->action = XB_ACT_FORWARD;
+    d->out_ifindex = dst->ifindex;
+    d->out_slot = out_slot;
+}
+
+/* The ingress port of a frame, or NULL when ifindex is not a port of this bridge. */
+static __always_inline struct xb_port *xb_port_of(__u32 ifindex, __u32 *slot)
+{
+    __u32 *s = bpf_map_lookup_elem(&port_index, &ifindex);
+    struct xb_port *p;
+
+    if (!s)
+        return NULL;
+    *slot = *s;
+    p = bpf_map_lookup_elem(&ports, slot);
+    if (!p || p->ifindex != ifindex)
+        return NULL;
+    return p;
+}
+
+static __always_inline struct xb_config *xb_config(void)
+{
+    __u32 zero = 0;
+
+    return bpf_map_lookup_elem(&config, &zero);
+}
+
+#endif

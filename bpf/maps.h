@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The maps shared by every xbridge program. Sizes given here are defaults: the
+ * controller sets the FDB's size before load and pins every map under
+ * /sys/fs/bpf/xbridge/NAME, so a restarted controller or a new datapath object
+ * adopts them instead of starting empty. */
+#ifndef XB_MAPS_H
+#define XB_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <xbridge/abi.h>
+
+/* MAC+VLAN → port. Not preallocated: a bridge with a few guests should not pin
+ * 100 MB of kernel memory for a million entries it never learns. Lookups cost the
+ * same; only inserts (learning, once per new MAC) allocate. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct xb_fdb_key);
+    __type(value, struct xb_fdb_val);
+    __uint(max_entries, XB_FDB_DEFAULT_MAX + XB_FDB_STATIC_RESERVE);
+} fdb SEC(".maps");
+
+/* slot → port (policy + controller bookkeeping). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, struct xb_port);
+    __uint(max_entries, XB_MAX_PORTS);
+} ports SEC(".maps");
+
+/* ifindex → slot, for the ingress port of a frame. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __type(key, __u32);
+    __type(value, __u32);
+    __uint(max_entries, XB_MAX_PORTS);
+} port_index SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __type(key, __u32);
+    __type(value, struct xb_config);
+    __uint(max_entries, 1);
+} config SEC(".maps");
+
+/* Per-port, per-CPU counters: no atomics, no shared cache lines on the fast path. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct xb_port_stats);
+    __uint(max_entries, XB_MAX_PORTS);
+} stats SEC(".maps");
+
+/* Redirect targets, keyed by ifindex. tx_ports holds every port and serves known
+ * unicast (tx is counted at ingress, where the target is known). The flood_* maps
+ * hold the ports that take that class of flood, each entry with the devmap egress
+ * program that counts the copy it transmits. */
+#define XB_DEVMAP(name)                                                                            \
+    struct {                                                                                       \
+        __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);                                                    \
+        __type(key, __u32);                                                                        \
+        __type(value, struct bpf_devmap_val);                                                      \
+        __uint(max_entries, XB_MAX_PORTS);                                                         \
+    } name SEC(".maps")
+
+XB_DEVMAP(tx_ports);
+XB_DEVMAP(flood_ucast);
+XB_DEVMAP(flood_mcast);
+XB_DEVMAP(flood_bcast);
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 256 * 1024);
+} trace_rb SEC(".maps");
+
+#endif

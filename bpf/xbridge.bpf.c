@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xbridge datapath: the entry programs of every hook.
+ *
+ *  xb_xdp_ingress   XDP on every port. Learns, then forwards known unicast and floods
+ *                   unknown unicast (and broadcast/multicast when no host copy is due)
+ *                   with bpf_redirect_map. Everything else - frames for the host,
+ *                   floods the host must also hear, frames too long for XDP - is
+ *                   passed to the stack untouched and uncounted, for the TC hook.
+ *  xb_tc_ingress    TC ingress on every port: the same decision for the frames XDP
+ *                   passed and the frames XDP never sees (GSO/TSO from a tap,
+ *                   generic-mode devices), with skb primitives: bpf_redirect, a
+ *                   clone-redirect loop for floods, ingress redirect to the host.
+ *  xb_tc_egress     TC egress on the uplink: frames the host sends on the uplink towards
+ *                   a guest are turned to that guest's port (host → guest).
+ *  xb_xdp_devmap_tx devmap egress program of the flood maps: counts each copy.
+ *
+ * A frame is counted and traced once, by the hook that disposes of it.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "decide.h"
+#include "fdb.h"
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+#include "trace.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Bytes of headers the parser reads: Ethernet and two VLAN tags. */
+#define XB_HDR_LEN (14 + 2 * 4)
+
+static __always_inline enum xb_drop_reason xb_down_reason(__u32 slot)
+{
+    struct xb_port *p = bpf_map_lookup_elem(&ports, &slot);
+
+    return p && p->kind == XB_KIND_TAP ? XB_DROP_NO_READER : XB_DROP_PORT_DOWN;
+}
+
+/* ---- XDP ------------------------------------------------------------------ */
+
+static __always_inline int xb_xdp_flood(struct xdp_md *ctx, __u32 flood_class)
+{
+    const __u64 flags = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS;
+
+    if (flood_class == XB_FLOOD_BCAST)
+        return bpf_redirect_map(&flood_bcast, 0, flags);
+    if (flood_class == XB_FLOOD_MCAST)
+        return bpf_redirect_map(&flood_mcast, 0, flags);
+    return bpf_redirect_map(&flood_ucast, 0, flags);
+}
+
+SEC("xdp.frags")
+int xb_xdp_ingress(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    __u32 ifindex = ctx->ingress_ifindex;
+    struct xb_decision d;
+    struct xb_config *cfg;
+    struct xb_frame f;
+    struct xb_port *in;
+    __u32 slot, len;
+    int ret;
+
+    cfg = xb_config();
+    if (!cfg)
+        return XDP_PASS;
+    in = xb_port_of(ifindex, &slot);
+    if (!in)
+        return XDP_PASS;
+
+    len = bpf_xdp_get_buff_len(ctx);
+    if (len > cfg->xdp_max_len)
+        return XDP_PASS;
+
+    if (xb_parse(data, data_end, len, &f)) {
+        xb_count_rx(slot, len, XB_HOOK_XDP);
+        xb_count_drop(slot, XB_DROP_PARSE);
+        return XDP_DROP;
+    }
+
+    xb_decide(&f, ifindex, slot, in, cfg, &d);
+    switch (d.action) {
+    case XB_ACT_DROP:
+        if (d.reason == XB_DROP_PORT_DOWN)
+            d.reason = xb_down_reason(d.out_slot);
+        xb_count_rx(slot, len, XB_HOOK_XDP);
+        xb_count_drop(slot, d.reason);
+        xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, d.reason);
+        return XDP_DROP;
+
+    case XB_ACT_FORWARD:
+        /* A port that left the devmap a moment ago: let TC decide again. */
+        ret = bpf_redirect_map(&tx_ports, d.out_ifindex, XDP_PASS);
+        if (ret != XDP_REDIRECT)
+            return XDP_PASS;
+        xb_count_rx(slot, len, XB_HOOK_XDP);
+        xb_count(slot, XB_CNT_FORWARDED);
+        xb_count_tx(d.out_slot, len);
+        xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
+        return ret;
+
+    case XB_ACT_FLOOD:
+        /* XDP has one verdict per frame: it cannot both redirect copies and pass
+         * the frame up. Floods the host must hear go to the TC hook. */
+        if (d.host_copy)
+            return XDP_PASS;
+        xb_count_rx(slot, len, XB_HOOK_XDP);
+        xb_count(slot, XB_CNT_FLOODED);
+        xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_FLOOD, 0);
+        return xb_xdp_flood(ctx, d.flood_class);
+
+    default: /* XB_ACT_TO_HOST: delivered by the TC hook, which can inject into a stack */
+        return XDP_PASS;
+    }
+}
+
+/* Counts each copy a flood map transmits (the kernel bridge counts tx per port). */
+SEC("xdp.frags/devmap")
+int xb_xdp_devmap_tx(struct xdp_md *ctx)
+{
+    __u32 slot;
+
+    if (xb_port_of(ctx->egress_ifindex, &slot))
+        xb_count_tx(slot, bpf_xdp_get_buff_len(ctx));
+    return XDP_PASS;
+}
+
+/* ---- TC ------------------------------------------------------------------- */
+
+/* Sends skb out of port ifindex. A frame sent out of the uplink passes the uplink's
+ * egress program, which must let it through rather than take it for host traffic. */
+static __always_inline int xb_tc_xmit(struct __sk_buff *skb, __u32 ifindex,
+                                      const struct xb_config *cfg)
+{
+    if (ifindex == cfg->uplink_ifindex)
+        skb->mark = XB_SKB_MARK;
+    return bpf_redirect(ifindex, 0);
+}
+
+/* Hands skb to the stack of port `owner` as if it had been received there. */
+static __always_inline int xb_tc_to_host(struct __sk_buff *skb, __u32 owner, __u32 in_ifindex)
+{
+    xb_count_tx(XB_HOST_SLOT, skb->len);
+    if (owner == in_ifindex)
+        return TC_ACT_OK;
+    skb->mark = XB_SKB_MARK;
+    return bpf_redirect(owner, BPF_F_INGRESS);
+}
+
+struct xb_flood_ctx {
+    struct __sk_buff *skb;
+    __u32 in_ifindex; /* excluded: the port the frame came from */
+    __u32 need;       /* port flags a port needs to take this copy */
+    __u32 uplink;
+    __u32 len;
+};
+
+static long xb_flood_one(__u64 index, void *arg)
+{
+    struct xb_flood_ctx *fc = arg;
+    __u32 slot = (__u32)index;
+    struct xb_port *p = bpf_map_lookup_elem(&ports, &slot);
+    struct __sk_buff *skb = fc->skb;
+    __u32 mark;
+
+    if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need)
+        return 0;
+
+    mark = skb->mark;
+    if (p->ifindex == fc->uplink)
+        skb->mark = XB_SKB_MARK;
+    if (bpf_clone_redirect(skb, p->ifindex, 0) == 0)
+        xb_count_tx(slot, fc->len);
+    skb->mark = mark;
+    return 0;
+}
+
+/* Clones skb to every port that takes this class of flood, except in_ifindex
+ * (BPF_F_EXCLUDE_INGRESS's TC counterpart). */
+static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class,
+                                        __u32 in_ifindex, const struct xb_config *cfg)
+{
+    struct xb_flood_ctx fc = {
+        .skb = skb,
+        .in_ifindex = in_ifindex,
+        .need = xb_flood_flag(flood_class) | XB_PORT_UP,
+        .uplink = cfg->uplink_ifindex,
+        .len = skb->len,
+    };
+    __u32 n = cfg->max_slot;
+
+    if (n > XB_MAX_PORTS)
+        n = XB_MAX_PORTS;
+    bpf_loop(n, xb_flood_one, &fc, 0);
+}
+
+/* Makes the headers the parser reads linear (a GSO skb from a tap may not have them
+ * in its head) and parses them. */
+static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f)
+{
+    void *data = (void *)(long)skb->data;
+    void *data_end = (void *)(long)skb->data_end;
+
+    if (data + XB_HDR_LEN > data_end && skb->len > data_end - data) {
+        bpf_skb_pull_data(skb, skb->len < XB_HDR_LEN ? skb->len : XB_HDR_LEN);
+        data = (void *)(long)skb->data;
+        data_end = (void *)(long)skb->data_end;
+    }
+    return xb_parse(data, data_end, skb->len, f);
+}
+
+SEC("tc")
+int xb_tc_ingress(struct __sk_buff *skb)
+{
+    __u32 ifindex = skb->ifindex;
+    struct xb_decision d;
+    struct xb_config *cfg;
+    struct xb_frame f;
+    struct xb_port *in;
+    __u32 slot, len;
+
+    /* Injected by xbridge into this port's stack: already switched. */
+    if (skb->mark == XB_SKB_MARK) {
+        skb->mark = 0;
+        return TC_ACT_OK;
+    }
+
+    cfg = xb_config();
+    if (!cfg)
+        return TC_ACT_OK;
+    in = xb_port_of(ifindex, &slot);
+    if (!in)
+        return TC_ACT_OK;
+
+    len = skb->len;
+    if (xb_tc_parse(skb, &f)) {
+        xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
+        xb_count_drop(slot, XB_DROP_PARSE);
+        return TC_ACT_SHOT;
+    }
+
+    xb_decide(&f, ifindex, slot, in, cfg, &d);
+    xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
+    switch (d.action) {
+    case XB_ACT_DROP:
+        if (d.reason == XB_DROP_PORT_DOWN)
+            d.reason = xb_down_reason(d.out_slot);
+        xb_count_drop(slot, d.reason);
+        xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, d.reason);
+        return TC_ACT_SHOT;
+
+    case XB_ACT_FORWARD:
+        xb_count(slot, XB_CNT_FORWARDED);
+        xb_count_tx(d.out_slot, len);
+        xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_FORWARD, 0);
+        return xb_tc_xmit(skb, d.out_ifindex, cfg);
+
+    case XB_ACT_FLOOD:
+        xb_count(slot, XB_CNT_FLOODED);
+        xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_FLOOD, 0);
+        xb_tc_flood(skb, d.flood_class, ifindex, cfg);
+        if (!d.host_copy)
+            return TC_ACT_SHOT; /* every port got its clone; the original is spent */
+        xb_count(slot, XB_CNT_TO_HOST);
+        return xb_tc_to_host(skb, cfg->uplink_ifindex, ifindex);
+
+    default: /* XB_ACT_TO_HOST */
+        xb_count(slot, XB_CNT_TO_HOST);
+        xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_TO_HOST, 0);
+        return xb_tc_to_host(skb, d.out_ifindex, ifindex);
+    }
+}
+
+/* Host → bridge. The host keeps its addresses on the uplink, so frames it sends to a
+ * guest leave through the uplink's transmit path; here they are turned to the
+ * guest's port (unicast), or copied to the other ports besides going out on the wire
+ * (broadcast, multicast, unknown unicast), as br0 would. Counted on the host slot. */
+SEC("tc")
+int xb_tc_egress(struct __sk_buff *skb)
+{
+    struct xb_config *cfg;
+    struct xb_fdb_val *dst;
+    struct xb_frame f;
+    __u32 uplink, len, out_slot;
+    struct xb_port *out;
+
+    /* Switched onto the uplink by xbridge itself: not host traffic. */
+    if (skb->mark == XB_SKB_MARK) {
+        skb->mark = 0;
+        return TC_ACT_OK;
+    }
+
+    cfg = xb_config();
+    if (!cfg)
+        return TC_ACT_OK;
+    uplink = cfg->uplink_ifindex;
+    if (skb->ifindex != uplink)
+        return TC_ACT_OK;
+
+    len = skb->len;
+    if (xb_tc_parse(skb, &f))
+        return TC_ACT_OK;
+
+    if (xb_is_group(f.dst.mac)) {
+        __u32 flood_class = xb_is_broadcast(f.dst.mac) ? XB_FLOOD_BCAST : XB_FLOOD_MCAST;
+
+        xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
+        xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
+        xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
+        xb_tc_flood(skb, flood_class, uplink, cfg);
+        return TC_ACT_OK;
+    }
+
+    dst = xb_fdb_find(&f.dst);
+    if (!dst) {
+        xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
+        xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
+        xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
+        xb_tc_flood(skb, XB_FLOOD_UCAST, uplink, cfg);
+        return TC_ACT_OK;
+    }
+    if (dst->type == XB_FDB_LOCAL || dst->ifindex == uplink)
+        return TC_ACT_OK; /* for the wire, or for the host itself */
+
+    out_slot = dst->slot;
+    out = bpf_map_lookup_elem(&ports, &out_slot);
+    xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
+    if (!out || out->ifindex != dst->ifindex || !(out->flags & XB_PORT_UP)) {
+        enum xb_drop_reason reason = xb_down_reason(out_slot);
+
+        xb_count_drop(XB_HOST_SLOT, reason);
+        xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, reason);
+        return TC_ACT_SHOT;
+    }
+    xb_count(XB_HOST_SLOT, XB_CNT_FORWARDED);
+    xb_count_tx(out_slot, len);
+    xb_trace(cfg, &f, uplink, out->ifindex, XB_HOOK_TC_EGRESS, XB_ACT_FORWARD, 0);
+    return bpf_redirect(out->ifindex, 0);
+}

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "bridge.hpp"
+
+#include "attach.hpp"
+#include "error.hpp"
+#include "fdb.hpp"
+
+#include <bpf/bpf.h>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <net/if.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <thread>
+
+namespace xb {
+
+Undo::~Undo() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+        try {
+            (*it)();
+        } catch (...) {
+            // Best effort: the next steps must still run.
+        }
+    }
+}
+
+BridgeLock::BridgeLock() {
+    ensure_bpffs();
+    fd_ = UniqueFd(::open(pin_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd_)
+        throw_last_errno(fmt::format("cannot open {}", pin_root()));
+    if (::flock(fd_.get(), LOCK_EX) < 0)
+        throw_last_errno("cannot lock the bridge state");
+}
+
+uint64_t current_netns() {
+    struct stat st {};
+    if (::stat("/proc/self/ns/net", &st) < 0)
+        return 0;
+    return st.st_ino;
+}
+
+Datapath open_bridge(const std::string &name) {
+    if (!valid_bridge_name(name))
+        throw Error(fmt::format("invalid bridge name '{}'", name), EINVAL);
+    auto dp = Datapath::open(name);
+    if (!dp)
+        throw Error(fmt::format("no bridge named {}", name), ENOENT);
+    if ((*dp).config()->netns_ino != current_netns())
+        throw Error(fmt::format("bridge {} belongs to another network namespace", name), ENOENT);
+    return std::move(*dp);
+}
+
+namespace {
+
+uint8_t kind_of(LinkKind k) {
+    switch (k) {
+    case LinkKind::Nic:
+        return XB_KIND_NIC;
+    case LinkKind::Veth:
+        return XB_KIND_VETH;
+    case LinkKind::Tap:
+        return XB_KIND_TAP;
+    default:
+        return XB_KIND_OTHER;
+    }
+}
+
+// The port that already holds ifindex in another xbridge bridge of this namespace.
+std::optional<std::string> owner_bridge(int ifindex, const std::string &except) {
+    const uint64_t ns = current_netns();
+    for (const auto &name : list_bridges()) {
+        if (name == except)
+            continue;
+        try {
+            auto dp = Datapath::open(name);
+            if (dp && (*dp).config()->netns_ino == ns && dp->port_by_ifindex(ifindex))
+                return name;
+        } catch (const Error &) {
+            // An incomplete bridge directory cannot own a port.
+        }
+    }
+    return std::nullopt;
+}
+
+void add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
+    xb_fdb_key key{};
+    std::memcpy(key.mac, p.mac, 6);
+    xb_fdb_val val{};
+    val.ifindex = p.ifindex;
+    val.slot = static_cast<uint16_t>(slot);
+    val.type = XB_FDB_LOCAL;
+    check_libbpf(bpf_map_update_elem(dp.map(MapId::Fdb), &key, &val, BPF_ANY),
+                 fmt::format("cannot add the local FDB entry of {}", p.name));
+}
+
+void init_config(Datapath &dp, const UpOptions &opts) {
+    xb_config &c = *dp.config();
+    c.abi_version = XB_ABI_VERSION;
+    c.ageing_ns = uint64_t(opts.ageing_sec.value_or(kDefaultAgeingSec)) * 1000000000ull;
+    c.max_learned = opts.max_learned.value_or(opts.fdb_max);
+    c.netns_ino = current_netns();
+    c.xdp_max_len = 1514 + 8;
+    std::memset(c.name, 0, sizeof(c.name));
+    std::memcpy(c.name, opts.name.data(), std::min(opts.name.size(), sizeof(c.name) - 1));
+}
+
+void update_max_slot(Datapath &dp) {
+    uint32_t max = 0;
+    for (const auto &sp : dp.ports())
+        max = std::max(max, sp.slot + 1);
+    dp.config()->max_slot = max;
+}
+
+// Adds one existing device as a port. Every step pushes its undo onto `undo`.
+void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool created,
+              XdpMode mode, Undo &undo) {
+    if (!li.ethernet)
+        throw Error(fmt::format("{} is not an Ethernet device", li.name), EINVAL);
+    if (li.master) {
+        auto m = nl.link(li.master);
+        throw Error(fmt::format("{} is already enslaved to {}", li.name,
+                                m ? m->name : std::to_string(li.master)),
+                    EBUSY);
+    }
+    if (auto other = owner_bridge(li.ifindex, dp.name()))
+        throw Error(fmt::format("{} is already a port of bridge {}", li.name, *other), EBUSY);
+    if (uint32_t id = xdp_attached_prog(li.ifindex))
+        throw Error(fmt::format("{} already has an XDP program attached (id {})", li.name, id),
+                    EBUSY);
+    auto slot_opt = dp.free_slot();
+    if (!slot_opt)
+        throw Error(fmt::format("bridge {} is full ({} ports)", dp.name(), XB_MAX_PORTS - 1),
+                    ENOSPC);
+    const uint32_t slot = *slot_opt;
+    const int ifindex = li.ifindex;
+
+    xb_port p{};
+    p.ifindex = static_cast<uint32_t>(ifindex);
+    p.flags = XB_PORT_DEFAULT_FLAGS | (uplink ? XB_PORT_UPLINK : 0);
+    p.ctl = created ? XB_CTL_CREATED_TAP : 0;
+    p.kind = kind_of(li.kind);
+    p.mtu = li.mtu;
+    std::memcpy(p.mac, li.mac.data(), 6);
+    std::strncpy(p.name, li.name.c_str(), sizeof(p.name) - 1);
+
+    // The uplink must hear frames for the guests' MACs, not only its own.
+    if (uplink && !li.promisc()) {
+        nl.set_promisc(ifindex, true);
+        p.ctl |= XB_CTL_PROMISC_SET;
+        undo.push([&nl, ifindex] { nl.set_promisc(ifindex, false); });
+    }
+    if (!li.up()) {
+        nl.set_up(ifindex, true);
+        p.ctl |= XB_CTL_WAS_DOWN;
+        undo.push([&nl, ifindex] { nl.set_up(ifindex, false); });
+    }
+
+    dp.set_port(slot, p);
+    undo.push([&dp, slot] { dp.clear_port(slot); });
+    add_local_entry(dp, p, slot);
+    undo.push([&dp, p] {
+        xb_fdb_key key{};
+        std::memcpy(key.mac, p.mac, 6);
+        bpf_map_delete_elem(dp.map(MapId::Fdb), &key);
+    });
+
+    // TC before XDP: frames XDP passes up are the TC program's to finish.
+    if (tc_attach(ifindex, li.name, TcDir::Ingress, dp.prog(ProgId::TcIngress)))
+        p.ctl |= XB_CTL_CLSACT_CREATED;
+    const bool clsact_created = p.ctl & XB_CTL_CLSACT_CREATED;
+    undo.push([ifindex, clsact_created] {
+        tc_detach(ifindex, TcDir::Ingress);
+        if (clsact_created)
+            tc_destroy_clsact(ifindex);
+    });
+    if (uplink) {
+        tc_attach(ifindex, li.name, TcDir::Egress, dp.prog(ProgId::TcEgress));
+        p.ctl |= XB_CTL_TC_EGRESS;
+        undo.push([ifindex] { tc_detach(ifindex, TcDir::Egress); });
+    }
+
+    const std::string pin = dp.link_pin(p.ifindex);
+    p.xdp_mode = xdp_attach(dp.prog(ProgId::XdpIngress), ifindex, li.name, mode, pin);
+    undo.push([pin] { xdp_detach(pin); });
+
+    dp.set_port(slot, p);
+    dp.devmap_set(MapId::TxPorts, p.ifindex, false);
+    undo.push([&dp, ifindex] {
+        for (MapId m : {MapId::TxPorts, MapId::FloodUcast, MapId::FloodMcast, MapId::FloodBcast})
+            dp.devmap_del(m, static_cast<uint32_t>(ifindex));
+    });
+    if (uplink) {
+        dp.config()->uplink_ifindex = p.ifindex;
+        undo.push([&dp] { dp.config()->uplink_ifindex = 0; });
+    }
+    update_max_slot(dp);
+    undo.push([&dp] { update_max_slot(dp); });
+
+    // Re-read: bringing the link up changes its flags and, soon, its carrier.
+    sync_port(dp, slot, nl.link(ifindex).value_or(li));
+}
+
+} // namespace
+
+void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
+    auto cur = dp.port(slot);
+    if (!cur || cur->ifindex != static_cast<uint32_t>(li.ifindex))
+        return;
+    xb_port p = *cur;
+    const bool up = li.up() && li.carrier;
+    p.flags = up ? (p.flags | XB_PORT_UP) : (p.flags & ~XB_PORT_UP);
+    p.mtu = li.mtu;
+    std::memset(p.name, 0, sizeof(p.name));
+    std::strncpy(p.name, li.name.c_str(), sizeof(p.name) - 1);
+    dp.set_port(slot, p);
+
+    const struct {
+        MapId map;
+        uint32_t flag;
+    } floods[] = {{MapId::FloodUcast, XB_PORT_FLOOD},
+                  {MapId::FloodMcast, XB_PORT_MCAST_FLOOD},
+                  {MapId::FloodBcast, XB_PORT_BCAST_FLOOD}};
+    for (const auto &f : floods) {
+        if (up && (p.flags & f.flag))
+            dp.devmap_set(f.map, p.ifindex, true);
+        else
+            dp.devmap_del(f.map, p.ifindex);
+    }
+    update_xdp_max_len(dp);
+}
+
+void update_xdp_max_len(Datapath &dp) {
+    // Frames longer than the smallest port MTU allows cannot all be redirected at XDP
+    // (devmap skips targets whose MTU they exceed): the TC path handles them.
+    uint32_t min_mtu = 0;
+    for (const auto &sp : dp.ports())
+        if (sp.port.mtu && (!min_mtu || sp.port.mtu < min_mtu))
+            min_mtu = sp.port.mtu;
+    dp.config()->xdp_max_len = (min_mtu ? min_mtu : 1500) + 14 + 8;
+}
+
+UpResult bridge_up(const UpOptions &opts, Netlink &nl) {
+    if (!valid_bridge_name(opts.name))
+        throw Error(fmt::format("invalid bridge name '{}' (1-15 characters of A-Z a-z 0-9 _ . -)",
+                                opts.name),
+                    EINVAL);
+    const PortPlan plan = plan_ports(opts.ports, opts.uplink, XB_MAX_PORTS - 1);
+    if (plan.ports.empty())
+        throw Error("no ports given", EINVAL);
+    BridgeLock lock;
+
+    UpResult res;
+    std::optional<Datapath> dp = Datapath::open(opts.name);
+    if (dp && (*dp).config()->netns_ino != current_netns())
+        throw Error(fmt::format("bridge name {} is in use in another network namespace", opts.name),
+                    EEXIST);
+
+    const bool fresh = !dp;
+    // A running bridge keeps its uplink (or its lack of one) unless --uplink is given.
+    const std::optional<std::string> uplink = fresh || opts.uplink ? plan.uplink : std::nullopt;
+
+    // Check every port before changing anything: the common mistakes fail fast.
+    std::vector<std::optional<LinkInfo>> infos;
+    for (const auto &name : plan.ports) {
+        auto li = nl.link(name);
+        const bool is_uplink = uplink && *uplink == name;
+        if (!li && is_uplink)
+            throw Error(fmt::format("uplink {}: no such device", name), ENODEV);
+        infos.push_back(std::move(li));
+    }
+    if (!fresh && uplink && dp->config()->uplink_ifindex) {
+        auto cur = dp->port_by_ifindex(dp->config()->uplink_ifindex);
+        if (cur && *uplink != cur->port.name)
+            throw Error(fmt::format("bridge {} already has uplink {}", opts.name, cur->port.name),
+                        EEXIST);
+    }
+
+    if (fresh)
+        dp.emplace(Datapath::create(opts.name, opts.fdb_max));
+    // Declared after dp: the undo steps refer to it and must run before it closes.
+    Undo undo;
+    if (fresh) {
+        res.created_bridge = true;
+        undo.push([&dp] { dp->unpin_all(); });
+        init_config(*dp, opts);
+    }
+
+    for (size_t i = 0; i < plan.ports.size(); i++) {
+        const std::string &name = plan.ports[i];
+        std::optional<LinkInfo> li = infos[i];
+        if (li && dp->port_by_ifindex(li->ifindex)) {
+            res.present.push_back(name);
+            continue;
+        }
+        bool created = false;
+        if (!li) {
+            create_tap(name, opts.tap_owner);
+            created = true;
+            undo.push([&nl, name] {
+                if (auto l = nl.link(name))
+                    nl.delete_link(l->ifindex);
+            });
+            li = nl.link(name);
+            if (!li)
+                throw Error(fmt::format("tap {} vanished after creation", name), ENODEV);
+            res.created.push_back(name);
+        }
+        const bool is_uplink = uplink && *uplink == name && dp->config()->uplink_ifindex == 0;
+        add_port(*dp, nl, *li, is_uplink, created, opts.xdp_mode, undo);
+        res.added.push_back(name);
+    }
+
+    undo.commit();
+    return res;
+}
+
+bool controller_alive(const Datapath &dp) {
+    Datapath &d = const_cast<Datapath &>(dp);
+    const pid_t pid = static_cast<pid_t>(d.config()->controller_pid);
+    return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
+
+bool stop_controller(Datapath &dp) {
+    const pid_t pid = static_cast<pid_t>(dp.config()->controller_pid);
+    if (pid <= 0 || ::kill(pid, 0) < 0)
+        return false;
+    ::kill(pid, SIGTERM);
+    using namespace std::chrono;
+    const auto deadline = steady_clock::now() + seconds(5);
+    while (::kill(pid, 0) == 0 && steady_clock::now() < deadline)
+        std::this_thread::sleep_for(milliseconds(10));
+    if (::kill(pid, 0) == 0)
+        ::kill(pid, SIGKILL);
+    dp.config()->controller_pid = 0;
+    return true;
+}
+
+void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
+    auto p = dp.port(slot);
+    if (!p)
+        return;
+    const uint32_t ifindex = p->ifindex;
+    for (MapId m : {MapId::FloodUcast, MapId::FloodMcast, MapId::FloodBcast, MapId::TxPorts})
+        dp.devmap_del(m, ifindex);
+    xdp_detach(dp.link_pin(ifindex));
+    fdb_flush_port(dp, ifindex, true);
+    if (dp.config()->uplink_ifindex == ifindex)
+        dp.config()->uplink_ifindex = 0;
+    dp.clear_port(slot);
+    update_max_slot(dp);
+    update_xdp_max_len(dp);
+    if (device_gone)
+        return;
+
+    // Undo what adding the port changed on the device, if it is still the same one.
+    auto li = nl.link(static_cast<int>(ifindex));
+    if (!li || li->name != p->name)
+        return;
+    tc_detach(li->ifindex, TcDir::Ingress);
+    if (p->ctl & XB_CTL_TC_EGRESS)
+        tc_detach(li->ifindex, TcDir::Egress);
+    if (p->ctl & XB_CTL_CLSACT_CREATED)
+        tc_destroy_clsact(li->ifindex);
+    if (p->ctl & XB_CTL_CREATED_TAP) {
+        nl.delete_link(li->ifindex);
+        return;
+    }
+    if (p->ctl & XB_CTL_PROMISC_SET)
+        nl.set_promisc(li->ifindex, false);
+    if (p->ctl & XB_CTL_WAS_DOWN)
+        nl.set_up(li->ifindex, false);
+}
+
+void bridge_down(const std::string &name, Netlink &nl) {
+    BridgeLock lock;
+    Datapath dp = open_bridge(name);
+    stop_controller(dp);
+    std::string first_error;
+    for (const auto &sp : dp.ports()) {
+        try {
+            remove_port(dp, sp.slot, nl, false);
+        } catch (const Error &e) {
+            if (first_error.empty())
+                first_error = e.what();
+        }
+    }
+    dp.unpin_all();
+    if (!first_error.empty())
+        throw Error(fmt::format("bridge {} removed, but: {}", name, first_error));
+}
+
+} // namespace xb

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Bridge-level operations: up (create or extend), down, and the port lifecycle. Each
+// operation either completes or undoes what it did.
+#pragma once
+
+#include "datapath.hpp"
+#include "netlink.hpp"
+#include "options.hpp"
+#include "tap.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xb {
+
+constexpr const char *kDefaultBridge = "xbr0";
+constexpr uint32_t kDefaultAgeingSec = 300;
+
+struct UpOptions {
+    std::string name = kDefaultBridge;
+    std::vector<std::string> ports;
+    std::optional<std::string> uplink; // "none", a device, or unset (first port)
+    XdpMode xdp_mode = XdpMode::Auto;
+    TapOwner tap_owner;
+    uint32_t fdb_max = XB_FDB_DEFAULT_MAX;
+    std::optional<uint32_t> ageing_sec;
+    std::optional<uint32_t> max_learned;
+};
+
+struct UpResult {
+    bool created_bridge = false;
+    std::vector<std::string> added;   // ports attached by this call
+    std::vector<std::string> created; // taps created by this call
+    std::vector<std::string> present; // ports that were already in the bridge
+};
+
+// A stack of undo steps run in reverse on destruction unless committed: what a
+// failed operation did is rolled back, in the opposite order.
+class Undo {
+  public:
+    Undo() = default;
+    Undo(const Undo &) = delete;
+    Undo &operator=(const Undo &) = delete;
+    ~Undo();
+    void push(std::function<void()> step) { steps_.push_back(std::move(step)); }
+    void commit() { steps_.clear(); }
+
+  private:
+    std::vector<std::function<void()>> steps_;
+};
+
+// Serialises the commands that change bridges (flock on the pin root).
+class BridgeLock {
+  public:
+    BridgeLock();
+    BridgeLock(const BridgeLock &) = delete;
+    BridgeLock &operator=(const BridgeLock &) = delete;
+
+  private:
+    UniqueFd fd_;
+};
+
+// Network namespace identity (inode of /proc/self/ns/net).
+uint64_t current_netns();
+
+// Opens bridge `name` of this network namespace, or throws a clear error.
+Datapath open_bridge(const std::string &name);
+
+UpResult bridge_up(const UpOptions &opts, Netlink &nl);
+
+// Stops the controller, detaches every port, restores what up changed and removes
+// the pins. Devices that vanished meanwhile are skipped.
+void bridge_down(const std::string &name, Netlink &nl);
+
+// Takes one port out of the bridge, undoing what adding it did. When `device_gone`,
+// only the bridge's own state is cleaned (the netdev and its hooks are gone).
+void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone);
+
+// Brings a port's operational state (carrier, MTU, MAC) into the datapath: the
+// UP flag and flood-map membership, and the bridge's XDP length limit.
+void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
+void update_xdp_max_len(Datapath &dp);
+
+// Stops the controller process of a bridge, if one runs. Returns whether one ran.
+bool stop_controller(Datapath &dp);
+bool controller_alive(const Datapath &dp);
+
+} // namespace xb

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "controller.hpp"
+
+#include "bridge.hpp"
+#include "error.hpp"
+#include "fdb.hpp"
+#include "netlink.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace xb {
+
+namespace {
+
+constexpr const char *kRunDir = "/run/xbridge";
+
+void log(const std::string &msg) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    tm t{};
+    ::localtime_r(&ts.tv_sec, &t);
+    char stamp[32];
+    std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &t);
+    const std::string line = fmt::format("{} xbridge[{}]: {}\n", stamp, ::getpid(), msg);
+    // One write per line, so lines from concurrent writers do not interleave.
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+UniqueFd make_signalfd() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (::sigprocmask(SIG_BLOCK, &set, nullptr) < 0)
+        throw_last_errno("sigprocmask");
+    UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd)
+        throw_last_errno("signalfd");
+    return fd;
+}
+
+UniqueFd make_timer(unsigned ms) {
+    UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!fd)
+        throw_last_errno("timerfd_create");
+    itimerspec its{};
+    its.it_interval.tv_sec = ms / 1000;
+    its.it_interval.tv_nsec = long(ms % 1000) * 1000000;
+    its.it_value = its.it_interval;
+    if (::timerfd_settime(fd.get(), 0, &its, nullptr) < 0)
+        throw_last_errno("timerfd_settime");
+    return fd;
+}
+
+class Controller {
+  public:
+    // Takes over the bridge: from here on, the pid in its config is ours.
+    explicit Controller(const std::string &name)
+        // Sweep every second: an entry goes at most ~1 s after it expires.
+        : dp_(open_bridge(name)), sig_(make_signalfd()), timer_(make_timer(1000)) {
+        resync(); // after subscribing to link events, so no change falls in between
+        dp_.config()->controller_pid = static_cast<uint32_t>(::getpid());
+        log(fmt::format("controller of bridge {} running", dp_.name()));
+    }
+
+    int run() {
+        pollfd fds[3] = {
+            {sig_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}, {mon_.fd(), POLLIN, 0}};
+        for (;;) {
+            if (::poll(fds, 3, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
+                throw_last_errno("poll");
+            }
+            if (fds[0].revents & POLLIN) {
+                signalfd_siginfo si{};
+                if (::read(sig_.get(), &si, sizeof(si)) == sizeof(si)) {
+                    log(fmt::format("signal {}: controller exits, the bridge keeps forwarding",
+                                    si.ssi_signo));
+                    break;
+                }
+            }
+            if (fds[1].revents & POLLIN) {
+                uint64_t ticks = 0;
+                [[maybe_unused]] ssize_t n = ::read(timer_.get(), &ticks, sizeof(ticks));
+                tick();
+            }
+            if (fds[2].revents & POLLIN)
+                mon_.dispatch([this](const LinkMonitor::Event &ev) { on_link(ev); });
+        }
+        if (dp_.config()->controller_pid == static_cast<uint32_t>(::getpid()))
+            dp_.config()->controller_pid = 0;
+        return 0;
+    }
+
+  private:
+    void tick() {
+        try {
+            const size_t n = fdb_sweep(dp_, monotonic_coarse_ns());
+            if (n)
+                log(fmt::format("aged out {} FDB entr{}", n, n == 1 ? "y" : "ies"));
+        } catch (const Error &e) {
+            log(fmt::format("ageing sweep failed: {}", e.what()));
+        }
+    }
+
+    void resync() {
+        for (const auto &sp : dp_.ports()) {
+            auto li = nl_.link(static_cast<int>(sp.port.ifindex));
+            if (!li || li->name != sp.port.name) {
+                drop_port(sp, "is gone");
+                continue;
+            }
+            sync_port(dp_, sp.slot, *li);
+        }
+    }
+
+    void on_link(const LinkMonitor::Event &ev) {
+        auto sp = dp_.port_by_ifindex(static_cast<uint32_t>(ev.link.ifindex));
+        if (!sp)
+            return;
+        if (ev.deleted) {
+            drop_port(*sp, "was deleted");
+            return;
+        }
+        const bool was_up = sp->port.flags & XB_PORT_UP;
+        sync_port(dp_, sp->slot, ev.link);
+        const bool up = ev.link.up() && ev.link.carrier;
+        if (was_up != up)
+            log(fmt::format("port {} is {}", ev.link.name, up ? "up" : "down"));
+    }
+
+    void drop_port(const SlotPort &sp, const char *why) {
+        log(fmt::format("port {} (ifindex {}) {}: removed from the bridge", sp.port.name,
+                        sp.port.ifindex, why));
+        try {
+            remove_port(dp_, sp.slot, nl_, true);
+        } catch (const Error &e) {
+            log(fmt::format("removing port {}: {}", sp.port.name, e.what()));
+        }
+    }
+
+    Datapath dp_;
+    Netlink nl_;
+    LinkMonitor mon_;
+    UniqueFd sig_, timer_;
+};
+
+} // namespace
+
+std::string log_path(const std::string &name) {
+    return fmt::format("{}/{}.log", kRunDir, name);
+}
+
+int run_controller(const std::string &name, const ControllerOptions &) {
+    Controller c(name);
+    return c.run();
+}
+
+int spawn_controller(const std::string &name) {
+    if (::mkdir(kRunDir, 0755) < 0 && errno != EEXIST)
+        throw_last_errno(fmt::format("cannot create {}", kRunDir));
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) < 0)
+        throw_last_errno("pipe");
+    UniqueFd rd(ready[0]), wr(ready[1]);
+
+    const pid_t pid = ::fork();
+    if (pid < 0)
+        throw_last_errno("fork");
+    if (pid == 0) {
+        // Daemon: own session, no terminal, log to the bridge's log file.
+        rd.reset();
+        ::setsid();
+        if (::chdir("/") < 0)
+            ::_exit(1);
+        int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        int logfd = ::open(log_path(name).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (devnull >= 0) {
+            ::dup2(devnull, STDIN_FILENO);
+            ::dup2(devnull, STDOUT_FILENO);
+        }
+        if (logfd >= 0)
+            ::dup2(logfd, STDERR_FILENO);
+        int rc = 1;
+        try {
+            Controller c(name);
+            // Ready once constructed: the bridge forwards without us; we only manage.
+            [[maybe_unused]] ssize_t n = ::write(wr.get(), "1", 1);
+            wr.reset();
+            rc = c.run();
+        } catch (const std::exception &e) {
+            log(fmt::format("controller failed: {}", e.what()));
+        }
+        ::_exit(rc);
+    }
+    wr.reset();
+    char b = 0;
+    ssize_t n;
+    do {
+        n = ::read(rd.get(), &b, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        throw Error(
+            fmt::format("the controller of {} failed to start (see {})", name, log_path(name)));
+    }
+    return pid;
+}
+
+} // namespace xb

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The controller process of a running bridge. It only manages: ages the FDB, follows
+// link events (carrier, MTU, ports that vanish) and serves metrics. The datapath never
+// depends on it: it can die and be started again without a lost frame.
+#pragma once
+
+#include "datapath.hpp"
+
+#include <string>
+
+namespace xb {
+
+struct ControllerOptions {
+    bool foreground = false;
+};
+
+// Runs the controller loop of bridge `name` in this process until SIGTERM/SIGINT.
+int run_controller(const std::string &name, const ControllerOptions &opts);
+
+// Starts the controller of bridge `name` as a daemon and returns its pid once it runs.
+int spawn_controller(const std::string &name);
+
+std::string log_path(const std::string &name);
+
+} // namespace xb

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "datapath.hpp"
+
+#include "error.hpp"
+
+#include "xbridge.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <filesystem>
+#include <fmt/format.h>
+#include <linux/magic.h>
+#include <memory>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+namespace xb {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
+    "fdb",      "ports",       "port_index",  "config",      "stats",
+    "tx_ports", "flood_ucast", "flood_mcast", "flood_bcast", "trace_rb",
+};
+constexpr std::array<const char *, static_cast<size_t>(ProgId::Count)> kProgNames = {
+    "xb_xdp_ingress",
+    "xb_tc_ingress",
+    "xb_tc_egress",
+    "xb_xdp_devmap_tx",
+};
+
+struct SkelDeleter {
+    void operator()(xbridge *s) const { xbridge::destroy(s); }
+};
+
+std::string prog_pin(const std::string &dir, size_t i) {
+    return fmt::format("{}/prog_{}", dir, kProgNames[i]);
+}
+std::string map_pin(const std::string &dir, size_t i) {
+    return fmt::format("{}/{}", dir, kMapNames[i]);
+}
+
+UniqueFd dup_fd(int fd, const std::string &what) {
+    int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0)
+        throw_last_errno(what);
+    return UniqueFd(d);
+}
+
+} // namespace
+
+const char *map_name(MapId id) {
+    return kMapNames[static_cast<size_t>(id)];
+}
+const char *prog_name(ProgId id) {
+    return kProgNames[static_cast<size_t>(id)];
+}
+
+std::string pin_root() {
+    const char *base = std::getenv("XBRIDGE_BPFFS");
+    return fmt::format("{}/xbridge", base && *base ? base : "/sys/fs/bpf");
+}
+
+std::string pin_dir(const std::string &bridge) {
+    return pin_root() + "/" + bridge;
+}
+
+void ensure_bpffs() {
+    const char *base = std::getenv("XBRIDGE_BPFFS");
+    const std::string mnt = base && *base ? base : "/sys/fs/bpf";
+    struct statfs st {};
+    if (::statfs(mnt.c_str(), &st) < 0)
+        throw_last_errno(fmt::format("no bpffs: cannot access {}", mnt));
+    if (st.f_type != BPF_FS_MAGIC) {
+        if (::mount("bpf", mnt.c_str(), "bpf", 0, "mode=0700") < 0)
+            throw_last_errno(fmt::format("no bpffs: cannot mount bpffs on {}", mnt));
+    }
+    if (::mkdir(pin_root().c_str(), 0700) < 0 && errno != EEXIST)
+        throw_last_errno(fmt::format("cannot create {}", pin_root()));
+}
+
+std::vector<std::string> list_bridges() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto &e : fs::directory_iterator(pin_root(), ec))
+        if (e.is_directory())
+            out.push_back(e.path().filename());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+ConfigView::ConfigView(int map_fd) {
+    void *p = ::mmap(nullptr, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+    if (p == MAP_FAILED)
+        throw_last_errno("cannot map the config map");
+    cfg_ = static_cast<xb_config *>(p);
+}
+ConfigView::ConfigView(ConfigView &&o) noexcept : cfg_(std::exchange(o.cfg_, nullptr)) {}
+ConfigView &ConfigView::operator=(ConfigView &&o) noexcept {
+    if (this != &o) {
+        if (cfg_)
+            ::munmap(cfg_, sysconf(_SC_PAGESIZE));
+        cfg_ = std::exchange(o.cfg_, nullptr);
+    }
+    return *this;
+}
+ConfigView::~ConfigView() {
+    if (cfg_)
+        ::munmap(cfg_, sysconf(_SC_PAGESIZE));
+}
+
+bool Datapath::exists(const std::string &bridge) {
+    struct stat st {};
+    return ::stat(pin_dir(bridge).c_str(), &st) == 0;
+}
+
+Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max) {
+    Datapath dp;
+    dp.name_ = bridge;
+    dp.dir_ = pin_dir(bridge);
+
+    std::unique_ptr<xbridge, SkelDeleter> skel(xbridge::open());
+    if (!skel)
+        throw_last_errno("cannot open the datapath object");
+    check_libbpf(bpf_map__set_max_entries(skel->maps.fdb, fdb_max + XB_FDB_STATIC_RESERVE),
+                 "cannot size the FDB");
+    if (int err = xbridge::load(skel.get()); err)
+        throw_errno("cannot load the datapath programs (is BPF supported and are you root?)", err);
+
+    for (size_t i = 0; i < kMapNames.size(); i++) {
+        bpf_map *m = bpf_object__find_map_by_name(skel->obj, kMapNames[i]);
+        if (!m)
+            throw Error(fmt::format("datapath object has no map {}", kMapNames[i]));
+        dp.maps_[i] = dup_fd(bpf_map__fd(m), "dup map fd");
+    }
+    for (size_t i = 0; i < kProgNames.size(); i++) {
+        bpf_program *p = bpf_object__find_program_by_name(skel->obj, kProgNames[i]);
+        if (!p)
+            throw Error(fmt::format("datapath object has no program {}", kProgNames[i]));
+        dp.progs_[i] = dup_fd(bpf_program__fd(p), "dup prog fd");
+    }
+
+    if (::mkdir(dp.dir_.c_str(), 0700) < 0)
+        throw_last_errno(fmt::format("cannot create {}", dp.dir_));
+    try {
+        for (size_t i = 0; i < kMapNames.size(); i++)
+            check_libbpf(bpf_obj_pin(dp.maps_[i].get(), map_pin(dp.dir_, i).c_str()),
+                         fmt::format("cannot pin map {}", kMapNames[i]));
+        for (size_t i = 0; i < kProgNames.size(); i++)
+            check_libbpf(bpf_obj_pin(dp.progs_[i].get(), prog_pin(dp.dir_, i).c_str()),
+                         fmt::format("cannot pin program {}", kProgNames[i]));
+    } catch (...) {
+        dp.unpin_all();
+        throw;
+    }
+    dp.cfg_ = ConfigView(dp.map(MapId::Config));
+    return dp;
+}
+
+std::optional<Datapath> Datapath::open(const std::string &bridge) {
+    if (!exists(bridge))
+        return std::nullopt;
+    Datapath dp;
+    dp.name_ = bridge;
+    dp.dir_ = pin_dir(bridge);
+    for (size_t i = 0; i < kMapNames.size(); i++) {
+        int fd = bpf_obj_get(map_pin(dp.dir_, i).c_str());
+        if (fd < 0)
+            throw_errno(fmt::format("bridge {} is incomplete: cannot open pinned map {}", bridge,
+                                    kMapNames[i]),
+                        errno);
+        dp.maps_[i] = UniqueFd(fd);
+    }
+    for (size_t i = 0; i < kProgNames.size(); i++) {
+        int fd = bpf_obj_get(prog_pin(dp.dir_, i).c_str());
+        if (fd < 0)
+            throw_errno(fmt::format("bridge {} is incomplete: cannot open pinned program {}",
+                                    bridge, kProgNames[i]),
+                        errno);
+        dp.progs_[i] = UniqueFd(fd);
+    }
+    dp.cfg_ = ConfigView(dp.map(MapId::Config));
+    return dp;
+}
+
+void Datapath::unpin_all() {
+    std::error_code ec;
+    // Everything in the directory is a pin of ours: maps, programs, links.
+    for (const auto &e : fs::directory_iterator(dir_, ec))
+        ::unlink(e.path().c_str());
+    ::rmdir(dir_.c_str());
+}
+
+uint32_t Datapath::fdb_capacity() const {
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(map(MapId::Fdb), &info, &len) < 0)
+        return 0;
+    return info.max_entries;
+}
+
+std::optional<xb_port> Datapath::port(uint32_t slot) const {
+    xb_port p{};
+    if (slot >= XB_MAX_PORTS || bpf_map_lookup_elem(map(MapId::Ports), &slot, &p) < 0 || !p.ifindex)
+        return std::nullopt;
+    return p;
+}
+
+void Datapath::set_port(uint32_t slot, const xb_port &p) {
+    check_libbpf(bpf_map_update_elem(map(MapId::Ports), &slot, &p, BPF_ANY),
+                 "cannot update the port table");
+    uint32_t ifindex = p.ifindex;
+    check_libbpf(bpf_map_update_elem(map(MapId::PortIndex), &ifindex, &slot, BPF_ANY),
+                 "cannot update the port index");
+}
+
+void Datapath::clear_port(uint32_t slot) {
+    if (auto p = port(slot)) {
+        uint32_t ifindex = p->ifindex;
+        bpf_map_delete_elem(map(MapId::PortIndex), &ifindex);
+    }
+    xb_port empty{};
+    bpf_map_update_elem(map(MapId::Ports), &slot, &empty, BPF_ANY);
+}
+
+std::vector<SlotPort> Datapath::ports() const {
+    std::vector<SlotPort> out;
+    for (uint32_t slot = 1; slot < XB_MAX_PORTS; slot++)
+        if (auto p = port(slot))
+            out.push_back({slot, *p});
+    return out;
+}
+
+std::optional<SlotPort> Datapath::port_by_ifindex(uint32_t ifindex) const {
+    uint32_t slot = 0;
+    if (bpf_map_lookup_elem(map(MapId::PortIndex), &ifindex, &slot) < 0)
+        return std::nullopt;
+    if (auto p = port(slot); p && p->ifindex == ifindex)
+        return SlotPort{slot, *p};
+    return std::nullopt;
+}
+
+std::optional<SlotPort> Datapath::port_by_name(const std::string &name) const {
+    for (auto &sp : ports())
+        if (name == sp.port.name)
+            return sp;
+    return std::nullopt;
+}
+
+std::optional<uint32_t> Datapath::free_slot() const {
+    for (uint32_t slot = 1; slot < XB_MAX_PORTS; slot++)
+        if (!port(slot))
+            return slot;
+    return std::nullopt;
+}
+
+void Datapath::devmap_set(MapId m, uint32_t ifindex, bool with_counter) {
+    bpf_devmap_val val{};
+    val.ifindex = ifindex;
+    val.bpf_prog.fd = with_counter ? prog(ProgId::DevmapTx) : -1;
+    check_libbpf(bpf_map_update_elem(map(m), &ifindex, &val, BPF_ANY),
+                 fmt::format("cannot add ifindex {} to devmap {}", ifindex, map_name(m)));
+}
+
+void Datapath::devmap_del(MapId m, uint32_t ifindex) {
+    bpf_map_delete_elem(map(m), &ifindex);
+}
+
+xb_port_stats Datapath::port_stats(uint32_t slot) const {
+    const int ncpu = libbpf_num_possible_cpus();
+    std::vector<xb_port_stats> percpu(ncpu > 0 ? ncpu : 1);
+    xb_port_stats sum{};
+    if (bpf_map_lookup_elem(map(MapId::Stats), &slot, percpu.data()) < 0)
+        return sum;
+    for (const auto &s : percpu) {
+        for (size_t i = 0; i < XB_CNT_MAX; i++)
+            sum.cnt[i] += s.cnt[i];
+        for (size_t i = 0; i < XB_DROP_MAX; i++)
+            sum.drop[i] += s.drop[i];
+    }
+    return sum;
+}
+
+std::string Datapath::link_pin(uint32_t ifindex) const {
+    return fmt::format("{}/link_xdp_{}", dir_, ifindex);
+}
+
+} // namespace xb

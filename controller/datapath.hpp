@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The datapath's kernel objects of one bridge: maps and programs, loaded from the
+// embedded skeleton or opened from their pins under /sys/fs/bpf/xbridge/NAME. The
+// pins are the bridge's whole persistent state (the port table map holds what the
+// controller must undo on down), so a restarted controller adopts a running bridge.
+#pragma once
+
+#include "fd.hpp"
+
+#include <xbridge/abi.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xb {
+
+enum class MapId {
+    Fdb,
+    Ports,
+    PortIndex,
+    Config,
+    Stats,
+    TxPorts,
+    FloodUcast,
+    FloodMcast,
+    FloodBcast,
+    TraceRb,
+    Count
+};
+enum class ProgId { XdpIngress, TcIngress, TcEgress, DevmapTx, Count };
+
+const char *map_name(MapId id);
+const char *prog_name(ProgId id);
+
+// Where bridges live: /sys/fs/bpf/xbridge, or $XBRIDGE_BPFFS/xbridge.
+std::string pin_root();
+std::string pin_dir(const std::string &bridge);
+// Mounts bpffs on /sys/fs/bpf when nothing is mounted there (as `bpftool` does).
+void ensure_bpffs();
+std::vector<std::string> list_bridges();
+
+// The mmapped config map element: shared with the datapath, updated in place.
+class ConfigView {
+  public:
+    ConfigView() = default;
+    explicit ConfigView(int map_fd);
+    ConfigView(ConfigView &&o) noexcept;
+    ConfigView &operator=(ConfigView &&o) noexcept;
+    ConfigView(const ConfigView &) = delete;
+    ConfigView &operator=(const ConfigView &) = delete;
+    ~ConfigView();
+    xb_config *operator->() const { return cfg_; }
+    xb_config &operator*() const { return *cfg_; }
+
+  private:
+    xb_config *cfg_ = nullptr;
+};
+
+struct SlotPort {
+    uint32_t slot;
+    xb_port port;
+};
+
+class Datapath {
+  public:
+    // Loads the programs into the kernel with an FDB for `fdb_max` dynamic entries and
+    // pins maps and programs under pin_dir(bridge), which must not exist yet.
+    static Datapath create(const std::string &bridge, uint32_t fdb_max);
+    // Opens the pinned objects of an existing bridge; nullopt when it does not exist.
+    static std::optional<Datapath> open(const std::string &bridge);
+    static bool exists(const std::string &bridge);
+
+    // Removes every pin (maps, programs, links) and the bridge's directory.
+    void unpin_all();
+
+    const std::string &name() const { return name_; }
+    const std::string &dir() const { return dir_; }
+    int map(MapId id) const { return maps_[static_cast<size_t>(id)].get(); }
+    int prog(ProgId id) const { return progs_[static_cast<size_t>(id)].get(); }
+    ConfigView &config() { return cfg_; }
+    uint32_t fdb_capacity() const;
+
+    // Port table.
+    std::optional<xb_port> port(uint32_t slot) const;
+    void set_port(uint32_t slot, const xb_port &p);
+    void clear_port(uint32_t slot);
+    std::vector<SlotPort> ports() const;
+    std::optional<SlotPort> port_by_ifindex(uint32_t ifindex) const;
+    std::optional<SlotPort> port_by_name(const std::string &name) const;
+    std::optional<uint32_t> free_slot() const;
+
+    // Devmaps: `with_counter` installs the devmap egress program that counts copies.
+    void devmap_set(MapId map, uint32_t ifindex, bool with_counter);
+    void devmap_del(MapId map, uint32_t ifindex);
+
+    // Per-port counters summed over CPUs.
+    xb_port_stats port_stats(uint32_t slot) const;
+
+    std::string link_pin(uint32_t ifindex) const;
+
+  private:
+    Datapath() = default;
+    std::string name_, dir_;
+    std::array<UniqueFd, static_cast<size_t>(MapId::Count)> maps_;
+    std::array<UniqueFd, static_cast<size_t>(ProgId::Count)> progs_;
+    ConfigView cfg_;
+};
+
+} // namespace xb

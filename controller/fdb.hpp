@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// FDB access from the controller: streaming iteration in batches (a million entries
+// are never held at once), ageing sweeps, flushes.
+#pragma once
+
+#include "datapath.hpp"
+
+#include <cstdint>
+#include <functional>
+
+namespace xb {
+
+struct FdbEntry {
+    xb_fdb_key key;
+    xb_fdb_val val;
+};
+
+// CLOCK_MONOTONIC_COARSE, the clock bpf_ktime_get_coarse_ns() reads.
+uint64_t monotonic_coarse_ns();
+
+// Calls fn for every entry, reading `chunk` entries per system call.
+void fdb_for_each(const Datapath &dp, const std::function<void(const FdbEntry &)> &fn,
+                  uint32_t chunk = 4096);
+
+// Deletes the given keys; returns how many were deleted. Keys gone meanwhile are skipped.
+size_t fdb_delete(Datapath &dp, const std::vector<xb_fdb_key> &keys);
+
+// Deletes the entries of port ifindex: dynamic ones, and static/local too when asked.
+size_t fdb_flush_port(Datapath &dp, uint32_t ifindex, bool include_static);
+
+// Which entries a sweep removes: dynamic ones last seen more than ageing_ns ago.
+// ageing_ns == 0 means never. Pure, for the unit tests.
+bool fdb_expired(const xb_fdb_val &v, uint64_t now_ns, uint64_t ageing_ns);
+
+// One ageing sweep at time now_ns; returns the number of entries removed.
+size_t fdb_sweep(Datapath &dp, uint64_t now_ns);
+
+// Lowers the learned-entry count after the controller deleted n dynamic entries.
+void fdb_forget(Datapath &dp, uint64_t n);
+
+} // namespace xb

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The xbridge command line. Every failure ends here as one line on stderr naming its
+// cause, and a non-zero exit status.
+#include "bridge.hpp"
+#include "controller.hpp"
+#include "error.hpp"
+#include "fdb.hpp"
+#include "netlink.hpp"
+#include "options.hpp"
+#include "show.hpp"
+
+#include <CLI/CLI.hpp>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <iostream>
+#include <sched.h>
+#include <unistd.h>
+
+using namespace xb;
+
+namespace {
+
+void require_root() {
+    if (::geteuid() != 0)
+        throw Error("must be run as root (xbridge needs CAP_NET_ADMIN and CAP_BPF)", EPERM);
+}
+
+void require_bpf() {
+    if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, nullptr) <= 0 ||
+        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_DEVMAP_HASH, nullptr) <= 0)
+        throw Error("this kernel lacks the BPF support xbridge needs (XDP programs, devmaps)",
+                    ENOSYS);
+}
+
+// -n NETNS: work inside a named network namespace (like `ip -n`), keeping this mount
+// namespace so that the bridge's pins stay visible to every later command.
+void enter_netns(const std::string &ns) {
+    const std::string path = ns.find('/') == std::string::npos ? "/run/netns/" + ns : ns;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        throw_last_errno(fmt::format("network namespace {}", ns));
+    if (::setns(fd.get(), CLONE_NEWNET) < 0)
+        throw_last_errno(fmt::format("cannot enter network namespace {}", ns));
+}
+
+int silence_libbpf(enum libbpf_print_level level, const char *fmt, va_list args) {
+    if (level == LIBBPF_WARN && std::getenv("XBRIDGE_DEBUG"))
+        return vfprintf(stderr, fmt, args);
+    if (level == LIBBPF_DEBUG && std::getenv("XBRIDGE_DEBUG"))
+        return vfprintf(stderr, fmt, args);
+    return 0;
+}
+
+uint32_t number_option(const std::string &what, const std::string &s, long long min,
+                       long long max) {
+    auto v = parse_number(s, min, max);
+    if (!v)
+        throw Error(fmt::format("{}: '{}' is not a number from {} to {}", what, s, min, max),
+                    EINVAL);
+    return static_cast<uint32_t>(*v);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"xbridge: an XDP learning bridge for VM hosts"};
+    app.require_subcommand(1);
+    std::string netns;
+    app.add_option("-n,--netns", netns, "Work in this named network namespace (as ip -n)");
+
+    // up
+    auto *up = app.add_subcommand("up", "Create a bridge, or add ports to a running one");
+    UpOptions upo;
+    std::string uplink, xdp_mode = "auto", tap_user, tap_group, fdb_size, ageing, max_learned;
+    bool foreground = false;
+    up->add_option("--name", upo.name, "Bridge name")->default_val(kDefaultBridge);
+    up->add_option("--uplink", uplink, "The host's port (default: the first port), or none");
+    up->add_option("--xdp-mode", xdp_mode, "auto, native or generic")->default_val("auto");
+    up->add_option("--tap-user", tap_user, "Owner of the taps xbridge creates");
+    up->add_option("--tap-group", tap_group, "Group of the taps xbridge creates");
+    up->add_option("--fdb-size", fdb_size, "Dynamic FDB entries the bridge can hold");
+    up->add_option("--ageing-time", ageing, "Seconds before an unseen MAC is forgotten (0: never)");
+    up->add_option("--max-learned", max_learned, "Cap on learned entries");
+    up->add_flag("--foreground", foreground, "Run the controller here, logging to stderr");
+    up->add_option("ports", upo.ports, "Ports: existing devices, or taps to create");
+
+    auto *down = app.add_subcommand("down", "Remove a bridge and undo what up did");
+    std::string name = kDefaultBridge;
+    down->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+
+    auto *status = app.add_subcommand("status", "Show a bridge and its ports");
+    bool json = false;
+    status->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    status->add_flag("--json", json, "JSON output");
+
+    auto *fdb = app.add_subcommand("fdb", "Forwarding database");
+    fdb->require_subcommand(1);
+    auto *fdb_show = fdb->add_subcommand("show", "List FDB entries");
+    std::string port;
+    fdb_show->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    fdb_show->add_option("--port", port, "Only this port's entries");
+    fdb_show->add_flag("--json", json, "JSON output");
+
+    auto *version = app.add_subcommand("version", "Print the version");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError &e) {
+        std::cerr << "xbridge: " << e.what() << "\n";
+        return 2;
+    }
+
+    libbpf_set_print(silence_libbpf);
+    try {
+        if (version->parsed()) {
+            std::cout << "xbridge " << XBRIDGE_VERSION << " (datapath ABI " << XB_ABI_VERSION
+                      << ")\n";
+            return 0;
+        }
+        require_root();
+        if (!netns.empty())
+            enter_netns(netns);
+
+        if (up->parsed()) {
+            require_bpf();
+            if (!uplink.empty())
+                upo.uplink = uplink;
+            auto mode = parse_xdp_mode(xdp_mode);
+            if (!mode)
+                throw Error(
+                    fmt::format("--xdp-mode: '{}' is not auto, native or generic", xdp_mode),
+                    EINVAL);
+            upo.xdp_mode = *mode;
+            if (!tap_user.empty())
+                upo.tap_owner.uid = resolve_user(tap_user);
+            if (!tap_group.empty())
+                upo.tap_owner.gid = resolve_group(tap_group);
+            if (!fdb_size.empty())
+                upo.fdb_max = number_option("--fdb-size", fdb_size, 16, 1LL << 26);
+            if (!ageing.empty())
+                upo.ageing_sec = number_option("--ageing-time", ageing, 0, 1000000);
+            if (!max_learned.empty())
+                upo.max_learned = number_option("--max-learned", max_learned, 0, upo.fdb_max);
+            Netlink nl;
+            UpResult res = bridge_up(upo, nl);
+            for (const auto &t : res.created)
+                std::cout << fmt::format("created tap {}\n", t);
+            for (const auto &p : res.added)
+                std::cout << fmt::format("port {} added to {}\n", p, upo.name);
+            Datapath dp = open_bridge(upo.name);
+            if (foreground) {
+                if (controller_alive(dp))
+                    throw Error(fmt::format("bridge {} already has a controller (pid {})", upo.name,
+                                            dp.config()->controller_pid),
+                                EEXIST);
+                return run_controller(upo.name, {true});
+            }
+            if (!controller_alive(dp)) {
+                const int pid = spawn_controller(upo.name);
+                std::cout << fmt::format("bridge {} is up (controller pid {}, log {})\n", upo.name,
+                                         pid, log_path(upo.name));
+            } else {
+                std::cout << fmt::format("bridge {} is up\n", upo.name);
+            }
+            return 0;
+        }
+        if (down->parsed()) {
+            Netlink nl;
+            bridge_down(name, nl);
+            ::unlink(log_path(name).c_str());
+            std::cout << fmt::format("bridge {} removed\n", name);
+            return 0;
+        }
+        if (status->parsed()) {
+            Datapath dp = open_bridge(name);
+            if (json)
+                std::cout << status_json(dp).dump(2) << "\n";
+            else
+                print_status(dp, std::cout);
+            return 0;
+        }
+        if (fdb_show->parsed()) {
+            Datapath dp = open_bridge(name);
+            FdbFilter filter;
+            if (!port.empty()) {
+                auto sp = dp.port_by_name(port);
+                if (!sp)
+                    throw Error(fmt::format("{} is not a port of bridge {}", port, name), ENODEV);
+                filter.ifindex = sp->port.ifindex;
+            }
+            print_fdb(dp, filter, json, std::cout);
+            return 0;
+        }
+    } catch (const Error &e) {
+        std::cerr << "xbridge: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception &e) {
+        std::cerr << "xbridge: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

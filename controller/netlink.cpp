@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// glibc's net/if.h must come before any linux/ header that pulls in linux/if.h.
+#include <net/if.h>
+
+#include "netlink.hpp"
+
+#include "error.hpp"
+#include "fd.hpp"
+
+#include <cstring>
+#include <fmt/format.h>
+#include <linux/ethtool.h>
+#include <linux/if_arp.h>
+#include <linux/sockios.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+namespace xb {
+
+namespace {
+
+struct LinkDeleter {
+    void operator()(rtnl_link *l) const { rtnl_link_put(l); }
+};
+using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
+
+[[noreturn]] void throw_nl(const std::string &what, int err) {
+    throw Error(fmt::format("{}: {}", what, nl_geterror(err)), EIO);
+}
+
+// Tells a tap from a tun and a veth from a NIC by the driver, as `ethtool -i` does:
+// rtnetlink reports tuntap devices as kind "tun" without saying which.
+void driver_info(const std::string &name, std::string &driver, std::string &bus) {
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!s)
+        return;
+    ethtool_drvinfo info{};
+    info.cmd = ETHTOOL_GDRVINFO;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_data = reinterpret_cast<char *>(&info);
+    if (::ioctl(s.get(), SIOCETHTOOL, &ifr) == 0) {
+        driver = info.driver;
+        bus = info.bus_info;
+    }
+}
+
+LinkInfo to_info(rtnl_link *l) {
+    LinkInfo li;
+    li.ifindex = rtnl_link_get_ifindex(l);
+    if (const char *n = rtnl_link_get_name(l))
+        li.name = n;
+    if (const char *t = rtnl_link_get_type(l))
+        li.type = t;
+    if (nl_addr *a = rtnl_link_get_addr(l); a && nl_addr_get_len(a) == 6)
+        std::memcpy(li.mac.data(), nl_addr_get_binary_addr(a), 6);
+    li.mtu = rtnl_link_get_mtu(l);
+    li.flags = rtnl_link_get_flags(l);
+    li.master = rtnl_link_get_master(l);
+    li.carrier = rtnl_link_get_carrier(l) != 0;
+    li.ethernet = rtnl_link_get_arptype(l) == ARPHRD_ETHER;
+
+    std::string driver, bus;
+    if (li.type == "tun" || li.type.empty())
+        driver_info(li.name, driver, bus);
+    if (li.type == "veth")
+        li.kind = LinkKind::Veth;
+    else if (driver == "tun")
+        li.kind = bus == "tap" ? LinkKind::Tap : LinkKind::Tun;
+    else if (li.type.empty() && li.ethernet && !driver.empty())
+        li.kind = LinkKind::Nic;
+    return li;
+}
+
+} // namespace
+
+std::string_view to_string(LinkKind k) {
+    switch (k) {
+    case LinkKind::Nic:
+        return "nic";
+    case LinkKind::Veth:
+        return "veth";
+    case LinkKind::Tap:
+        return "tap";
+    case LinkKind::Tun:
+        return "tun";
+    default:
+        return "other";
+    }
+}
+
+bool LinkInfo::up() const {
+    return flags & IFF_UP;
+}
+bool LinkInfo::promisc() const {
+    return flags & IFF_PROMISC;
+}
+
+void NlSockDeleter::operator()(nl_sock *s) const {
+    nl_socket_free(s);
+}
+
+Netlink::Netlink() : sk_(nl_socket_alloc()) {
+    if (!sk_)
+        throw Error("cannot allocate a netlink socket", ENOMEM);
+    if (int err = nl_connect(sk_.get(), NETLINK_ROUTE); err < 0)
+        throw_nl("cannot connect to rtnetlink", err);
+}
+
+std::optional<LinkInfo> Netlink::get(int ifindex, const char *name) {
+    rtnl_link *raw = nullptr;
+    int err = rtnl_link_get_kernel(sk_.get(), ifindex, name, &raw);
+    if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
+        return std::nullopt;
+    if (err < 0)
+        throw_nl(name ? fmt::format("cannot look up {}", name)
+                      : fmt::format("cannot look up ifindex {}", ifindex),
+                 err);
+    LinkPtr l(raw);
+    return to_info(l.get());
+}
+
+std::optional<LinkInfo> Netlink::link(const std::string &name) {
+    return get(0, name.c_str());
+}
+std::optional<LinkInfo> Netlink::link(int ifindex) {
+    return get(ifindex, nullptr);
+}
+
+std::vector<LinkInfo> Netlink::links() {
+    nl_cache *cache = nullptr;
+    if (int err = rtnl_link_alloc_cache(sk_.get(), AF_UNSPEC, &cache); err < 0)
+        throw_nl("cannot list links", err);
+    std::vector<LinkInfo> out;
+    for (nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
+        out.push_back(to_info(reinterpret_cast<rtnl_link *>(o)));
+    nl_cache_free(cache);
+    return out;
+}
+
+void Netlink::change_flags(int ifindex, unsigned set, unsigned clear, const char *what) {
+    LinkPtr orig(rtnl_link_alloc()), chg(rtnl_link_alloc());
+    if (!orig || !chg)
+        throw Error("out of memory", ENOMEM);
+    rtnl_link_set_ifindex(orig.get(), ifindex);
+    if (set)
+        rtnl_link_set_flags(chg.get(), set);
+    if (clear)
+        rtnl_link_unset_flags(chg.get(), clear);
+    if (int err = rtnl_link_change(sk_.get(), orig.get(), chg.get(), 0); err < 0)
+        throw_nl(fmt::format("cannot {} ifindex {}", what, ifindex), err);
+}
+
+void Netlink::set_up(int ifindex, bool up) {
+    change_flags(ifindex, up ? IFF_UP : 0, up ? 0 : IFF_UP, up ? "bring up" : "bring down");
+}
+
+void Netlink::set_promisc(int ifindex, bool on) {
+    change_flags(ifindex, on ? IFF_PROMISC : 0, on ? 0 : IFF_PROMISC,
+                 on ? "set promiscuous mode on" : "turn promiscuous mode off on");
+}
+
+void Netlink::delete_link(int ifindex) {
+    LinkPtr l(rtnl_link_alloc());
+    if (!l)
+        throw Error("out of memory", ENOMEM);
+    rtnl_link_set_ifindex(l.get(), ifindex);
+    int err = rtnl_link_delete(sk_.get(), l.get());
+    if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+        throw_nl(fmt::format("cannot delete ifindex {}", ifindex), err);
+}
+
+namespace {
+
+struct MonitorCtx {
+    const std::function<void(const LinkMonitor::Event &)> *fn;
+    bool deleted;
+};
+
+void on_object(nl_object *obj, void *arg) {
+    auto *ctx = static_cast<MonitorCtx *>(arg);
+    if (std::string_view(nl_object_get_type(obj)) != "route/link")
+        return;
+    (*ctx->fn)({ctx->deleted, to_info(reinterpret_cast<rtnl_link *>(obj))});
+}
+
+int on_msg(nl_msg *msg, void *arg) {
+    auto *ctx = static_cast<MonitorCtx *>(arg);
+    ctx->deleted = nlmsg_hdr(msg)->nlmsg_type == RTM_DELLINK;
+    nl_msg_parse(msg, on_object, ctx);
+    return NL_OK;
+}
+
+} // namespace
+
+LinkMonitor::LinkMonitor() : sk_(nl_socket_alloc()) {
+    if (!sk_)
+        throw Error("cannot allocate a netlink socket", ENOMEM);
+    nl_socket_disable_seq_check(sk_.get());
+    if (int err = nl_connect(sk_.get(), NETLINK_ROUTE); err < 0)
+        throw_nl("cannot connect to rtnetlink", err);
+    if (int err = nl_socket_add_membership(sk_.get(), RTNLGRP_LINK); err < 0)
+        throw_nl("cannot subscribe to link events", err);
+    nl_socket_set_nonblocking(sk_.get());
+}
+
+int LinkMonitor::fd() const {
+    return nl_socket_get_fd(sk_.get());
+}
+
+void LinkMonitor::dispatch(const std::function<void(const Event &)> &fn) {
+    MonitorCtx ctx{&fn, false};
+    nl_socket_modify_cb(sk_.get(), NL_CB_VALID, NL_CB_CUSTOM, on_msg, &ctx);
+    // Non-blocking: returns once the socket is drained (-NLE_AGAIN).
+    while (nl_recvmsgs_default(sk_.get()) >= 0) {
+    }
+}
+
+} // namespace xb

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Link lookup and configuration over rtnetlink (libnl-route), in the caller's network
+// namespace. Nothing here reads sysfs: /sys shows the namespace it was mounted in,
+// which is not ours when xbridge runs with --netns.
+#pragma once
+
+#include "mac.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct nl_sock;
+
+namespace xb {
+
+enum class LinkKind { Other, Nic, Veth, Tap, Tun };
+std::string_view to_string(LinkKind k);
+
+struct LinkInfo {
+    int ifindex = 0;
+    std::string name;
+    std::string type; // rtnetlink kind ("veth", "tun", "bridge", ...); empty for plain NICs
+    LinkKind kind = LinkKind::Other;
+    Mac mac{};
+    unsigned mtu = 0;
+    unsigned flags = 0; // IFF_*
+    int master = 0;     // ifindex of the master device (kernel bridge, bond), 0 if none
+    bool carrier = false;
+    bool ethernet = false; // ARPHRD_ETHER
+    bool up() const;
+    bool promisc() const;
+};
+
+struct NlSockDeleter {
+    void operator()(nl_sock *s) const;
+};
+using NlSock = std::unique_ptr<nl_sock, NlSockDeleter>;
+
+class Netlink {
+  public:
+    Netlink();
+
+    std::optional<LinkInfo> link(const std::string &name);
+    std::optional<LinkInfo> link(int ifindex);
+    std::vector<LinkInfo> links();
+
+    void set_up(int ifindex, bool up);
+    void set_promisc(int ifindex, bool on);
+    void delete_link(int ifindex);
+
+  private:
+    std::optional<LinkInfo> get(int ifindex, const char *name);
+    void change_flags(int ifindex, unsigned set, unsigned clear, const char *what);
+    NlSock sk_;
+};
+
+// Link notifications (RTM_NEWLINK / RTM_DELLINK) for the controller's event loop.
+class LinkMonitor {
+  public:
+    struct Event {
+        bool deleted;
+        LinkInfo link;
+    };
+    LinkMonitor();
+    int fd() const;
+    // Reads what is pending and calls fn for each link event.
+    void dispatch(const std::function<void(const Event &)> &fn);
+
+  private:
+    NlSock sk_;
+};
+
+} // namespace xb

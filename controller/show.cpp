@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "show.hpp"
+
+#include "bridge.hpp"
+#include "fdb.hpp"
+#include "mac.hpp"
+
+#include <fmt/format.h>
+#include <unordered_map>
+
+namespace xb {
+
+std::string port_kind_name(uint8_t kind) {
+    switch (kind) {
+    case XB_KIND_NIC:
+        return "nic";
+    case XB_KIND_VETH:
+        return "veth";
+    case XB_KIND_TAP:
+        return "tap";
+    default:
+        return "other";
+    }
+}
+
+std::string xdp_mode_name(uint8_t mode) {
+    switch (mode) {
+    case XB_XDP_NATIVE:
+        return "native";
+    case XB_XDP_GENERIC:
+        return "generic";
+    default:
+        return "none";
+    }
+}
+
+std::string fdb_type_name(uint8_t type) {
+    switch (type) {
+    case XB_FDB_STATIC:
+        return "static";
+    case XB_FDB_LOCAL:
+        return "local";
+    default:
+        return "dynamic";
+    }
+}
+
+std::string port_flag_names(uint32_t flags) {
+    static const std::pair<uint32_t, const char *> names[] = {
+        {XB_PORT_UPLINK, "uplink"},
+        {XB_PORT_LEARNING, "learning"},
+        {XB_PORT_FLOOD, "flood"},
+        {XB_PORT_MCAST_FLOOD, "mcast_flood"},
+        {XB_PORT_BCAST_FLOOD, "bcast_flood"},
+        {XB_PORT_LOCKED, "locked"},
+    };
+    std::string out;
+    for (const auto &[bit, name] : names)
+        if (flags & bit)
+            out += (out.empty() ? "" : ",") + std::string(name);
+    return out.empty() ? "-" : out;
+}
+
+namespace {
+
+std::string uplink_name(Datapath &dp) {
+    const uint32_t up = dp.config()->uplink_ifindex;
+    if (!up)
+        return "none";
+    auto p = dp.port_by_ifindex(up);
+    return p ? p->port.name : fmt::format("ifindex {}", up);
+}
+
+nlohmann::json port_json(const SlotPort &sp) {
+    const xb_port &p = sp.port;
+    return {
+        {"name", p.name},
+        {"ifindex", p.ifindex},
+        {"kind", port_kind_name(p.kind)},
+        {"mac", format_mac(p.mac)},
+        {"mtu", p.mtu},
+        {"xdp_mode", xdp_mode_name(p.xdp_mode)},
+        {"state", (p.flags & XB_PORT_UP) ? "up" : "down"},
+        {"created", bool(p.ctl & XB_CTL_CREATED_TAP)},
+        {"uplink", bool(p.flags & XB_PORT_UPLINK)},
+        {"learning", bool(p.flags & XB_PORT_LEARNING)},
+        {"flood", bool(p.flags & XB_PORT_FLOOD)},
+        {"mcast_flood", bool(p.flags & XB_PORT_MCAST_FLOOD)},
+        {"bcast_flood", bool(p.flags & XB_PORT_BCAST_FLOOD)},
+        {"locked", bool(p.flags & XB_PORT_LOCKED)},
+    };
+}
+
+} // namespace
+
+nlohmann::json status_json(Datapath &dp) {
+    const xb_config &c = *dp.config();
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto &sp : dp.ports())
+        ports.push_back(port_json(sp));
+    return {
+        {"name", dp.name()},
+        {"uplink", uplink_name(dp)},
+        {"ageing_time", c.ageing_ns / 1000000000ull},
+        {"fdb_learned", c.n_learned},
+        {"max_learned", c.max_learned},
+        {"fdb_capacity", dp.fdb_capacity()},
+        {"xdp_attach", "bpf_link"},
+        {"controller_pid", controller_alive(dp) ? nlohmann::json(c.controller_pid) : nullptr},
+        {"pins", dp.dir()},
+        {"ports", ports},
+    };
+}
+
+void print_status(Datapath &dp, std::ostream &out) {
+    const xb_config &c = *dp.config();
+    out << fmt::format("bridge {}: uplink {}, ageing {} s, {} learned of {} max, controller {}\n",
+                       dp.name(), uplink_name(dp), c.ageing_ns / 1000000000ull, c.n_learned,
+                       c.max_learned,
+                       controller_alive(dp) ? fmt::format("running (pid {})", c.controller_pid)
+                                            : std::string("not running"));
+    out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<5} {:<8} {}\n", "PORT", "IFINDEX",
+                       "KIND", "MAC", "MTU", "XDP", "STATE", "CREATED", "FLAGS");
+    for (const auto &sp : dp.ports()) {
+        const xb_port &p = sp.port;
+        out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<5} {:<8} {}\n", p.name,
+                           p.ifindex, port_kind_name(p.kind), format_mac(p.mac), p.mtu,
+                           xdp_mode_name(p.xdp_mode), (p.flags & XB_PORT_UP) ? "up" : "down",
+                           (p.ctl & XB_CTL_CREATED_TAP) ? "yes" : "no", port_flag_names(p.flags));
+    }
+}
+
+void print_fdb(const Datapath &dp, const FdbFilter &filter, bool json, std::ostream &out) {
+    std::unordered_map<uint32_t, std::string> names;
+    for (const auto &sp : dp.ports())
+        names[sp.port.ifindex] = sp.port.name;
+    auto port_name = [&](uint32_t ifindex) {
+        auto it = names.find(ifindex);
+        return it != names.end() ? it->second : fmt::format("ifindex{}", ifindex);
+    };
+    const uint64_t now = monotonic_coarse_ns();
+    bool first = true;
+    if (json)
+        out << "[";
+    else
+        out << fmt::format("{:<17} {:<16} {:>4} {:<8} {:>6}\n", "MAC", "PORT", "VLAN", "TYPE",
+                           "AGE");
+    fdb_for_each(dp, [&](const FdbEntry &e) {
+        if (filter.ifindex && e.val.ifindex != *filter.ifindex)
+            return;
+        if (filter.dynamic_only && e.val.type != XB_FDB_DYNAMIC)
+            return;
+        const bool dynamic = e.val.type == XB_FDB_DYNAMIC;
+        const uint64_t age =
+            dynamic && now > e.val.updated_ns ? (now - e.val.updated_ns) / 1000000000ull : 0;
+        if (json) {
+            nlohmann::json j = {
+                {"mac", format_mac(e.key.mac)},
+                {"port", port_name(e.val.ifindex)},
+                {"ifindex", e.val.ifindex},
+                {"vlan", e.key.vlan},
+                {"type", fdb_type_name(e.val.type)},
+                {"age", dynamic ? nlohmann::json(age) : nullptr},
+            };
+            out << (first ? "\n" : ",\n") << j.dump();
+        } else {
+            out << fmt::format("{:<17} {:<16} {:>4} {:<8} {:>6}\n", format_mac(e.key.mac),
+                               port_name(e.val.ifindex), e.key.vlan, fdb_type_name(e.val.type),
+                               dynamic ? std::to_string(age) : "-");
+        }
+        first = false;
+    });
+    if (json)
+        out << (first ? "]\n" : "\n]\n");
+}
+
+} // namespace xb

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every struct and enum that crosses the user/kernel line. Included by the BPF
+ * programs and by the controller. Fixed-width __uN types only, explicit padding,
+ * no bool, no pointers. Enums that name counters and drop reasons only grow:
+ * never renumber or reuse a value (dashboards and saved scrapes depend on them).
+ */
+#ifndef XBRIDGE_ABI_H
+#define XBRIDGE_ABI_H
+
+#include <linux/types.h>
+
+#ifdef __cplusplus
+#define XB_STATIC_ASSERT static_assert
+#else
+#define XB_STATIC_ASSERT _Static_assert
+#endif
+
+#define XB_ABI_VERSION 1
+
+/* Port slots index the per-port arrays. Slot 0 is the host pseudo-port: frames the
+ * host sends into the bridge through the uplink's egress hook are counted there. */
+#define XB_MAX_PORTS 256
+#define XB_HOST_SLOT 0
+#define XB_IFNAMSIZ 16
+
+/* Dynamic entries the FDB holds by default, and room kept beyond that for static
+ * and local entries so that a full table of learned MACs never blocks the operator. */
+#define XB_FDB_DEFAULT_MAX (1u << 20)
+#define XB_FDB_STATIC_RESERVE 4096u
+
+/* skb->mark value set on frames xbridge injects into a port's stack or transmit
+ * path in the TC hooks, so that the same port's TC program lets them through
+ * instead of switching them a second time. Cleared by the program that sees it. */
+#define XB_SKB_MARK 0x78627231u /* "xbr1" */
+
+/* Refresh a learned entry's timestamp at most this often (as br_fdb_update does
+ * with jiffies): the datapath writes the FDB only when an entry is new, moved or
+ * stale, never on every frame. */
+#define XB_FDB_REFRESH_NS 1000000000ull
+
+/* The FDB key has the kernel bridge's shape: MAC + VLAN (0 when untagged). */
+struct xb_fdb_key {
+    __u8 mac[6];
+    __u16 vlan; /* host byte order */
+};
+
+enum xb_fdb_type {
+    XB_FDB_DYNAMIC = 0, /* learned by the datapath, aged by the controller */
+    XB_FDB_STATIC = 1,  /* added by the operator: never aged, never moved */
+    XB_FDB_LOCAL = 2,   /* a port's own MAC: delivered to that port's host stack */
+};
+
+struct xb_fdb_val {
+    __u32 ifindex;      /* port the MAC lives behind */
+    __u16 slot;         /* that port's slot */
+    __u8 type;          /* enum xb_fdb_type */
+    __u8 pad;
+    __u64 updated_ns;   /* CLOCK_MONOTONIC_COARSE when the source was last seen */
+};
+
+/* Per-port policy read by the datapath (after the kernel bridge's port flags). */
+enum xb_port_flags {
+    XB_PORT_LEARNING = 1u << 0,
+    XB_PORT_FLOOD = 1u << 1,       /* unknown unicast is flooded to this port */
+    XB_PORT_MCAST_FLOOD = 1u << 2, /* multicast is flooded to this port */
+    XB_PORT_BCAST_FLOOD = 1u << 3, /* broadcast is flooded to this port */
+    XB_PORT_LOCKED = 1u << 4,      /* only sources with a static entry here may send */
+    XB_PORT_UPLINK = 1u << 5,      /* the host's port: keeps the host's addresses */
+    XB_PORT_UP = 1u << 6,          /* operationally up (carrier): may transmit */
+};
+
+#define XB_PORT_DEFAULT_FLAGS                                                                      \
+    (XB_PORT_LEARNING | XB_PORT_FLOOD | XB_PORT_MCAST_FLOOD | XB_PORT_BCAST_FLOOD)
+
+/* Controller bookkeeping kept with the port so that a restarted controller, or
+ * `down`, knows what to undo. Unused by the datapath. */
+enum xb_port_ctl {
+    XB_CTL_CREATED_TAP = 1u << 0,   /* xbridge created this tap: delete it on down */
+    XB_CTL_PROMISC_SET = 1u << 1,   /* xbridge turned promiscuity on: turn it off on down */
+    XB_CTL_CLSACT_CREATED = 1u << 2, /* xbridge created the clsact qdisc: remove it */
+    XB_CTL_WAS_DOWN = 1u << 3,      /* the port was administratively down before up */
+    XB_CTL_TC_EGRESS = 1u << 4,     /* the host egress program is attached */
+};
+
+enum xb_xdp_mode {
+    XB_XDP_NONE = 0,
+    XB_XDP_NATIVE = 1,
+    XB_XDP_GENERIC = 2,
+};
+
+enum xb_port_kind {
+    XB_KIND_OTHER = 0,
+    XB_KIND_NIC = 1,
+    XB_KIND_VETH = 2,
+    XB_KIND_TAP = 3,
+};
+
+/* One slot of the port table (map "ports", an array indexed by slot). The first
+ * 8 bytes are what the datapath reads on every frame. 64 bytes: one cache line. */
+struct xb_port {
+    __u32 ifindex; /* 0: free slot */
+    __u32 flags;   /* enum xb_port_flags */
+    __u32 ctl;     /* enum xb_port_ctl */
+    __u32 mtu;
+    __u8 xdp_mode; /* enum xb_xdp_mode */
+    __u8 kind;     /* enum xb_port_kind */
+    __u8 mac[6];
+    char name[XB_IFNAMSIZ];
+    __u8 reserved[24];
+};
+
+enum xb_config_flags {
+    XB_CFG_TRACE = 1u << 0,          /* a trace session runs: emit events */
+    XB_CFG_TRACE_PORT = 1u << 1,     /* ... only for trace_ifindex */
+    XB_CFG_TRACE_MAC = 1u << 2,      /* ... only when src or dst is trace_mac */
+};
+
+/* Bridge-wide settings and state (map "config", one element, mmapable so that the
+ * controller can update n_learned atomically alongside the datapath). */
+struct xb_config {
+    __u32 abi_version;
+    __u32 flags;            /* enum xb_config_flags */
+    __u32 uplink_ifindex;   /* 0: no host port */
+    __u32 max_slot;         /* highest used slot + 1: bounds the TC flood loop */
+    __u32 xdp_max_len;      /* longer frames are left to the TC path */
+    __u32 max_learned;      /* cap on dynamic entries (0: the map's size) */
+    __u64 ageing_ns;        /* 0: never age */
+    __u64 n_learned;        /* dynamic entries now in the FDB (atomic) */
+    __u32 controller_pid;   /* the running controller, 0 when none */
+    __u32 trace_ifindex;
+    __u8 trace_mac[6];
+    __u16 pad0;
+    __u64 netns_ino;        /* network namespace the bridge lives in */
+    __u8 name[XB_IFNAMSIZ]; /* the bridge's name */
+    __u8 reserved[48];
+};
+
+/* Per-port counters (map "stats", per-CPU array indexed by slot). */
+enum xb_counter {
+    XB_CNT_RX_PACKETS = 0, /* frames the bridge took in on this port */
+    XB_CNT_RX_BYTES = 1,
+    XB_CNT_TX_PACKETS = 2, /* frames the bridge sent out this port, flood copies included */
+    XB_CNT_TX_BYTES = 3,
+    XB_CNT_FORWARDED = 4,  /* known unicast, sent to one port */
+    XB_CNT_FLOODED = 5,    /* broadcast, multicast and unknown unicast */
+    XB_CNT_TO_HOST = 6,    /* delivered to the host stack */
+    XB_CNT_LEARNED = 7,    /* new FDB entries learned from this port */
+    XB_CNT_MOVED = 8,      /* FDB entries moved to this port */
+    XB_CNT_RX_XDP = 9,     /* ... of rx_packets, handled at XDP */
+    XB_CNT_RX_TC = 10,     /* ... of rx_packets, handled at TC */
+    XB_CNT_LEARN_REFUSED = 11, /* new MAC not learned: learning limit reached */
+    XB_CNT_DROPPED = 12,   /* sum of drops[] */
+    XB_CNT_MAX = 24,
+};
+
+enum xb_drop_reason {
+    XB_DROP_NONE = 0,
+    XB_DROP_PARSE = 1,        /* runt or truncated header */
+    XB_DROP_BAD_SRC = 2,      /* multicast or all-zero source MAC */
+    XB_DROP_SAME_PORT = 3,    /* destination learned on the ingress port */
+    XB_DROP_LOCKED = 4,       /* locked port, source without a static entry */
+    XB_DROP_PORT_DOWN = 5,    /* destination port not operationally up */
+    XB_DROP_REDIRECT = 6,     /* redirect failed */
+    XB_DROP_NO_READER = 7,    /* tap without a reader (no queue attached) */
+    XB_DROP_NO_HOST = 8,      /* frame for a local MAC on a bridge without host port */
+    XB_DROP_MAX = 16,
+};
+
+struct xb_port_stats {
+    __u64 cnt[XB_CNT_MAX];
+    __u64 drop[XB_DROP_MAX];
+};
+
+enum xb_hook {
+    XB_HOOK_XDP = 0,
+    XB_HOOK_TC_INGRESS = 1,
+    XB_HOOK_TC_EGRESS = 2, /* host → bridge, on the uplink */
+};
+
+enum xb_action {
+    XB_ACT_FORWARD = 0,
+    XB_ACT_FLOOD = 1,
+    XB_ACT_TO_HOST = 2,
+    XB_ACT_DROP = 3,
+    XB_ACT_PASS = 4, /* left to the TC path (XDP) or to the wire (TC egress) */
+};
+
+/* One event of the trace ring buffer (map "trace_rb"). */
+struct xb_trace_event {
+    __u64 ts_ns;
+    __u32 ifindex;        /* ingress port (the uplink for host-sent frames) */
+    __u32 out_ifindex;    /* egress port for forward / to-host, 0 for flood */
+    __u8 src[6];
+    __u8 dst[6];
+    __u16 vlan;
+    __u16 proto;          /* ethertype after VLAN tags, host order */
+    __u32 len;
+    __u8 hook;            /* enum xb_hook */
+    __u8 action;          /* enum xb_action */
+    __u8 reason;          /* enum xb_drop_reason when action is drop */
+    __u8 pad[9];
+};
+
+/* Layouts are part of the ABI: checked here for both compilers, and against the
+ * BTF of the built object by a test. */
+XB_STATIC_ASSERT(sizeof(struct xb_fdb_key) == 8, "xb_fdb_key");
+XB_STATIC_ASSERT(sizeof(struct xb_fdb_val) == 16, "xb_fdb_val");
+XB_STATIC_ASSERT(sizeof(struct xb_port) == 64, "xb_port");
+XB_STATIC_ASSERT(sizeof(struct xb_config) == 128, "xb_config");
+XB_STATIC_ASSERT(sizeof(struct xb_port_stats) == 8 * ((int)XB_CNT_MAX + (int)XB_DROP_MAX),
+                 "xb_port_stats");
+XB_STATIC_ASSERT(sizeof(struct xb_trace_event) == 48, "xb_trace_event");
+
+#endif /* XBRIDGE_ABI_H */
