@@ -13,8 +13,27 @@ static __always_inline int xb_mac_eq(const __u8 *a, const __u8 *b)
            a[5] == b[5];
 }
 
-/* Out of line so the fast path carries only the flag test. BPF calls take at most
- * five arguments: hook, action and reason travel packed in `what`. */
+/* A function of its own so that the event type is in the object's BTF (BTF records
+ * functions and globals, not local variables), where bpftool and the ABI test read it. */
+static __noinline void xb_trace_fill(struct xb_trace_event *ev, const struct xb_frame *f,
+                                     __u32 ifindex, __u32 out_ifindex, __u32 what)
+{
+    ev->ts_ns = bpf_ktime_get_ns();
+    ev->ifindex = ifindex;
+    ev->out_ifindex = out_ifindex;
+    __builtin_memcpy(ev->src, f->src.mac, 6);
+    __builtin_memcpy(ev->dst, f->dst.mac, 6);
+    ev->vlan = f->src.vlan;
+    ev->proto = f->proto;
+    ev->len = f->len;
+    ev->hook = what & 0xff;
+    ev->action = (what >> 8) & 0xff;
+    ev->reason = (what >> 16) & 0xff;
+    __builtin_memset(ev->pad, 0, sizeof(ev->pad));
+}
+
+/* Out of line so the fast path carries only the flag test. BPF calls take at most five
+ * arguments: hook, action and reason travel packed in `what`. */
 static __noinline void xb_trace_emit(const struct xb_config *cfg, const struct xb_frame *f,
                                      __u32 ifindex, __u32 out_ifindex, __u32 what)
 {
@@ -30,18 +49,7 @@ static __noinline void xb_trace_emit(const struct xb_config *cfg, const struct x
     ev = bpf_ringbuf_reserve(&trace_rb, sizeof(*ev), 0);
     if (!ev)
         return;
-    ev->ts_ns = bpf_ktime_get_ns();
-    ev->ifindex = ifindex;
-    ev->out_ifindex = out_ifindex;
-    __builtin_memcpy(ev->src, f->src.mac, 6);
-    __builtin_memcpy(ev->dst, f->dst.mac, 6);
-    ev->vlan = f->src.vlan;
-    ev->proto = f->proto;
-    ev->len = f->len;
-    ev->hook = what & 0xff;
-    ev->action = (what >> 8) & 0xff;
-    ev->reason = (what >> 16) & 0xff;
-    __builtin_memset(ev->pad, 0, sizeof(ev->pad));
+    xb_trace_fill(ev, f, ifindex, out_ifindex, what);
     bpf_ringbuf_submit(ev, 0);
 }
 

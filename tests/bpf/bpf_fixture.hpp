@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Test fixture for the datapath programs, run with bpf_prog_test_run_opts on crafted
+// frames. The test process moves into a network namespace and a mount namespace of its
+// own, with a private bpffs: the ports (veth pairs), the bridge and its pins exist only
+// for the test and vanish with the process, whatever happens.
+#pragma once
+
+#include "bridge.hpp"
+#include "datapath.hpp"
+#include "fdb.hpp"
+#include "mac.hpp"
+#include "netlink.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xbtest {
+
+// Sets up the private namespaces once per process; returns an empty string on
+// success, or why the tests must be skipped.
+std::string enter_private_namespaces();
+
+// Runs a shell command (iproute2) in the test's namespaces; true on exit status 0.
+bool sh(const std::string &cmd);
+
+struct Frame {
+    std::vector<uint8_t> bytes;
+};
+
+// Ethernet frame: dst, src, optional 802.1Q tag, ethertype, payload padded to 60 bytes.
+Frame eth_frame(const std::string &dst, const std::string &src, uint16_t ethertype = 0x0800,
+                std::optional<uint16_t> vlan = std::nullopt, size_t len = 60);
+
+class BridgeTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite();
+    void SetUp() override;
+    void TearDown() override;
+
+    // Ports of the bridge under test: p0 (the uplink), p1, p2.
+    int ifindex(int port) const { return ifindex_[port]; }
+    uint32_t slot_of(int port) const;
+
+    int run_xdp(int port, const Frame &f);
+    int run_tc_ingress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr);
+    int run_tc_egress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr);
+
+    std::optional<xb_fdb_val> fdb(const std::string &mac, uint16_t vlan = 0) const;
+    void fdb_put(const std::string &mac, int port, uint8_t type, uint16_t vlan = 0);
+    xb_port_stats stats(int port) const;
+    xb_port_stats host_stats() const;
+    void set_port_flags(int port, uint32_t set, uint32_t clear);
+
+    std::optional<xb::Datapath> dp_;
+    std::optional<xb::Netlink> nl_;
+    int ifindex_[3] = {};
+    std::string bridge_;
+    bool uplink_ = true;
+
+  private:
+    int run_skb(int prog_fd, int port, const Frame &f, uint32_t mark, uint32_t *mark_out);
+};
+
+// The same bridge without a host port (`--uplink none`).
+class BridgeNoUplinkTest : public BridgeTest {
+  protected:
+    void SetUp() override {
+        uplink_ = false;
+        BridgeTest::SetUp();
+    }
+};
+
+} // namespace xbtest

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Packet tests of the datapath programs: crafted frames through bpf_prog_test_run_opts,
+// checking the verdict, the FDB and the counters.
+#include "bpf_fixture.hpp"
+
+#include <bpf/bpf.h>
+#include <cstring>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+
+using namespace xbtest;
+
+namespace {
+const std::string kA = "52:54:00:00:00:0a";   // a guest
+const std::string kB = "52:54:00:00:00:0b";   // another guest
+const std::string kOut = "00:25:9c:19:b8:e9"; // the outside PC
+const std::string kBcast = "ff:ff:ff:ff:ff:ff";
+const std::string kMcast = "01:00:5e:00:00:fb";
+} // namespace
+
+TEST_F(BridgeTest, LearnsTheSourceOnTheIngressPort) {
+    EXPECT_FALSE(fdb(kA));
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA)), XDP_REDIRECT) << "unknown unicast: flooded";
+    auto e = fdb(kA);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->ifindex, uint32_t(ifindex(1)));
+    EXPECT_EQ(e->slot, slot_of(1));
+    EXPECT_EQ(e->type, XB_FDB_DYNAMIC);
+    EXPECT_NEAR(double(e->updated_ns), double(xb::monotonic_coarse_ns()), 2e9);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_LEARNED], 1u);
+    EXPECT_EQ(dp_->config()->n_learned, 1u);
+}
+
+TEST_F(BridgeTest, DoesNotLearnOrForwardFromAGroupOrZeroSource) {
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, "01:00:5e:00:00:01")), XDP_DROP);
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, "00:00:00:00:00:00")), XDP_DROP);
+    EXPECT_FALSE(fdb("01:00:5e:00:00:01"));
+    EXPECT_FALSE(fdb("00:00:00:00:00:00"));
+    EXPECT_EQ(stats(1).drop[XB_DROP_BAD_SRC], 2u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_LEARNED], 0u);
+}
+
+TEST_F(BridgeTest, AMoveUpdatesTheEntryAndIsCounted) {
+    run_xdp(1, eth_frame(kOut, kA));
+    run_xdp(2, eth_frame(kOut, kA));
+    auto e = fdb(kA);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->ifindex, uint32_t(ifindex(2)));
+    EXPECT_EQ(e->slot, slot_of(2));
+    EXPECT_EQ(stats(2).cnt[XB_CNT_MOVED], 1u);
+    EXPECT_EQ(dp_->config()->n_learned, 1u) << "a move is not a new entry";
+}
+
+TEST_F(BridgeTest, TimestampIsRefreshedOnlyWhenStale) {
+    run_xdp(1, eth_frame(kOut, kA));
+    // Make the entry look 10 s old, then see it refreshed by the next frame.
+    xb_fdb_val v = *fdb(kA);
+    const uint64_t old = v.updated_ns - 10'000'000'000ull;
+    fdb_put(kA, 1, XB_FDB_DYNAMIC);
+    xb_fdb_key key{};
+    std::memcpy(key.mac, xb::parse_mac(kA)->data(), 6);
+    v.updated_ns = old;
+    ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Fdb), &key, &v, BPF_EXIST), 0);
+    run_xdp(1, eth_frame(kOut, kA));
+    const uint64_t refreshed = fdb(kA)->updated_ns;
+    EXPECT_GT(refreshed, old + 9'000'000'000ull);
+    // A fresh entry is left alone: no per-frame write.
+    v.updated_ns = refreshed - 500'000'000ull;
+    ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Fdb), &key, &v, BPF_EXIST), 0);
+    run_xdp(1, eth_frame(kOut, kA));
+    EXPECT_EQ(fdb(kA)->updated_ns, refreshed - 500'000'000ull);
+}
+
+TEST_F(BridgeTest, StaticAndLocalEntriesAreNeverMoved) {
+    fdb_put(kA, 1, XB_FDB_STATIC);
+    run_xdp(2, eth_frame(kOut, kA));
+    EXPECT_EQ(fdb(kA)->ifindex, uint32_t(ifindex(1)));
+    EXPECT_EQ(fdb(kA)->type, XB_FDB_STATIC);
+}
+
+TEST_F(BridgeTest, RuntFramesAreDroppedAndCounted) {
+    // Shorter than an Ethernet header never reaches a program (the kernel's test runner
+    // and the drivers refuse it); the runts a port can deliver are cut inside a tag.
+    auto f = eth_frame(kOut, kA, 0x0800, 5);
+    f.bytes.resize(14);
+    EXPECT_EQ(run_xdp(1, f), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_PARSE], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_DROPPED], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 1u);
+    f.bytes.resize(16);
+    EXPECT_EQ(run_xdp(1, f), XDP_DROP);
+    EXPECT_EQ(run_tc_ingress(1, f), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_PARSE], 3u);
+    EXPECT_FALSE(fdb(kA)) << "nothing is learned from a frame that does not parse";
+}
+
+TEST_F(BridgeTest, KnownUnicastIsRedirectedAndCounted) {
+    run_xdp(2, eth_frame(kOut, kB)); // learn B on p2
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FORWARDED], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_XDP], 1u);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 1u);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_BYTES], 60u);
+}
+
+TEST_F(BridgeTest, DestinationOnTheIngressPortIsDropped) {
+    run_xdp(1, eth_frame(kOut, kB));
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_SAME_PORT], 1u);
+}
+
+TEST_F(BridgeTest, UnknownUnicastIsFloodedAtXdp) {
+    EXPECT_EQ(run_xdp(1, eth_frame("02:00:00:00:99:99", kA)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);
+}
+
+TEST_F(BridgeTest, BroadcastAndMulticastGoToTheTcHookForTheHostCopy) {
+    // XDP cannot both flood and pass up: it leaves the frame, uncounted, to TC.
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_PASS);
+    EXPECT_EQ(run_xdp(1, eth_frame(kMcast, kA)), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u);
+    EXPECT_TRUE(fdb(kA)) << "learning still happens at XDP";
+    // TC floods the clones and hands the frame to the uplink's stack.
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kBcast, kA, 0x0806)), TC_ACT_REDIRECT);
+    // On the uplink itself the host copy simply continues up the stack.
+    EXPECT_EQ(run_tc_ingress(0, eth_frame(kBcast, kOut, 0x0806)), TC_ACT_OK);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 1u);
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TO_HOST], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_TC], 1u);
+}
+
+TEST_F(BridgeNoUplinkTest, BroadcastIsFloodedAtXdpWithoutAHostPort) {
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_XDP], 1u);
+}
+
+TEST_F(BridgeTest, FramesForTheHostArePassedUp) {
+    auto up = dp_->port_by_ifindex(ifindex(0));
+    const std::string host_mac = xb::format_mac(up->port.mac);
+    ASSERT_TRUE(fdb(host_mac));
+    EXPECT_EQ(fdb(host_mac)->type, XB_FDB_LOCAL);
+    // From the wire: up the uplink's stack.
+    EXPECT_EQ(run_xdp(0, eth_frame(host_mac, kOut)), XDP_PASS);
+    EXPECT_EQ(run_tc_ingress(0, eth_frame(host_mac, kOut)), TC_ACT_OK);
+    // From a guest: injected into the uplink's stack, marked so it is not switched again.
+    EXPECT_EQ(run_xdp(1, eth_frame(host_mac, kA)), XDP_PASS);
+    uint32_t mark = 0;
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(host_mac, kA), 0, &mark), TC_ACT_REDIRECT);
+    EXPECT_EQ(mark, XB_SKB_MARK);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 1u);
+    EXPECT_EQ(host_stats().cnt[XB_CNT_TX_PACKETS], 2u);
+}
+
+TEST_F(BridgeTest, InjectedFramesPassTheTcHooksOnceAndLoseTheMark) {
+    uint32_t mark = 1;
+    EXPECT_EQ(run_tc_ingress(0, eth_frame(kBcast, kA), XB_SKB_MARK, &mark), TC_ACT_OK);
+    EXPECT_EQ(mark, 0u);
+    EXPECT_FALSE(fdb(kA)) << "an injected frame is not learned again on the uplink";
+    EXPECT_EQ(run_tc_egress(0, eth_frame(kBcast, kA), XB_SKB_MARK, &mark), TC_ACT_OK);
+    EXPECT_EQ(mark, 0u);
+}
+
+TEST_F(BridgeTest, HostToGuestUnicastIsTurnedToTheGuestPort) {
+    run_xdp(1, eth_frame(kOut, kA)); // A lives behind p1
+    auto up = dp_->port_by_ifindex(ifindex(0));
+    const std::string host_mac = xb::format_mac(up->port.mac);
+    EXPECT_EQ(run_tc_egress(0, eth_frame(kA, host_mac)), TC_ACT_REDIRECT);
+    EXPECT_EQ(host_stats().cnt[XB_CNT_FORWARDED], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], 1u);
+    // Frames for the wire are left alone.
+    run_xdp(0, eth_frame(host_mac, kOut));
+    EXPECT_EQ(run_tc_egress(0, eth_frame(kOut, host_mac)), TC_ACT_OK);
+    // Broadcast: copies to the guests, and on to the wire.
+    EXPECT_EQ(run_tc_egress(0, eth_frame(kBcast, host_mac, 0x0806)), TC_ACT_OK);
+    EXPECT_EQ(host_stats().cnt[XB_CNT_FLOODED], 1u);
+}
+
+TEST_F(BridgeTest, TcForwardsKnownUnicastLikeXdp) {
+    run_tc_ingress(2, eth_frame(kOut, kB));
+    EXPECT_EQ(fdb(kB)->ifindex, uint32_t(ifindex(2)));
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kB, kA)), TC_ACT_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FORWARDED], 1u);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 1u);
+    EXPECT_EQ(run_tc_ingress(2, eth_frame(kB, kA)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(2).drop[XB_DROP_SAME_PORT], 1u);
+}
+
+TEST_F(BridgeTest, VlanIsPartOfTheKey) {
+    run_xdp(1, eth_frame(kOut, kA, 0x0800, 100));
+    EXPECT_TRUE(fdb(kA, 100));
+    EXPECT_FALSE(fdb(kA, 0));
+    // Known in VLAN 100 only: in VLAN 200 the same MAC is unknown and flooded.
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB, 0x0800, 100)), XDP_REDIRECT);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_FORWARDED], 1u);
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB, 0x0800, 200)), XDP_REDIRECT);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_FLOODED], 1u);
+}
+
+TEST_F(BridgeTest, FramesLongerThanXdpMayTakeGoToTc) {
+    dp_->config()->xdp_max_len = 100;
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA, 0x0800, std::nullopt, 200)), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u);
+}
+
+TEST_F(BridgeTest, LearningOffLearnsNothing) {
+    set_port_flags(1, 0, XB_PORT_LEARNING);
+    run_xdp(1, eth_frame(kOut, kA));
+    EXPECT_FALSE(fdb(kA));
+}
+
+TEST_F(BridgeTest, LearningLimitRefusesNewMacsButStillForwards) {
+    dp_->config()->max_learned = 1;
+    run_xdp(1, eth_frame(kOut, kA));
+    EXPECT_EQ(run_xdp(1, eth_frame("02:00:00:00:99:99", kB)), XDP_REDIRECT) << "flooded";
+    EXPECT_FALSE(fdb(kB));
+    EXPECT_EQ(stats(1).cnt[XB_CNT_LEARN_REFUSED], 1u);
+}
+
+TEST_F(BridgeTest, LockedPortDropsUnknownSources) {
+    set_port_flags(1, XB_PORT_LOCKED, 0);
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA)), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_LOCKED], 1u);
+    fdb_put(kA, 1, XB_FDB_STATIC);
+    EXPECT_NE(run_xdp(1, eth_frame(kOut, kA)), XDP_DROP);
+    // A static entry on another port does not open this one.
+    fdb_put(kB, 2, XB_FDB_STATIC);
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kB)), XDP_DROP);
+}
+
+TEST_F(BridgeTest, ForwardingToAPortThatIsDownIsDroppedAndCounted) {
+    run_xdp(2, eth_frame(kOut, kB));
+    set_port_flags(2, 0, XB_PORT_UP);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_PORT_DOWN], 1u);
+}
