@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# Harness of the integration tests, after xdp-tools' test_runner.sh: each test is a
+# function test_NAME in a test_*.sh file, run alone by run.sh in a fresh topology with
+# a unique prefix, torn down by an EXIT trap whether the test passes, fails or skips.
+# Exit status: 0 pass, 1 fail, 77 skip (ctest's SKIP_RETURN_CODE).
+
+# shellcheck source=../../scripts/lib/topology.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/topology.sh"
+
+: "${XB:?XB must point to the xbridge binary}"
+: "${XB_RELAY:?XB_RELAY must point to xb-tap-relay}"
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [[ -n ${XB_BRIDGE:-} && -f /run/xbridge/$XB_BRIDGE.log ]]; then
+		echo "--- controller log" >&2
+		tail -n 20 "/run/xbridge/$XB_BRIDGE.log" >&2
+	fi
+	exit 1
+}
+
+step() { echo "== $*"; }
+
+# xb ARGS: xbridge in the host namespace, on this test's bridge.
+xb() { "$XB" -n "$PFX-host" "$@"; }
+
+require_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh installs it)"
+	done
+}
+
+require_env() {
+	[[ $(id -u) -eq 0 ]] || skip "needs root"
+	[[ -c /dev/net/tun ]] || modprobe tun 2>/dev/null || skip "no /dev/net/tun"
+	ip link add name xbprobe0 type veth peer name xbprobe1 2>/dev/null || skip "no veth support"
+	ip link del xbprobe0
+	require_tools ip ethtool ping
+}
+
+# Brings up the standard topology with bridge $XB_BRIDGE: eth0 tap0 tap1, two guests.
+standard_bridge() {
+	topo_create 2
+	xb up --name "$XB_BRIDGE" eth0 tap0 tap1 "$@" >/dev/null || fail "xbridge up failed"
+	topo_start_guest 0 || fail "guest 0 did not start"
+	topo_start_guest 1 || fail "guest 1 did not start"
+}
+
+assert_ping() {
+	local from=$1 ip=$2
+	topo_wait_ping "$from" "$ip" || fail "ping from $from to $ip gets no answer"
+	in_ns "$from" ping -c3 -i0.2 -W1 -q "$ip" >/dev/null || fail "ping from $from to $ip lost replies"
+	echo "ok: ping $from -> $ip"
+}
+
+# expect_error EXPECTED-SUBSTRING CMD...: the command fails, prints exactly one line on
+# stderr, containing EXPECTED-SUBSTRING, and nothing on stdout.
+expect_error() {
+	local want=$1 out err rc
+	shift
+	out=$("$@" 2>"$TOPO_TMP/err") && fail "'$*' succeeded; expected an error"
+	rc=$?
+	err=$(cat "$TOPO_TMP/err")
+	[[ $(printf '%s\n' "$err" | wc -l) -eq 1 ]] || fail "'$*' printed more than one line: $err"
+	[[ $err == *"$want"* ]] || fail "'$*' said '$err', expected '$want'"
+	[[ -z $out ]] || fail "'$*' printed on stdout: $out"
+	echo "ok: '$*' -> exit $rc: $err"
+}
+
+# capture NS FILTER: starts tcpdump in NS on eth0 for one matching frame; the caller
+# waits with capture_wait. Returns the pid in CAPTURE_PID.
+capture() {
+	local ns=$1 filter=$2
+	in_ns "$ns" tcpdump -i eth0 -nn -e -c1 -l "$filter" >"$TOPO_TMP/cap-$ns" 2>/dev/null &
+	CAPTURE_PID=$!
+}
+
+# capture_wait PID NS SECONDS: true if the capture saw its frame in time.
+capture_wait() {
+	local pid=$1 ns=$2 secs=$3 t
+	for ((t = 0; t < secs * 10; t++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 1
+	fi
+	wait "$pid" 2>/dev/null
+	[[ -s $TOPO_TMP/cap-$ns ]]
+}
+
+# tcpdump needs a moment to attach its socket before traffic starts.
+capture_settle() { sleep 0.5; }

@@ -1,0 +1,286 @@
+# shellcheck shell=bash
+# The core bridge end to end: `xbridge up eth0 tap0 tap1` on the namespace topology of
+# scripts/lib/topology.sh, guests behind the taps held by xb-tap-relay (QEMU's role).
+
+G0=$(topo_guest_ip 0)
+G1=$(topo_guest_ip 1)
+
+test_ping_matrix() {
+	standard_bridge
+	step "guest -> outside PC, and back"
+	assert_ping g0 "$TOPO_OUT_IP"
+	assert_ping out "$G1"
+	step "guest <-> guest"
+	assert_ping g0 "$G1"
+	assert_ping g1 "$G0"
+	step "host <-> guest (the host keeps its address on eth0)"
+	assert_ping host "$G0"
+	assert_ping g1 "$TOPO_HOST_IP"
+	step "outside PC <-> host is untouched"
+	assert_ping out "$TOPO_HOST_IP"
+}
+
+test_fdb_and_status() {
+	require_tools jq
+	standard_bridge
+	assert_ping g0 "$TOPO_OUT_IP"
+	assert_ping g1 "$TOPO_OUT_IP"
+	local st fdb
+	st=$(xb status --name "$XB_BRIDGE" --json)
+	[[ $(jq -r .uplink <<<"$st") == eth0 ]] || fail "uplink is not eth0: $st"
+	[[ $(jq -r '.ports | map(.name) | join(" ")' <<<"$st") == "eth0 tap0 tap1" ]] ||
+		fail "ports: $st"
+	[[ $(jq -r '.ports[] | select(.name=="tap0") | "\(.kind) \(.created) \(.state)"' <<<"$st") == "tap true up" ]] ||
+		fail "tap0 in status: $st"
+	[[ $(jq -r '.ports[] | select(.name=="eth0") | "\(.kind) \(.created) \(.uplink)"' <<<"$st") == "veth false true" ]] ||
+		fail "eth0 in status: $st"
+	jq -e '.ports | all(.xdp_mode == "native")' <<<"$st" >/dev/null || fail "not native XDP: $st"
+	jq -e '.controller_pid > 0' <<<"$st" >/dev/null || fail "no controller: $st"
+	echo "ok: status"
+
+	fdb=$(xb fdb show --name "$XB_BRIDGE" --json)
+	for n in 0 1; do
+		[[ $(jq -r --arg m "$(topo_guest_mac $n)" '.[] | select(.mac==$m) | "\(.port) \(.type) \(.vlan)"' <<<"$fdb") == "tap$n dynamic 0" ]] ||
+			fail "guest $n's MAC is not learned on tap$n: $fdb"
+	done
+	[[ $(jq -r --arg m "$TOPO_OUT_MAC" '.[] | select(.mac==$m) | .port' <<<"$fdb") == eth0 ]] ||
+		fail "the outside PC is not learned on eth0: $fdb"
+	local host_mac
+	host_mac=$(in_ns host cat /sys/class/net/eth0/address)
+	[[ $(jq -r --arg m "$host_mac" '.[] | select(.mac==$m) | "\(.port) \(.type)"' <<<"$fdb") == "eth0 local" ]] ||
+		fail "the host's MAC is not a local entry on eth0: $fdb"
+	echo "ok: fdb show --json"
+	xb fdb show --name "$XB_BRIDGE" | grep -q "$(topo_guest_mac 0) *tap0 *0 dynamic" ||
+		fail "text fdb show: $(xb fdb show --name "$XB_BRIDGE")"
+	xb fdb show --name "$XB_BRIDGE" --port tap1 | grep -q "$(topo_guest_mac 0)" &&
+		fail "fdb show --port tap1 lists guest 0"
+	echo "ok: fdb show"
+}
+
+test_arp_broadcast_reaches_everyone() {
+	require_tools tcpdump
+	standard_bridge
+	assert_ping g0 "$TOPO_OUT_IP"
+	local pids=() ns
+	# An ARP request for an address nobody has: a broadcast from guest 0.
+	for ns in out host g1; do
+		capture "$ns" "arp and arp[24:4] = 0x0a4d0063" # who-has 10.77.0.99
+		pids+=("$CAPTURE_PID")
+	done
+	capture_settle
+	in_ns g0 ping -c2 -W1 -q "$TOPO_NET.99" >/dev/null 2>&1 || true
+	local i=0
+	for ns in out host g1; do
+		capture_wait "${pids[$i]}" "$ns" 5 || fail "the broadcast from g0 did not reach $ns"
+		echo "ok: broadcast reached $ns"
+		i=$((i + 1))
+	done
+	step "an ARP from the outside PC reaches both guests"
+	pids=()
+	for ns in g0 g1; do
+		capture "$ns" "arp and arp[24:4] = 0x0a4d0062" # who-has 10.77.0.98
+		pids+=("$CAPTURE_PID")
+	done
+	capture_settle
+	in_ns out ping -c2 -W1 -q "$TOPO_NET.98" >/dev/null 2>&1 || true
+	i=0
+	for ns in g0 g1; do
+		capture_wait "${pids[$i]}" "$ns" 5 || fail "the broadcast from the outside did not reach $ns"
+		echo "ok: broadcast reached $ns"
+		i=$((i + 1))
+	done
+}
+
+test_unknown_unicast_is_flooded() {
+	require_tools tcpdump
+	standard_bridge
+	assert_ping g0 "$TOPO_OUT_IP"
+	local unknown=02:00:00:00:00:98 pids=() ns
+	in_ns g0 ip neigh replace "$TOPO_NET.98" lladdr "$unknown" dev eth0 nud permanent
+	for ns in out g1; do
+		capture "$ns" "ether dst $unknown"
+		pids+=("$CAPTURE_PID")
+	done
+	capture_settle
+	in_ns g0 ping -c2 -W1 -q "$TOPO_NET.98" >/dev/null 2>&1 || true
+	local i=0
+	for ns in out g1; do
+		capture_wait "${pids[$i]}" "$ns" 5 || fail "a frame to an unknown MAC was not flooded to $ns"
+		echo "ok: unknown unicast flooded to $ns"
+		i=$((i + 1))
+	done
+	step "a learned destination is not flooded"
+	assert_ping g0 "$G1"
+	capture out "ether dst $(topo_guest_mac 1) and icmp"
+	local pid=$CAPTURE_PID
+	capture_settle
+	in_ns g0 ping -c3 -i0.2 -W1 -q "$G1" >/dev/null
+	capture_wait "$pid" out 2 && fail "a frame for guest 1 leaked to the outside port"
+	echo "ok: known unicast went only to tap1"
+}
+
+# A TCP transfer through the bridge, both ways, with the content checked.
+transfer() {
+	local from=$1 to=$2 to_ip=$3 size_mb=$4
+	head -c "${size_mb}M" /dev/urandom >"$TOPO_TMP/send"
+	in_ns "$to" nc -l -p 5201 >"$TOPO_TMP/recv" &
+	local rx=$!
+	local t
+	for ((t = 0; t < 50; t++)); do
+		in_ns "$to" ss -ltn 2>/dev/null | grep -q ':5201 ' && break
+		sleep 0.1
+	done
+	in_ns "$from" timeout 60 nc -N -w5 "$to_ip" 5201 <"$TOPO_TMP/send" || fail "nc $from -> $to failed"
+	timeout 30 tail --pid=$rx -f /dev/null || fail "receiver in $to did not finish"
+	cmp -s "$TOPO_TMP/send" "$TOPO_TMP/recv" ||
+		fail "content differs ($(stat -c%s "$TOPO_TMP/recv") of $(stat -c%s "$TOPO_TMP/send") bytes)"
+	echo "ok: ${size_mb} MiB $from -> $to intact"
+}
+
+test_tcp_transfer() {
+	require_tools nc ss
+	standard_bridge
+	assert_ping g0 "$TOPO_OUT_IP"
+	assert_ping g0 "$G1"
+	transfer g0 out "$TOPO_OUT_IP" 16
+	transfer out g1 "$G1" 16
+	transfer g1 g0 "$G0" 8
+	transfer host g0 "$G0" 8
+	transfer g1 host "$TOPO_HOST_IP" 8
+}
+
+# What is left on the system by a bridge, for before/after comparisons. The default
+# root qdisc a device gets when it first comes up (noop -> noqueue) is the kernel's,
+# not ours, and is left out; clsact and every other qdisc count.
+system_state() {
+	{
+		ip -n "$PFX-host" -d link show | grep -v 'link-netns\|alias' |
+			sed 's/ state [A-Z]*//; s/ qdisc no[a-z]*//'
+		tc -n "$PFX-host" qdisc show | grep -v '^qdisc no[a-z]* 0: dev [^ ]* root'
+		ls "${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge" 2>/dev/null | grep -x "$XB_BRIDGE"
+	} 2>&1 || true
+}
+
+xbridge_objects() {
+	bpftool prog show 2>/dev/null | grep -c 'name xb_' || true
+}
+
+test_down_leaves_nothing() {
+	require_tools bpftool
+	topo_create 2
+	ip -n "$PFX-host" link set eth0 down
+	local before progs_before
+	before=$(system_state)
+	progs_before=$(xbridge_objects)
+	xb up --name "$XB_BRIDGE" eth0 tap0 tap1 >/dev/null
+	topo_start_guest 0
+	assert_ping g0 "$TOPO_OUT_IP"
+	in_ns host ip link show eth0 | grep -q PROMISC || fail "eth0 is not promiscuous while bridged"
+	local pid
+	pid=$(xb status --name "$XB_BRIDGE" --json | jq -r .controller_pid)
+	topo_stop_guest 0
+	xb down --name "$XB_BRIDGE" >/dev/null || fail "down failed"
+	[[ ! -e /sys/fs/bpf/xbridge/$XB_BRIDGE ]] || fail "pins remain: $(ls /sys/fs/bpf/xbridge/"$XB_BRIDGE")"
+	kill -0 "$pid" 2>/dev/null && fail "the controller (pid $pid) still runs"
+	in_ns host ip link show tap0 >/dev/null 2>&1 && fail "tap0, created by up, still exists"
+	in_ns host ip link show eth0 | grep -q 'xdp' && fail "eth0 still has an XDP program"
+	local after t
+	after=$(system_state)
+	[[ $before == "$after" ]] || fail "the host namespace differs after down:
+--- before
+$before
+--- after
+$after"
+	# Programs and maps are freed asynchronously once their last reference goes.
+	for ((t = 0; t < 50; t++)); do
+		[[ $(xbridge_objects) -le $progs_before ]] && break
+		sleep 0.1
+	done
+	[[ $(xbridge_objects) -le $progs_before ]] || fail "xbridge programs remain: $(bpftool prog show | grep 'name xb_')"
+	[[ ! -e /run/xbridge/$XB_BRIDGE.log ]] || fail "the controller log remains"
+	echo "ok: nothing left (links, qdiscs, promiscuity, admin state, taps, pins, programs, process)"
+}
+
+test_failed_up_rolls_back() {
+	require_tools bpftool
+	topo_create 0
+	local before
+	before=$(system_state)
+
+	step "a non-Ethernet port after two good ones"
+	in_ns host ip tuntap add dev tun9 mode tun
+	before=$(system_state)
+	expect_error "tun9 is not an Ethernet device" xb up --name "$XB_BRIDGE" eth0 tap0 tun9
+	[[ $(system_state) == "$before" ]] || fail "state changed after a failed up:
+$(diff <(echo "$before") <(system_state))"
+	echo "ok: rolled back"
+
+	step "a port enslaved to a kernel bridge"
+	ip -n "$PFX-host" link add name br9 type bridge
+	ip -n "$PFX-host" link add name v9 type veth peer name v9p
+	ip -n "$PFX-host" link set v9 master br9
+	before=$(system_state)
+	expect_error "v9 is already enslaved to br9" xb up --name "$XB_BRIDGE" eth0 tap0 v9
+	[[ $(system_state) == "$before" ]] || fail "state changed after a failed up"
+	echo "ok: rolled back"
+
+	step "a port that belongs to another xbridge"
+	ip -n "$PFX-host" link add name v8 type veth peer name v8p
+	xb up --name "${XB_BRIDGE}b" --uplink none v8 >/dev/null
+	before=$(system_state)
+	expect_error "v8 is already a port of bridge ${XB_BRIDGE}b" xb up --name "$XB_BRIDGE" eth0 tap0 v8
+	[[ $(system_state) == "$before" ]] || fail "state changed after a failed up"
+	xb down --name "${XB_BRIDGE}b" >/dev/null
+	echo "ok: rolled back"
+}
+
+test_bad_input_is_one_clear_line() {
+	topo_create 0
+	expect_error "uplink eth9: no such device" xb up --name "$XB_BRIDGE" eth9 tap0
+	expect_error "invalid bridge name" xb up --name 'a/b' eth0
+	expect_error "invalid interface name" xb up --name "$XB_BRIDGE" eth0 'bad name'
+	expect_error "is given twice" xb up --name "$XB_BRIDGE" eth0 tap0 tap0
+	expect_error "--xdp-mode: 'fast' is not auto, native or generic" xb up --name "$XB_BRIDGE" --xdp-mode fast eth0
+	expect_error "--ageing-time: 'x' is not a number" xb up --name "$XB_BRIDGE" --ageing-time x eth0
+	expect_error "unknown user" xb up --name "$XB_BRIDGE" --tap-user no-such-user-xb eth0 tap0
+	expect_error "no bridge named $XB_BRIDGE" xb status --name "$XB_BRIDGE"
+	expect_error "no bridge named $XB_BRIDGE" xb down --name "$XB_BRIDGE"
+	expect_error "network namespace $PFX-nope" "$XB" -n "$PFX-nope" status
+	expect_error "no bpffs: cannot access /nonexistent-bpffs" env XBRIDGE_BPFFS=/nonexistent-bpffs "$XB" -n "$PFX-host" up --name "$XB_BRIDGE" eth0
+	if command -v setpriv >/dev/null; then
+		expect_error "must be run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$XB" status
+	fi
+	[[ -z $(ls /sys/fs/bpf/xbridge 2>/dev/null | grep -x "$XB_BRIDGE") ]] || fail "a failed command left pins"
+
+	step "a bridge name in use in another network namespace"
+	xb up --name "$XB_BRIDGE" --uplink none tap0 >/dev/null
+	ip netns add "$PFX-other"
+	expect_error "bridge name $XB_BRIDGE is in use in another network namespace" "$XB" -n "$PFX-other" up --name "$XB_BRIDGE" tap5
+	expect_error "bridge $XB_BRIDGE belongs to another network namespace" "$XB" -n "$PFX-other" status --name "$XB_BRIDGE"
+	xb down --name "$XB_BRIDGE" >/dev/null
+}
+
+test_up_extends_a_running_bridge() {
+	require_tools jq
+	standard_bridge
+	local out
+	out=$(xb up --name "$XB_BRIDGE" tap0 tap2)
+	[[ $out == *"created tap tap2"* && $out == *"port tap2 added"* ]] || fail "up tap2: $out"
+	[[ $out != *"port tap0 added"* ]] || fail "tap0 was added twice: $out"
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports | map(.name) | join(" ")') == "eth0 tap0 tap1 tap2" ]] ||
+		fail "ports after extending: $(xb status --name "$XB_BRIDGE")"
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .uplink) == eth0 ]] || fail "the uplink changed"
+	expect_error "already has uplink eth0" xb up --name "$XB_BRIDGE" --uplink tap1 tap3
+	echo "ok: up adds ports to a running bridge and keeps its uplink"
+}
+
+test_tap_owner() {
+	topo_create 0
+	xb up --name "$XB_BRIDGE" --tap-user nobody --tap-group nogroup eth0 tap0 >/dev/null
+	local owner group
+	owner=$(in_ns host cat /sys/class/net/tap0/owner)
+	group=$(in_ns host cat /sys/class/net/tap0/group)
+	[[ $owner == "$(id -u nobody)" ]] || fail "tap0 owner is $owner"
+	[[ $group == "$(getent group nogroup | cut -d: -f3)" ]] || fail "tap0 group is $group"
+	echo "ok: tap0 belongs to nobody:nogroup, so an unprivileged QEMU can open it"
+}
