@@ -7,6 +7,7 @@
 #include "netlink.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <ctime>
 #include <fcntl.h>
@@ -107,9 +108,14 @@ class Controller {
   private:
     void tick() {
         try {
+            const auto t0 = std::chrono::steady_clock::now();
             const size_t n = fdb_sweep(dp_, monotonic_coarse_ns());
+            const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - t0)
+                                .count();
             if (n)
-                log(fmt::format("aged out {} FDB entr{}", n, n == 1 ? "y" : "ies"));
+                log(fmt::format("aged out {} FDB entr{} in {:.1f} ms", n, n == 1 ? "y" : "ies",
+                                us / 1000.0));
         } catch (const Error &e) {
             log(fmt::format("ageing sweep failed: {}", e.what()));
         }
