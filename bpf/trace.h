@@ -39,6 +39,8 @@ static __noinline void xb_trace_emit(const struct xb_config *cfg, const struct x
 {
     struct xb_trace_event *ev;
 
+    if (bpf_ktime_get_coarse_ns() > cfg->trace_until_ns)
+        return; /* the lease ran out: the tracer is gone */
     if ((cfg->flags & XB_CFG_TRACE_PORT) && cfg->trace_ifindex != ifindex &&
         cfg->trace_ifindex != out_ifindex)
         return;

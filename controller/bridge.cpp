@@ -15,6 +15,8 @@
 #include <net/if.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <cctype>
+#include <filesystem>
 #include <thread>
 
 namespace xb {
@@ -45,13 +47,33 @@ uint64_t current_netns() {
     return st.st_ino;
 }
 
-Datapath open_bridge(const std::string &name) {
+bool netns_alive(uint64_t ino) {
+    // A namespace lives while a process is in it or a bind mount (ip netns) holds it.
+    auto matches = [ino](const std::string &path) {
+        struct stat st {};
+        return ::stat(path.c_str(), &st) == 0 && st.st_ino == ino;
+    };
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator("/run/netns", ec))
+        if (matches(e.path()))
+            return true;
+    for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string n = e.path().filename();
+        if (!n.empty() && std::isdigit(static_cast<unsigned char>(n[0])) &&
+            matches(e.path().string() + "/ns/net"))
+            return true;
+    }
+    return false;
+}
+
+Datapath open_bridge(const std::string &name, bool allow_orphan) {
     if (!valid_bridge_name(name))
         throw Error(fmt::format("invalid bridge name '{}'", name), EINVAL);
     auto dp = Datapath::open(name);
     if (!dp)
         throw Error(fmt::format("no bridge named {}", name), ENOENT);
-    if ((*dp).config()->netns_ino != current_netns())
+    const uint64_t ns = dp->config()->netns_ino;
+    if (ns != current_netns() && !(allow_orphan && !netns_alive(ns)))
         throw Error(fmt::format("bridge {} belongs to another network namespace", name), ENOENT);
     return std::move(*dp);
 }
@@ -379,7 +401,13 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
 
 void bridge_down(const std::string &name, Netlink &nl) {
     BridgeLock lock;
-    Datapath dp = open_bridge(name);
+    // A bridge whose namespace is gone took its ports with it: only its pins remain.
+    Datapath dp = open_bridge(name, true);
+    if (dp.config()->netns_ino != current_netns()) {
+        stop_controller(dp);
+        dp.unpin_all();
+        return;
+    }
     stop_controller(dp);
     std::string first_error;
     for (const auto &sp : dp.ports()) {

@@ -66,8 +66,10 @@ class BridgeLock {
 // Network namespace identity (inode of /proc/self/ns/net).
 uint64_t current_netns();
 
-// Opens bridge `name` of this network namespace, or throws a clear error.
-Datapath open_bridge(const std::string &name);
+// Opens bridge `name` of this network namespace, or throws a clear error. With
+// allow_orphan, also a bridge whose network namespace no longer exists.
+Datapath open_bridge(const std::string &name, bool allow_orphan = false);
+bool netns_alive(uint64_t ino);
 
 UpResult bridge_up(const UpOptions &opts, Netlink &nl);
 

@@ -67,12 +67,18 @@ UniqueFd make_timer(unsigned ms) {
 class Controller {
   public:
     // Takes over the bridge: from here on, the pid in its config is ours.
-    explicit Controller(const std::string &name)
+    Controller(const std::string &name, std::unique_ptr<MetricsServer> metrics)
         // Sweep every second: an entry goes at most ~1 s after it expires.
-        : dp_(open_bridge(name)), sig_(make_signalfd()), timer_(make_timer(1000)) {
+        : dp_(open_bridge(name)), sig_(make_signalfd()), timer_(make_timer(1000)),
+          metrics_(std::move(metrics)) {
         resync(); // after subscribing to link events, so no change falls in between
         dp_.config()->controller_pid = static_cast<uint32_t>(::getpid());
-        log(fmt::format("controller of bridge {} running", dp_.name()));
+        if (metrics_)
+            metrics_->start();
+        const MetricsAddr m{dp_.config()->metrics_ip4, dp_.config()->metrics_port};
+        log(fmt::format("controller of bridge {} running, metrics {}", dp_.name(),
+                        m.port ? fmt::format("on http://{}/metrics", format_metrics_addr(m))
+                               : std::string("off")));
     }
 
     int run() {
@@ -107,6 +113,7 @@ class Controller {
 
   private:
     void tick() {
+        expire_trace_lease();
         try {
             const auto t0 = std::chrono::steady_clock::now();
             const size_t n = fdb_sweep(dp_, monotonic_coarse_ns());
@@ -118,6 +125,17 @@ class Controller {
                                 us / 1000.0));
         } catch (const Error &e) {
             log(fmt::format("ageing sweep failed: {}", e.what()));
+        }
+    }
+
+    // A tracer that died without ending its session leaves the flag set: its lease has
+    // stopped the events already; clear the flag so the datapath skips the check too.
+    void expire_trace_lease() {
+        xb_config &c = *dp_.config();
+        if ((c.flags & XB_CFG_TRACE) && monotonic_coarse_ns() > c.trace_until_ns + 1000000000ull) {
+            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_TRACE), __ATOMIC_RELAXED);
+            c.trace_pid = 0;
+            log("a trace session ended without closing: tracing turned off");
         }
     }
 
@@ -161,6 +179,7 @@ class Controller {
     Netlink nl_;
     LinkMonitor mon_;
     UniqueFd sig_, timer_;
+    std::unique_ptr<MetricsServer> metrics_;
 };
 
 } // namespace
@@ -169,12 +188,12 @@ std::string log_path(const std::string &name) {
     return fmt::format("{}/{}.log", kRunDir, name);
 }
 
-int run_controller(const std::string &name, const ControllerOptions &) {
-    Controller c(name);
+int run_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics) {
+    Controller c(name, std::move(metrics));
     return c.run();
 }
 
-int spawn_controller(const std::string &name) {
+int spawn_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics) {
     if (::mkdir(kRunDir, 0755) < 0 && errno != EEXIST)
         throw_last_errno(fmt::format("cannot create {}", kRunDir));
     int ready[2];
@@ -201,7 +220,7 @@ int spawn_controller(const std::string &name) {
             ::dup2(logfd, STDERR_FILENO);
         int rc = 1;
         try {
-            Controller c(name);
+            Controller c(name, std::move(metrics));
             // Ready once constructed: the bridge forwards without us; we only manage.
             [[maybe_unused]] ssize_t n = ::write(wr.get(), "1", 1);
             wr.reset();
@@ -212,6 +231,8 @@ int spawn_controller(const std::string &name) {
         ::_exit(rc);
     }
     wr.reset();
+    // The daemon serves on its copy of the listening socket; this copy just closes.
+    metrics.reset();
     char b = 0;
     ssize_t n;
     do {

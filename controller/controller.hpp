@@ -5,20 +5,19 @@
 #pragma once
 
 #include "datapath.hpp"
+#include "metrics.hpp"
 
+#include <memory>
 #include <string>
 
 namespace xb {
 
-struct ControllerOptions {
-    bool foreground = false;
-};
-
-// Runs the controller loop of bridge `name` in this process until SIGTERM/SIGINT.
-int run_controller(const std::string &name, const ControllerOptions &opts);
+// Runs the controller loop of bridge `name` in this process until SIGTERM/SIGINT,
+// serving `metrics` (already bound) if given.
+int run_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics);
 
 // Starts the controller of bridge `name` as a daemon and returns its pid once it runs.
-int spawn_controller(const std::string &name);
+int spawn_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics);
 
 std::string log_path(const std::string &name);
 

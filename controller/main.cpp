@@ -8,14 +8,20 @@
 #include "netlink.hpp"
 #include "options.hpp"
 #include "show.hpp"
+#include "stats.hpp"
+#include "trace.hpp"
 
 #include <CLI/CLI.hpp>
 #include <bpf/libbpf.h>
 #include <cerrno>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <iostream>
+#include <chrono>
+#include <csignal>
 #include <sched.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace xb;
@@ -62,6 +68,79 @@ uint32_t number_option(const std::string &what, const std::string &s, long long 
     return static_cast<uint32_t>(*v);
 }
 
+int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foreground) {
+    // The controller's metrics socket is bound before anything changes, so that a port
+    // in use fails `up` with nothing to roll back.
+    std::unique_ptr<MetricsServer> server;
+    std::optional<Datapath> existing = Datapath::open(upo.name);
+    const bool need_controller = !existing || !controller_alive(*existing);
+    if (existing && !need_controller && foreground)
+        throw Error(fmt::format("bridge {} already has a controller (pid {})", upo.name,
+                                existing->config()->controller_pid),
+                    EEXIST);
+    MetricsAddr addr{htonl(INADDR_LOOPBACK), kDefaultMetricsPort};
+    if (maddr)
+        addr = *maddr;
+    else if (existing)
+        addr = {existing->config()->metrics_ip4, existing->config()->metrics_port};
+    existing.reset();
+    if (need_controller && addr.port)
+        server = std::make_unique<MetricsServer>(upo.name, addr);
+
+    Netlink nl;
+    UpResult res = bridge_up(upo, nl);
+    for (const auto &t : res.created)
+        std::cout << fmt::format("created tap {}\n", t);
+    for (const auto &p : res.added)
+        std::cout << fmt::format("port {} added to {}\n", p, upo.name);
+    Datapath dp = open_bridge(upo.name);
+    if (need_controller) {
+        dp.config()->metrics_ip4 = addr.ip4;
+        dp.config()->metrics_port = addr.port;
+    }
+    if (foreground) {
+        std::cout.flush();
+        return run_controller(upo.name, std::move(server));
+    }
+    if (need_controller) {
+        const int pid = spawn_controller(upo.name, std::move(server));
+        std::cout << fmt::format("bridge {} is up (controller pid {}, metrics {}, log {})\n",
+                                 upo.name, pid, format_metrics_addr(addr), log_path(upo.name));
+    } else {
+        std::cout << fmt::format("bridge {} is up\n", upo.name);
+    }
+    return 0;
+}
+
+volatile sig_atomic_t g_watch_stop = 0;
+
+int cmd_stats_watch(Datapath &dp, const std::optional<std::string> &port, uint32_t secs) {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { g_watch_stop = 1; };
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    const bool tty = ::isatty(STDOUT_FILENO);
+    BridgeCounters prev = read_counters(dp, port);
+    auto t_prev = std::chrono::steady_clock::now();
+    while (!g_watch_stop) {
+        for (uint32_t i = 0; i < secs * 10 && !g_watch_stop; i++)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (g_watch_stop)
+            break;
+        BridgeCounters now = read_counters(dp, port);
+        const auto t_now = std::chrono::steady_clock::now();
+        const double dt = std::chrono::duration<double>(t_now - t_prev).count();
+        if (tty)
+            std::cout << "\033[H\033[2J";
+        std::cout << fmt::format("bridge {}: rates over the last {:.1f} s\n", dp.name(), dt);
+        print_counters_table(now, std::cout, &prev, dt);
+        std::cout << (tty ? "" : "\n") << std::flush;
+        prev = std::move(now);
+        t_prev = t_now;
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -73,7 +152,8 @@ int main(int argc, char **argv) {
     // up
     auto *up = app.add_subcommand("up", "Create a bridge, or add ports to a running one");
     UpOptions upo;
-    std::string uplink, xdp_mode = "auto", tap_user, tap_group, fdb_size, ageing, max_learned;
+    std::string uplink, xdp_mode = "auto", tap_user, tap_group, fdb_size, ageing, max_learned,
+                        metrics;
     bool foreground = false;
     up->add_option("--name", upo.name, "Bridge name")->default_val(kDefaultBridge);
     up->add_option("--uplink", uplink, "The host's port (default: the first port), or none");
@@ -83,6 +163,9 @@ int main(int argc, char **argv) {
     up->add_option("--fdb-size", fdb_size, "Dynamic FDB entries the bridge can hold");
     up->add_option("--ageing-time", ageing, "Seconds before an unseen MAC is forgotten (0: never)");
     up->add_option("--max-learned", max_learned, "Cap on learned entries");
+    up->add_option("--metrics", metrics,
+                   fmt::format("Serve /metrics on ADDR:PORT, or off (default 127.0.0.1:{})",
+                               kDefaultMetricsPort));
     up->add_flag("--foreground", foreground, "Run the controller here, logging to stderr");
     up->add_option("ports", upo.ports, "Ports: existing devices, or taps to create");
 
@@ -102,6 +185,23 @@ int main(int argc, char **argv) {
     fdb_show->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
     fdb_show->add_option("--port", port, "Only this port's entries");
     fdb_show->add_flag("--json", json, "JSON output");
+
+    auto *stats = app.add_subcommand("stats", "Per-port counters");
+    bool prometheus = false;
+    std::string watch;
+    stats->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    stats->add_option("--port", port, "Only this port");
+    auto *stats_json = stats->add_flag("--json", json, "JSON output");
+    stats->add_flag("--prometheus", prometheus, "Prometheus text format")->excludes(stats_json);
+    stats->add_option("--watch", watch, "Redisplay every SECONDS with rates");
+
+    auto *trace = app.add_subcommand("trace", "Print one line per frame the bridge handles");
+    std::string trace_mac, trace_count;
+    trace->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    trace->add_option("--port", port, "Only frames in or out of this port");
+    trace->add_option("--mac", trace_mac, "Only frames from or to this MAC");
+    trace->add_option("--count", trace_count, "Stop after N frames");
+    trace->add_flag("--json", json, "JSON lines");
 
     auto *version = app.add_subcommand("version", "Print the version");
 
@@ -147,28 +247,14 @@ int main(int argc, char **argv) {
                 upo.ageing_sec = number_option("--ageing-time", ageing, 0, 1000000);
             if (!max_learned.empty())
                 upo.max_learned = number_option("--max-learned", max_learned, 0, upo.fdb_max);
-            Netlink nl;
-            UpResult res = bridge_up(upo, nl);
-            for (const auto &t : res.created)
-                std::cout << fmt::format("created tap {}\n", t);
-            for (const auto &p : res.added)
-                std::cout << fmt::format("port {} added to {}\n", p, upo.name);
-            Datapath dp = open_bridge(upo.name);
-            if (foreground) {
-                if (controller_alive(dp))
-                    throw Error(fmt::format("bridge {} already has a controller (pid {})", upo.name,
-                                            dp.config()->controller_pid),
-                                EEXIST);
-                return run_controller(upo.name, {true});
+            std::optional<MetricsAddr> maddr;
+            if (!metrics.empty()) {
+                maddr = parse_metrics_addr(metrics);
+                if (!maddr)
+                    throw Error(fmt::format("--metrics: '{}' is not ADDR:PORT or off", metrics),
+                                EINVAL);
             }
-            if (!controller_alive(dp)) {
-                const int pid = spawn_controller(upo.name);
-                std::cout << fmt::format("bridge {} is up (controller pid {}, log {})\n", upo.name,
-                                         pid, log_path(upo.name));
-            } else {
-                std::cout << fmt::format("bridge {} is up\n", upo.name);
-            }
-            return 0;
+            return cmd_up(upo, maddr, foreground);
         }
         if (down->parsed()) {
             Netlink nl;
@@ -183,6 +269,36 @@ int main(int argc, char **argv) {
                 std::cout << status_json(dp).dump(2) << "\n";
             else
                 print_status(dp, std::cout);
+            return 0;
+        }
+        if (stats->parsed()) {
+            Datapath dp = open_bridge(name);
+            const std::optional<std::string> only =
+                port.empty() ? std::nullopt : std::optional<std::string>(port);
+            if (!watch.empty())
+                return cmd_stats_watch(dp, only, number_option("--watch", watch, 1, 3600));
+            if (prometheus)
+                std::cout << prometheus_text(dp);
+            else if (json)
+                std::cout << counters_json(read_counters(dp, only)).dump(2) << "\n";
+            else
+                print_counters_table(read_counters(dp, only), std::cout);
+            return 0;
+        }
+        if (trace->parsed()) {
+            Datapath dp = open_bridge(name);
+            TraceOptions to;
+            to.json = json;
+            if (!port.empty())
+                to.port = port;
+            if (!trace_mac.empty()) {
+                to.mac = parse_mac(trace_mac);
+                if (!to.mac)
+                    throw Error(fmt::format("--mac: '{}' is not a MAC address", trace_mac), EINVAL);
+            }
+            if (!trace_count.empty())
+                to.count = number_option("--count", trace_count, 1, 1LL << 40);
+            run_trace(dp, to, std::cout);
             return 0;
         }
         if (fdb_show->parsed()) {

@@ -4,6 +4,8 @@
 #include "bridge.hpp"
 #include "fdb.hpp"
 #include "mac.hpp"
+#include "metrics.hpp"
+#include "trace.hpp"
 
 #include <fmt/format.h>
 #include <unordered_map>
@@ -71,7 +73,7 @@ std::string uplink_name(Datapath &dp) {
     return p ? p->port.name : fmt::format("ifindex {}", up);
 }
 
-nlohmann::json port_json(const SlotPort &sp) {
+nlohmann::ordered_json port_json(const SlotPort &sp) {
     const xb_port &p = sp.port;
     return {
         {"name", p.name},
@@ -93,9 +95,9 @@ nlohmann::json port_json(const SlotPort &sp) {
 
 } // namespace
 
-nlohmann::json status_json(Datapath &dp) {
+nlohmann::ordered_json status_json(Datapath &dp) {
     const xb_config &c = *dp.config();
-    nlohmann::json ports = nlohmann::json::array();
+    nlohmann::ordered_json ports = nlohmann::ordered_json::array();
     for (const auto &sp : dp.ports())
         ports.push_back(port_json(sp));
     return {
@@ -106,7 +108,10 @@ nlohmann::json status_json(Datapath &dp) {
         {"max_learned", c.max_learned},
         {"fdb_capacity", dp.fdb_capacity()},
         {"xdp_attach", "bpf_link"},
-        {"controller_pid", controller_alive(dp) ? nlohmann::json(c.controller_pid) : nullptr},
+        {"metrics", format_metrics_addr({c.metrics_ip4, c.metrics_port})},
+        {"trace", trace_active(c)},
+        {"controller_pid",
+         controller_alive(dp) ? nlohmann::ordered_json(c.controller_pid) : nullptr},
         {"pins", dp.dir()},
         {"ports", ports},
     };
@@ -154,13 +159,13 @@ void print_fdb(const Datapath &dp, const FdbFilter &filter, bool json, std::ostr
         const uint64_t age =
             dynamic && now > e.val.updated_ns ? (now - e.val.updated_ns) / 1000000000ull : 0;
         if (json) {
-            nlohmann::json j = {
+            nlohmann::ordered_json j = {
                 {"mac", format_mac(e.key.mac)},
                 {"port", port_name(e.val.ifindex)},
                 {"ifindex", e.val.ifindex},
                 {"vlan", e.key.vlan},
                 {"type", fdb_type_name(e.val.type)},
-                {"age", dynamic ? nlohmann::json(age) : nullptr},
+                {"age", dynamic ? nlohmann::ordered_json(age) : nullptr},
             };
             out << (first ? "\n" : ",\n") << j.dump();
         } else {

@@ -17,7 +17,7 @@ std::string fdb_type_name(uint8_t type);
 // The port flags, comma separated, in `bridge link` words.
 std::string port_flag_names(uint32_t flags);
 
-nlohmann::json status_json(Datapath &dp);
+nlohmann::ordered_json status_json(Datapath &dp);
 void print_status(Datapath &dp, std::ostream &out);
 
 struct FdbFilter {

@@ -14,7 +14,7 @@ packages=(
 	libnl-3-dev libnl-route-3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
 	nlohmann-json3-dev libcpp-httplib-dev clang-format
 	# run and test
-	iproute2 iputils-ping ethtool iperf3 tcpdump netcat-openbsd kmod procps psmisc jq util-linux
+	iproute2 iputils-ping ethtool iperf3 tcpdump netcat-openbsd kmod procps psmisc jq util-linux curl
 	prometheus gnuplot-nox
 )
 

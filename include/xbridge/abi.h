@@ -111,7 +111,7 @@ struct xb_port {
 };
 
 enum xb_config_flags {
-    XB_CFG_TRACE = 1u << 0,          /* a trace session runs: emit events */
+    XB_CFG_TRACE = 1u << 0,          /* a trace session runs: emit events until trace_until_ns */
     XB_CFG_TRACE_PORT = 1u << 1,     /* ... only for trace_ifindex */
     XB_CFG_TRACE_MAC = 1u << 2,      /* ... only when src or dst is trace_mac */
 };
@@ -133,7 +133,14 @@ struct xb_config {
     __u16 pad0;
     __u64 netns_ino;        /* network namespace the bridge lives in */
     __u8 name[XB_IFNAMSIZ]; /* the bridge's name */
-    __u8 reserved[48];
+    /* A trace session holds a lease it renews every second: if the tracer dies, even
+     * by SIGKILL, the datapath stops emitting on its own once the lease runs out. */
+    __u64 trace_until_ns;   /* CLOCK_MONOTONIC_COARSE */
+    __u32 trace_pid;
+    __u32 metrics_ip4;      /* /metrics listen address (network order), port 0: off */
+    __u16 metrics_port;
+    __u16 pad1;
+    __u8 reserved[28];
 };
 
 /* Per-port counters (map "stats", per-CPU array indexed by slot). */

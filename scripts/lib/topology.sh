@@ -108,10 +108,14 @@ topo_cleanup() {
 		[[ -e $f ]] || continue
 		kill "$(cat "$f")" 2>/dev/null
 	done
-	if [[ -n ${XB_BRIDGE:-} && -d ${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge/$XB_BRIDGE ]]; then
-		"$XB" -n "$PFX-host" down --name "$XB_BRIDGE" >/dev/null 2>&1 ||
-			"$XB" down --name "$XB_BRIDGE" >/dev/null 2>&1
-	fi
+	# The bridge, and any other a test made with it as a prefix of its name.
+	local br
+	for br in "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge/"${XB_BRIDGE:-}"*; do
+		[[ -n ${XB_BRIDGE:-} && -d $br ]] || continue
+		br=$(basename "$br")
+		"$XB" -n "$PFX-host" down --name "$br" >/dev/null 2>&1 ||
+			"$XB" down --name "$br" >/dev/null 2>&1
+	done
 	local ns
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null

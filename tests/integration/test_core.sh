@@ -226,7 +226,7 @@ $(diff <(echo "$before") <(system_state))"
 
 	step "a port that belongs to another xbridge"
 	ip -n "$PFX-host" link add name v8 type veth peer name v8p
-	xb up --name "${XB_BRIDGE}b" --uplink none v8 >/dev/null
+	xb up --name "${XB_BRIDGE}b" --metrics off --uplink none v8 >/dev/null
 	before=$(system_state)
 	expect_error "v8 is already a port of bridge ${XB_BRIDGE}b" xb up --name "$XB_BRIDGE" eth0 tap0 v8
 	[[ $(system_state) == "$before" ]] || fail "state changed after a failed up"
