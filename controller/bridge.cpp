@@ -241,20 +241,47 @@ void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
     std::memset(p.name, 0, sizeof(p.name));
     std::strncpy(p.name, li.name.c_str(), sizeof(p.name) - 1);
     dp.set_port(slot, p);
+    update_flood_maps(dp, p);
+    update_xdp_max_len(dp);
+}
 
+void update_flood_maps(Datapath &dp, const xb_port &p) {
     const struct {
         MapId map;
         uint32_t flag;
     } floods[] = {{MapId::FloodUcast, XB_PORT_FLOOD},
                   {MapId::FloodMcast, XB_PORT_MCAST_FLOOD},
                   {MapId::FloodBcast, XB_PORT_BCAST_FLOOD}};
+    const bool up = p.flags & XB_PORT_UP;
     for (const auto &f : floods) {
         if (up && (p.flags & f.flag))
             dp.devmap_set(f.map, p.ifindex, true);
         else
             dp.devmap_del(f.map, p.ifindex);
     }
-    update_xdp_max_len(dp);
+}
+
+std::optional<uint32_t> parse_port_flag(const std::string &name) {
+    static const std::pair<const char *, uint32_t> flags[] = {
+        {"learning", XB_PORT_LEARNING},       {"flood", XB_PORT_FLOOD},
+        {"mcast-flood", XB_PORT_MCAST_FLOOD}, {"mcast_flood", XB_PORT_MCAST_FLOOD},
+        {"bcast-flood", XB_PORT_BCAST_FLOOD}, {"bcast_flood", XB_PORT_BCAST_FLOOD},
+        {"locked", XB_PORT_LOCKED},
+    };
+    for (const auto &[n, bit] : flags)
+        if (name == n)
+            return bit;
+    return std::nullopt;
+}
+
+void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on) {
+    auto sp = dp.port_by_name(port);
+    if (!sp)
+        throw Error(fmt::format("{} is not a port of bridge {}", port, dp.name()), ENODEV);
+    xb_port p = sp->port;
+    p.flags = on ? (p.flags | flag) : (p.flags & ~flag);
+    dp.set_port(sp->slot, p);
+    update_flood_maps(dp, p);
 }
 
 void update_xdp_max_len(Datapath &dp) {

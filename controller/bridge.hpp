@@ -85,6 +85,13 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone);
 // UP flag and flood-map membership, and the bridge's XDP length limit.
 void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
 void update_xdp_max_len(Datapath &dp);
+// A port is in a flood map when it is up and has that flood flag.
+void update_flood_maps(Datapath &dp, const xb_port &p);
+
+// Port flags by their `bridge link` names (learning, flood, mcast-flood, bcast-flood,
+// locked); nullopt for an unknown name.
+std::optional<uint32_t> parse_port_flag(const std::string &name);
+void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on);
 
 // Stops the controller process of a bridge, if one runs. Returns whether one ran.
 bool stop_controller(Datapath &dp);

@@ -5,7 +5,9 @@
 
 #include <bpf/bpf.h>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <fmt/format.h>
 #include <vector>
 
 namespace xb {
@@ -64,21 +66,33 @@ void fdb_forget(Datapath &dp, uint64_t n) {
         !__atomic_compare_exchange_n(cnt, &cur, next, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
-size_t fdb_flush_port(Datapath &dp, uint32_t ifindex, bool include_static) {
+size_t fdb_remove_if(Datapath &dp, const std::function<bool(const FdbEntry &)> &pred) {
+    // Deleted per chunk while iterating, so a million matches never sit in memory.
     std::vector<xb_fdb_key> keys;
     uint64_t dynamic = 0;
+    size_t removed = 0;
+    auto flush = [&] {
+        removed += fdb_delete(dp, keys);
+        keys.clear();
+    };
     fdb_for_each(dp, [&](const FdbEntry &e) {
-        if (e.val.ifindex != ifindex)
+        if (!pred(e))
             return;
         if (e.val.type == XB_FDB_DYNAMIC)
             dynamic++;
-        else if (!include_static)
-            return;
         keys.push_back(e.key);
+        if (keys.size() >= 4096)
+            flush();
     });
-    const size_t n = fdb_delete(dp, keys);
+    flush();
     fdb_forget(dp, dynamic);
-    return n;
+    return removed;
+}
+
+size_t fdb_flush_port(Datapath &dp, uint32_t ifindex, bool include_static) {
+    return fdb_remove_if(dp, [&](const FdbEntry &e) {
+        return e.val.ifindex == ifindex && (include_static || e.val.type == XB_FDB_DYNAMIC);
+    });
 }
 
 bool fdb_expired(const xb_fdb_val &v, uint64_t now_ns, uint64_t ageing_ns) {
@@ -90,24 +104,101 @@ size_t fdb_sweep(Datapath &dp, uint64_t now_ns) {
     const uint64_t ageing = dp.config()->ageing_ns;
     if (ageing == 0)
         return 0;
-    // Deleted per chunk, so a sweep of a million entries holds one chunk of keys.
-    std::vector<xb_fdb_key> expired;
-    size_t removed = 0;
-    auto flush = [&] {
-        const size_t n = fdb_delete(dp, expired);
-        fdb_forget(dp, n);
-        removed += n;
-        expired.clear();
-    };
-    fdb_for_each(dp, [&](const FdbEntry &e) {
-        if (fdb_expired(e.val, now_ns, ageing)) {
-            expired.push_back(e.key);
-            if (expired.size() >= 4096)
-                flush();
+    return fdb_remove_if(dp, [&](const FdbEntry &e) { return fdb_expired(e.val, now_ns, ageing); });
+}
+
+} // namespace xb
+
+namespace xb {
+
+namespace {
+
+xb_fdb_key make_key(const Mac &mac, uint16_t vlan) {
+    xb_fdb_key k{};
+    std::memcpy(k.mac, mac.data(), 6);
+    k.vlan = vlan;
+    return k;
+}
+
+std::string entry_name(const Mac &mac, uint16_t vlan) {
+    return vlan ? fmt::format("{} vlan {}", format_mac(mac), vlan) : format_mac(mac);
+}
+
+std::string port_label(const Datapath &dp, uint32_t ifindex) {
+    auto sp = dp.port_by_ifindex(ifindex);
+    return sp ? std::string(sp->port.name) : fmt::format("ifindex {}", ifindex);
+}
+
+} // namespace
+
+void fdb_add_static(Datapath &dp, const Mac &mac, uint16_t vlan, uint32_t ifindex, uint32_t slot) {
+    if (!is_valid_unicast(mac))
+        throw Error(fmt::format("{} is not a unicast address: static entries are for unicast MACs",
+                                format_mac(mac)),
+                    EINVAL);
+    const xb_fdb_key key = make_key(mac, vlan);
+    xb_fdb_val val{};
+    val.ifindex = ifindex;
+    val.slot = static_cast<uint16_t>(slot);
+    val.type = XB_FDB_STATIC;
+    val.updated_ns = monotonic_coarse_ns();
+    const int fd = dp.map(MapId::Fdb);
+    // The datapath may learn the same MAC at any moment: insert-if-absent, else decide
+    // on what is there and replace only a learned entry.
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0)
+            return;
+        if (errno == E2BIG)
+            throw Error("the FDB is full", ENOSPC);
+        if (errno != EEXIST)
+            throw_errno("cannot add the FDB entry", errno);
+        xb_fdb_val cur{};
+        if (bpf_map_lookup_elem(fd, &key, &cur) < 0)
+            continue; // aged out meanwhile: try again
+        if (cur.type == XB_FDB_LOCAL)
+            throw Error(fmt::format("{} is the address of port {} (a local entry)",
+                                    entry_name(mac, vlan), port_label(dp, cur.ifindex)),
+                        EEXIST);
+        if (cur.type == XB_FDB_STATIC) {
+            if (cur.ifindex == ifindex)
+                return;
+            throw Error(fmt::format("{} already has a static entry on port {}",
+                                    entry_name(mac, vlan), port_label(dp, cur.ifindex)),
+                        EEXIST);
         }
+        if (bpf_map_update_elem(fd, &key, &val, BPF_EXIST) == 0) {
+            fdb_forget(dp, 1); // a learned entry became static
+            return;
+        }
+    }
+    throw Error(fmt::format("cannot add {}: the entry keeps changing", entry_name(mac, vlan)),
+                EAGAIN);
+}
+
+void fdb_del(Datapath &dp, const Mac &mac, uint16_t vlan) {
+    const xb_fdb_key key = make_key(mac, vlan);
+    xb_fdb_val cur{};
+    if (bpf_map_lookup_elem(dp.map(MapId::Fdb), &key, &cur) < 0)
+        throw Error(fmt::format("no FDB entry for {}", entry_name(mac, vlan)), ENOENT);
+    if (cur.type == XB_FDB_LOCAL)
+        throw Error(fmt::format("{} is the address of port {}: local entries go with their port",
+                                entry_name(mac, vlan), port_label(dp, cur.ifindex)),
+                    EPERM);
+    if (bpf_map_delete_elem(dp.map(MapId::Fdb), &key) < 0) {
+        if (errno == ENOENT)
+            return; // aged out meanwhile: gone as asked
+        throw_errno("cannot delete the FDB entry", errno);
+    }
+    if (cur.type == XB_FDB_DYNAMIC)
+        fdb_forget(dp, 1);
+}
+
+size_t fdb_flush(Datapath &dp, std::optional<uint32_t> ifindex, bool dynamic_only) {
+    return fdb_remove_if(dp, [&](const FdbEntry &e) {
+        if (ifindex && e.val.ifindex != *ifindex)
+            return false;
+        return e.val.type == XB_FDB_DYNAMIC || (!dynamic_only && e.val.type == XB_FDB_STATIC);
     });
-    flush();
-    return removed;
 }
 
 } // namespace xb

@@ -4,9 +4,11 @@
 #pragma once
 
 #include "datapath.hpp"
+#include "mac.hpp"
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 namespace xb {
 
@@ -25,6 +27,10 @@ void fdb_for_each(const Datapath &dp, const std::function<void(const FdbEntry &)
 // Deletes the given keys; returns how many were deleted. Keys gone meanwhile are skipped.
 size_t fdb_delete(Datapath &dp, const std::vector<xb_fdb_key> &keys);
 
+// Deletes the entries pred selects, keeping the learned-entry count right; returns the
+// number removed.
+size_t fdb_remove_if(Datapath &dp, const std::function<bool(const FdbEntry &)> &pred);
+
 // Deletes the entries of port ifindex: dynamic ones, and static/local too when asked.
 size_t fdb_flush_port(Datapath &dp, uint32_t ifindex, bool include_static);
 
@@ -37,5 +43,15 @@ size_t fdb_sweep(Datapath &dp, uint64_t now_ns);
 
 // Lowers the learned-entry count after the controller deleted n dynamic entries.
 void fdb_forget(Datapath &dp, uint64_t n);
+
+// Adds a static entry for mac/vlan on port (ifindex, slot): replaces a learned entry,
+// is a no-op for the same static entry, and refuses a local address or a static entry
+// on another port. Throws xb::Error with nothing changed.
+void fdb_add_static(Datapath &dp, const Mac &mac, uint16_t vlan, uint32_t ifindex, uint32_t slot);
+// Deletes the dynamic or static entry of mac/vlan; refuses a local entry.
+void fdb_del(Datapath &dp, const Mac &mac, uint16_t vlan);
+// Flushes dynamic entries, and static ones unless dynamic_only, of one port or all.
+// Local entries stay: they are the ports' own addresses. Returns the number removed.
+size_t fdb_flush(Datapath &dp, std::optional<uint32_t> ifindex, bool dynamic_only);
 
 } // namespace xb

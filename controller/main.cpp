@@ -68,6 +68,22 @@ uint32_t number_option(const std::string &what, const std::string &s, long long 
     return static_cast<uint32_t>(*v);
 }
 
+Mac mac_option(const std::string &s) {
+    auto m = parse_mac(s);
+    if (!m)
+        throw Error(fmt::format("invalid MAC address '{}'", s), EINVAL);
+    return *m;
+}
+
+uint16_t vlan_option(const std::string &s) {
+    if (s.empty())
+        return 0;
+    auto v = parse_number(s, 0, 4094);
+    if (!v)
+        throw Error(fmt::format("VLAN '{}' is out of range (0-4094)", s), EINVAL);
+    return static_cast<uint16_t>(*v);
+}
+
 int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foreground) {
     // The controller's metrics socket is bound before anything changes, so that a port
     // in use fails `up` with nothing to roll back.
@@ -186,6 +202,37 @@ int main(int argc, char **argv) {
     fdb_show->add_option("--port", port, "Only this port's entries");
     fdb_show->add_flag("--json", json, "JSON output");
 
+    auto *fdb_add = fdb->add_subcommand("add", "Add a static entry: fdb add MAC dev PORT");
+    std::vector<std::string> fdb_args;
+    std::string vlan;
+    fdb_add->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    fdb_add->add_option("entry", fdb_args, "MAC dev PORT")->required()->expected(3);
+    fdb_add->add_option("--vlan", vlan, "VLAN id (0: untagged)");
+    auto *fdb_del = fdb->add_subcommand("del", "Delete an entry: fdb del MAC");
+    std::string mac_arg;
+    fdb_del->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    fdb_del->add_option("mac", mac_arg, "MAC address")->required();
+    fdb_del->add_option("--vlan", vlan, "VLAN id (0: untagged)");
+    auto *fdb_flush = fdb->add_subcommand("flush", "Remove learned (and static) entries");
+    bool dynamic_only = false;
+    fdb_flush->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    fdb_flush->add_option("--port", port, "Only this port's entries");
+    fdb_flush->add_flag("--dynamic", dynamic_only, "Only learned entries");
+
+    auto *set = app.add_subcommand("set", "Change a running bridge: ageing-time S, max-learned N");
+    std::string setting, value;
+    set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    set->add_option("setting", setting, "ageing-time or max-learned")->required();
+    set->add_option("value", value, "New value")->required();
+
+    auto *port_cmd = app.add_subcommand("port", "Port policy");
+    port_cmd->require_subcommand(1);
+    auto *port_set = port_cmd->add_subcommand(
+        "set", "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked)");
+    std::vector<std::string> port_args;
+    port_set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    port_set->add_option("args", port_args, "PORT FLAG on|off")->required()->expected(3);
+
     auto *stats = app.add_subcommand("stats", "Per-port counters");
     bool prometheus = false;
     std::string watch;
@@ -299,6 +346,75 @@ int main(int argc, char **argv) {
             if (!trace_count.empty())
                 to.count = number_option("--count", trace_count, 1, 1LL << 40);
             run_trace(dp, to, std::cout);
+            return 0;
+        }
+        if (fdb_add->parsed()) {
+            if (fdb_args[1] != "dev")
+                throw Error(fmt::format("expected 'fdb add MAC dev PORT', not 'fdb add {} {} {}'",
+                                        fdb_args[0], fdb_args[1], fdb_args[2]),
+                            EINVAL);
+            const Mac mac = mac_option(fdb_args[0]);
+            const uint16_t v = vlan_option(vlan);
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            auto sp = dp.port_by_name(fdb_args[2]);
+            if (!sp)
+                throw Error(fmt::format("{} is not a port of bridge {}", fdb_args[2], name),
+                            ENODEV);
+            fdb_add_static(dp, mac, v, sp->port.ifindex, sp->slot);
+            return 0;
+        }
+        if (fdb_del->parsed()) {
+            const Mac mac = mac_option(mac_arg);
+            const uint16_t v = vlan_option(vlan);
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            xb::fdb_del(dp, mac, v);
+            return 0;
+        }
+        if (fdb_flush->parsed()) {
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            std::optional<uint32_t> ifindex;
+            if (!port.empty()) {
+                auto sp = dp.port_by_name(port);
+                if (!sp)
+                    throw Error(fmt::format("{} is not a port of bridge {}", port, name), ENODEV);
+                ifindex = sp->port.ifindex;
+            }
+            const size_t n = xb::fdb_flush(dp, ifindex, dynamic_only);
+            std::cout << fmt::format("flushed {} entr{}\n", n, n == 1 ? "y" : "ies");
+            return 0;
+        }
+        if (set->parsed()) {
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            if (setting == "ageing-time" || setting == "ageing_time") {
+                dp.config()->ageing_ns =
+                    uint64_t(number_option("ageing-time", value, 0, 1000000)) * 1000000000ull;
+            } else if (setting == "max-learned" || setting == "max_learned") {
+                const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
+                dp.config()->max_learned = number_option("max-learned", value, 0, cap);
+            } else {
+                throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned)", setting),
+                            EINVAL);
+            }
+            return 0;
+        }
+        if (port_set->parsed()) {
+            auto flag = parse_port_flag(port_args[1]);
+            if (!flag)
+                throw Error(fmt::format("unknown port flag '{}' (learning, flood, mcast-flood, "
+                                        "bcast-flood, locked)",
+                                        port_args[1]),
+                            EINVAL);
+            if (port_args[2] != "on" && port_args[2] != "off")
+                throw Error(
+                    fmt::format("port flag {}: '{}' is not on or off", port_args[1], port_args[2]),
+                    EINVAL);
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            set_port_flag(dp, port_args[0], *flag, port_args[2] == "on");
             return 0;
         }
         if (fdb_show->parsed()) {

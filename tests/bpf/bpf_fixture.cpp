@@ -93,7 +93,7 @@ void BridgeTest::SetUp() {
     o.ports = {"p0", "p1", "p2"};
     if (!uplink_)
         o.uplink = "none";
-    o.fdb_max = 1024;
+    o.fdb_max = 16384;
     ASSERT_NO_THROW(xb::bridge_up(o, *nl_));
     dp_.emplace(xb::open_bridge(bridge_));
     for (int i = 0; i < 3; i++) {

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The controller's FDB operations against a real map: sweeps, static entries, flushes,
+// and the learned-entry count they keep in step with the datapath.
+#include "bpf_fixture.hpp"
+#include "error.hpp"
+
+#include <bpf/bpf.h>
+#include <cstring>
+
+using namespace xbtest;
+
+namespace {
+constexpr uint64_t kSec = 1000000000ull;
+const std::string kA = "52:54:00:00:00:0a";
+const std::string kB = "52:54:00:00:00:0b";
+const std::string kOut = "00:25:9c:19:b8:e9";
+
+void age(xb::Datapath &dp, const std::string &mac, uint64_t seconds) {
+    xb_fdb_key key{};
+    std::memcpy(key.mac, xb::parse_mac(mac)->data(), 6);
+    xb_fdb_val v{};
+    ASSERT_EQ(bpf_map_lookup_elem(dp.map(xb::MapId::Fdb), &key, &v), 0);
+    v.updated_ns -= seconds * kSec;
+    ASSERT_EQ(bpf_map_update_elem(dp.map(xb::MapId::Fdb), &key, &v, BPF_EXIST), 0);
+}
+} // namespace
+
+TEST_F(BridgeTest, SweepRemovesOnlyExpiredDynamicEntries) {
+    dp_->config()->ageing_ns = 300 * kSec;
+    run_xdp(1, eth_frame(kOut, kA));
+    run_xdp(2, eth_frame(kOut, kB));
+    fdb_put("02:00:00:00:00:5a", 1, XB_FDB_STATIC);
+    ASSERT_EQ(dp_->config()->n_learned, 2u);
+    age(*dp_, kA, 301);
+    age(*dp_, "02:00:00:00:00:5a", 10000);
+    EXPECT_EQ(xb::fdb_sweep(*dp_, xb::monotonic_coarse_ns()), 1u);
+    EXPECT_FALSE(fdb(kA));
+    EXPECT_TRUE(fdb(kB));
+    EXPECT_TRUE(fdb("02:00:00:00:00:5a"));
+    EXPECT_EQ(dp_->config()->n_learned, 1u);
+    // Once gone, the MAC is learned again by its next frame.
+    run_xdp(1, eth_frame(kOut, kA));
+    EXPECT_TRUE(fdb(kA));
+    EXPECT_EQ(dp_->config()->n_learned, 2u);
+}
+
+TEST_F(BridgeTest, SweepWithAgeingZeroRemovesNothing) {
+    dp_->config()->ageing_ns = 0;
+    run_xdp(1, eth_frame(kOut, kA));
+    age(*dp_, kA, 1000000);
+    EXPECT_EQ(xb::fdb_sweep(*dp_, xb::monotonic_coarse_ns()), 0u);
+    EXPECT_TRUE(fdb(kA));
+}
+
+TEST_F(BridgeTest, SweepScalesInChunks) {
+    // More entries than one batch: the sweep must page through them all.
+    dp_->config()->ageing_ns = kSec;
+    const int n = 10000;
+    xb_fdb_val v{};
+    v.ifindex = uint32_t(ifindex(1));
+    v.slot = uint16_t(slot_of(1));
+    v.type = XB_FDB_DYNAMIC;
+    v.updated_ns = xb::monotonic_coarse_ns() - 10 * kSec;
+    for (int i = 0; i < n; i++) {
+        xb_fdb_key k{};
+        k.mac[0] = 0x02;
+        k.mac[3] = uint8_t(i >> 16);
+        k.mac[4] = uint8_t(i >> 8);
+        k.mac[5] = uint8_t(i);
+        ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Fdb), &k, &v, BPF_NOEXIST), 0);
+    }
+    dp_->config()->n_learned += n;
+    EXPECT_EQ(xb::fdb_sweep(*dp_, xb::monotonic_coarse_ns()), size_t(n));
+    EXPECT_EQ(dp_->config()->n_learned, 0u);
+    size_t left = 0;
+    xb::fdb_for_each(*dp_, [&](const xb::FdbEntry &e) { left += e.val.type == XB_FDB_DYNAMIC; });
+    EXPECT_EQ(left, 0u);
+}
+
+TEST_F(BridgeTest, StaticAddReplacesALearnedEntryAndRefusesConflicts) {
+    run_xdp(1, eth_frame(kOut, kA));
+    ASSERT_EQ(dp_->config()->n_learned, 1u);
+    const auto a = *xb::parse_mac(kA);
+    xb::fdb_add_static(*dp_, a, 0, uint32_t(ifindex(2)), slot_of(2));
+    EXPECT_EQ(fdb(kA)->type, XB_FDB_STATIC);
+    EXPECT_EQ(fdb(kA)->ifindex, uint32_t(ifindex(2)));
+    EXPECT_EQ(dp_->config()->n_learned, 0u);
+    EXPECT_NO_THROW(xb::fdb_add_static(*dp_, a, 0, uint32_t(ifindex(2)), slot_of(2)));
+    EXPECT_THROW(xb::fdb_add_static(*dp_, a, 0, uint32_t(ifindex(1)), slot_of(1)), xb::Error);
+    EXPECT_EQ(fdb(kA)->ifindex, uint32_t(ifindex(2))) << "a refused add changes nothing";
+    auto up = dp_->port_by_ifindex(ifindex(0));
+    xb::Mac local{};
+    std::memcpy(local.data(), up->port.mac, 6);
+    EXPECT_THROW(xb::fdb_add_static(*dp_, local, 0, uint32_t(ifindex(1)), slot_of(1)), xb::Error);
+    EXPECT_THROW(xb::fdb_del(*dp_, local, 0), xb::Error);
+    EXPECT_NO_THROW(xb::fdb_del(*dp_, a, 0));
+    EXPECT_FALSE(fdb(kA));
+    EXPECT_THROW(xb::fdb_del(*dp_, a, 0), xb::Error);
+}
+
+TEST_F(BridgeTest, FlushKeepsLocalEntriesAndTheCount) {
+    run_xdp(1, eth_frame(kOut, kA));
+    run_xdp(2, eth_frame(kOut, kB));
+    fdb_put("02:00:00:00:00:5a", 1, XB_FDB_STATIC);
+    EXPECT_EQ(xb::fdb_flush(*dp_, uint32_t(ifindex(1)), true), 1u);
+    EXPECT_FALSE(fdb(kA));
+    EXPECT_TRUE(fdb("02:00:00:00:00:5a"));
+    EXPECT_EQ(dp_->config()->n_learned, 1u);
+    EXPECT_EQ(xb::fdb_flush(*dp_, std::nullopt, false), 2u);
+    EXPECT_EQ(dp_->config()->n_learned, 0u);
+    auto up = dp_->port_by_ifindex(ifindex(0));
+    EXPECT_TRUE(fdb(xb::format_mac(up->port.mac))) << "local entries survive a flush";
+}

@@ -1,0 +1,248 @@
+# shellcheck shell=bash
+# FDB lifecycle and port policy, after the kernel's forwarding selftests
+# (tools/testing/selftests/net/forwarding/lib.sh learning_test and flood_test,
+# bridge_locked_port.sh, bridge_fdb_learning_limit.sh), on xbridge.
+
+MAC=de:ad:be:ef:13:37
+
+fdb_has() { # fdb_has MAC [PORT [TYPE]]
+	local want=${2:-} type=${3:-}
+	xb fdb show --name "$XB_BRIDGE" --json |
+		jq -e --arg m "$1" --arg p "$want" --arg t "$type" \
+			'any(.[]; .mac == $m and ($p == "" or .port == $p) and ($t == "" or .type == $t))' >/dev/null
+}
+
+learned() { xb status --name "$XB_BRIDGE" --json | jq -r .fdb_learned; }
+
+# frames_reach NS FILTER CMD...: true if NS's eth0 sees a frame matching FILTER while
+# CMD runs.
+frames_reach() {
+	local ns=$1 filter=$2 pid
+	shift 2
+	capture "$ns" "$filter"
+	pid=$CAPTURE_PID
+	capture_settle
+	"$@" >/dev/null
+	capture_wait "$pid" "$ns" 2
+}
+
+send() { # send NS DST SRC [xb-frames options]
+	local ns=$1 dst=$2 src=$3
+	shift 3
+	in_ns "$ns" "$XB_FRAMES" --dev eth0 --dst "$dst" --src "$src" "$@"
+}
+
+test_learning() {
+	require_tools jq tcpdump
+	standard_bridge --ageing-time 3
+	local out_mac=$TOPO_OUT_MAC
+	fdb_has $MAC && fail "an FDB entry for $MAC exists before any traffic"
+	# No unknown-unicast flooding to tap0: frames for $MAC reach guest 0 only once
+	# the bridge has learned it there.
+	xb port set --name "$XB_BRIDGE" tap0 flood off
+	frames_reach g0 "ether dst $MAC" send out $MAC "$out_mac" &&
+		fail "a frame for $MAC reached guest 0 before it was learned, with flood off"
+	echo "ok: flood off keeps unknown unicast from tap0"
+	send g0 "$out_mac" $MAC
+	sleep 0.3
+	fdb_has $MAC tap0 dynamic || fail "$MAC was not learned on tap0"
+	echo "ok: $MAC learned on tap0 from a frame guest 0 sent"
+	frames_reach g0 "ether dst $MAC" send out $MAC "$out_mac" ||
+		fail "a frame for the learned $MAC did not reach guest 0"
+	echo "ok: the frame for $MAC is forwarded to tap0"
+	local t
+	for ((t = 0; t < 60; t++)); do
+		fdb_has $MAC || break
+		sleep 0.1
+	done
+	fdb_has $MAC && fail "$MAC is still there $((t / 10)) s later (ageing time 3 s)"
+	[[ $t -le 50 ]] || fail "$MAC took more than ageing_time + 2 s to go"
+	echo "ok: $MAC aged out (within ageing_time + 2 s)"
+	xb port set --name "$XB_BRIDGE" tap0 learning off
+	send g0 "$out_mac" $MAC
+	sleep 0.3
+	fdb_has $MAC && fail "$MAC was learned on tap0 with learning off"
+	echo "ok: learning off learns nothing"
+	xb status --name "$XB_BRIDGE" | grep -E '^tap0 .* (learning|flood)' && fail "status still shows learning/flood on tap0"
+	xb port set --name "$XB_BRIDGE" tap0 learning on
+	xb port set --name "$XB_BRIDGE" tap0 flood on
+	xb status --name "$XB_BRIDGE" | grep -qE '^tap0 .*learning,flood' || fail "status does not show the flags back on"
+	echo "ok: status shows the port flags"
+}
+
+test_flood_flags() {
+	require_tools jq tcpdump
+	standard_bridge
+	step "unknown unicast"
+	xb port set --name "$XB_BRIDGE" tap1 flood off
+	frames_reach g1 "ether dst $MAC" send out $MAC "$TOPO_OUT_MAC" &&
+		fail "unknown unicast flooded to tap1 with flood off"
+	frames_reach g0 "ether dst $MAC" send out $MAC "$TOPO_OUT_MAC" ||
+		fail "unknown unicast not flooded to tap0, whose flood is on"
+	xb port set --name "$XB_BRIDGE" tap1 flood on
+	frames_reach g1 "ether dst $MAC" send out $MAC "$TOPO_OUT_MAC" ||
+		fail "unknown unicast not flooded to tap1 with flood on"
+	echo "ok: flood off/on"
+	step "multicast"
+	local mc=01:00:5e:00:00:01
+	xb port set --name "$XB_BRIDGE" tap1 mcast-flood off
+	frames_reach g1 "ether dst $mc" send out $mc "$TOPO_OUT_MAC" &&
+		fail "multicast flooded to tap1 with mcast-flood off"
+	frames_reach g1 "ether broadcast" send out ff:ff:ff:ff:ff:ff "$TOPO_OUT_MAC" ||
+		fail "broadcast did not reach tap1: mcast-flood must not stop broadcast"
+	xb port set --name "$XB_BRIDGE" tap1 mcast-flood on
+	frames_reach g1 "ether dst $mc" send out $mc "$TOPO_OUT_MAC" ||
+		fail "multicast not flooded to tap1 with mcast-flood on"
+	echo "ok: mcast-flood off/on, broadcast unaffected"
+	step "from a guest, through the TC path (host copy)"
+	xb port set --name "$XB_BRIDGE" tap1 mcast-flood off
+	frames_reach g1 "ether dst $mc" send g0 $mc "$(topo_guest_mac 0)" &&
+		fail "multicast from guest 0 flooded to tap1 with mcast-flood off"
+	frames_reach out "ether dst $mc" send g0 $mc "$(topo_guest_mac 0)" ||
+		fail "multicast from guest 0 did not reach the outside"
+	echo "ok: the TC flood loop honours the flags too"
+	expect_error "unknown port flag 'fast'" xb port set --name "$XB_BRIDGE" tap1 fast on
+	expect_error "is not on or off" xb port set --name "$XB_BRIDGE" tap1 flood maybe
+	expect_error "tap9 is not a port of bridge" xb port set --name "$XB_BRIDGE" tap9 flood on
+}
+
+test_static_entries() {
+	require_tools jq
+	standard_bridge
+	local S=02:00:00:5a:00:01
+	xb fdb add --name "$XB_BRIDGE" $S dev tap0
+	fdb_has $S tap0 static || fail "static entry not shown"
+	xb fdb add --name "$XB_BRIDGE" $S dev tap0 || fail "re-adding the same static entry failed"
+	expect_error "already has a static entry on port tap0" xb fdb add --name "$XB_BRIDGE" $S dev tap1
+	expect_error "invalid MAC address 'zz:00'" xb fdb add --name "$XB_BRIDGE" zz:00 dev tap0
+	expect_error "is not a unicast address" xb fdb add --name "$XB_BRIDGE" 01:00:5e:00:00:01 dev tap0
+	expect_error "tap7 is not a port of bridge" xb fdb add --name "$XB_BRIDGE" $S dev tap7
+	expect_error "VLAN '5000' is out of range" xb fdb add --name "$XB_BRIDGE" --vlan 5000 $S dev tap0
+	expect_error "expected 'fdb add MAC dev PORT'" xb fdb add --name "$XB_BRIDGE" $S to tap0
+	local host_mac
+	host_mac=$(in_ns host cat /sys/class/net/eth0/address)
+	expect_error "is the address of port eth0" xb fdb add --name "$XB_BRIDGE" "$host_mac" dev tap0
+	expect_error "is the address of port eth0" xb fdb del --name "$XB_BRIDGE" "$host_mac"
+	expect_error "no FDB entry for 02:00:00:5a:00:09" xb fdb del --name "$XB_BRIDGE" 02:00:00:5a:00:09
+	echo "ok: errors change nothing"
+	step "a static entry never moves and never ages"
+	xb set --name "$XB_BRIDGE" ageing-time 1
+	send out "$(topo_guest_mac 1)" $S
+	sleep 3
+	fdb_has $S tap0 static || fail "the static entry moved or aged: $(xb fdb show --name "$XB_BRIDGE")"
+	echo "ok"
+	step "a learned entry becomes static; VLAN entries are separate"
+	xb set --name "$XB_BRIDGE" ageing-time 300
+	assert_ping g1 "$TOPO_OUT_IP"
+	local before
+	before=$(learned)
+	xb fdb add --name "$XB_BRIDGE" "$(topo_guest_mac 1)" dev tap1
+	fdb_has "$(topo_guest_mac 1)" tap1 static || fail "guest 1's entry is not static"
+	[[ $(learned) -eq $((before - 1)) ]] || fail "fdb_learned did not drop by one ($before -> $(learned))"
+	xb fdb add --name "$XB_BRIDGE" --vlan 10 $S dev tap1
+	xb fdb show --name "$XB_BRIDGE" --json | jq -e --arg m $S 'any(.[]; .mac == $m and .vlan == 10 and .port == "tap1")' >/dev/null ||
+		fail "no VLAN 10 entry"
+	echo "ok"
+	step "flush"
+	xb fdb flush --name "$XB_BRIDGE" --dynamic >/dev/null
+	[[ $(learned) -eq 0 ]] || fail "learned entries remain after flush --dynamic"
+	fdb_has $S tap0 static || fail "flush --dynamic removed a static entry"
+	xb fdb flush --name "$XB_BRIDGE" --port tap1 >/dev/null
+	fdb_has "$(topo_guest_mac 1)" && fail "flush --port tap1 kept guest 1's static entry"
+	fdb_has $S tap0 static || fail "flush --port tap1 removed tap0's entry"
+	fdb_has "$host_mac" eth0 local || fail "a flush removed a local entry"
+	xb fdb del --name "$XB_BRIDGE" $S
+	fdb_has $S tap0 && fail "fdb del left the entry"
+	echo "ok: flush --dynamic, flush --port, del; local entries stay"
+	step "a port that leaves takes its entries"
+	xb fdb add --name "$XB_BRIDGE" $S dev tap1
+	topo_stop_guest 1
+	in_ns host ip link del tap1
+	local t
+	for ((t = 0; t < 30; t++)); do
+		fdb_has $S || break
+		sleep 0.1
+	done
+	fdb_has $S && fail "tap1's static entry outlived tap1"
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports | map(.name) | join(" ")') == "eth0 tap0" ]] ||
+		fail "tap1 is still a port"
+	echo "ok: a deleted tap leaves the bridge with its entries"
+}
+
+test_locked_port() {
+	require_tools jq
+	standard_bridge
+	assert_ping g0 "$TOPO_OUT_IP"
+	xb port set --name "$XB_BRIDGE" tap0 locked on
+	xb fdb flush --name "$XB_BRIDGE" --port tap0 >/dev/null
+	in_ns g0 ping -c2 -i0.2 -W1 -q "$TOPO_OUT_IP" >/dev/null && fail "ping worked from a locked port without a static entry"
+	[[ $(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="tap0") | .drops.locked') -gt 0 ]] ||
+		fail "locked drops were not counted"
+	echo "ok: locked port drops unknown sources (counted)"
+	xb fdb add --name "$XB_BRIDGE" "$(topo_guest_mac 0)" dev tap0
+	assert_ping g0 "$TOPO_OUT_IP"
+	echo "ok: a static entry opens it"
+	step "a guest cannot spoof another's MAC through a locked port"
+	send g0 "$TOPO_OUT_MAC" "$(topo_guest_mac 1)"
+	sleep 0.3
+	fdb_has "$(topo_guest_mac 1)" tap0 && fail "guest 0 moved guest 1's MAC to tap0"
+	echo "ok"
+	xb port set --name "$XB_BRIDGE" tap0 locked off
+	xb fdb del --name "$XB_BRIDGE" "$(topo_guest_mac 0)"
+	assert_ping g0 "$TOPO_OUT_IP"
+	echo "ok: unlocked, without the entry, it works again"
+}
+
+test_learning_limit() {
+	require_tools jq tcpdump
+	standard_bridge
+	assert_ping g0 "$TOPO_OUT_IP"
+	local base refused0
+	base=$(learned)
+	xb set --name "$XB_BRIDGE" max-learned $((base + 4))
+	refused0=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .learn_refused')
+	send out "$(topo_guest_mac 0)" 02:00:00:aa:00:00 --src-count 6 --count 6
+	sleep 0.3
+	[[ $(learned) -eq $((base + 4)) ]] || fail "learned $(learned), expected $((base + 4))"
+	[[ $(($(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .learn_refused') - refused0)) -eq 2 ]] ||
+		fail "learn_refused did not count the 2 refused MACs"
+	echo "ok: 6 new MACs, 4 learned, 2 refused and counted"
+	xb fdb add --name "$XB_BRIDGE" 02:00:00:bb:00:01 dev tap1
+	[[ $(learned) -eq $((base + 4)) ]] || fail "a static entry counted as learned"
+	echo "ok: static entries can still be added and do not count"
+	frames_reach g1 "ether src 02:00:00:aa:00:05" send out "$(topo_guest_mac 1)" 02:00:00:aa:00:05 ||
+		fail "a frame from an unlearned MAC was not forwarded"
+	frames_reach g1 "ether dst 02:00:00:aa:00:05" send g0 02:00:00:aa:00:05 "$(topo_guest_mac 0)" ||
+		fail "a frame to an unlearned MAC was not flooded"
+	echo "ok: frames from and to unlearned MACs still get through"
+
+	step "a flood of random source MACs from a guest"
+	xb set --name "$XB_BRIDGE" max-learned 1000
+	send g0 "$TOPO_OUT_MAC" 02:00:01:00:00:00 --src-count 50000 --count 50000
+	sleep 0.5
+	[[ $(learned) -le 1000 ]] || fail "learned $(learned) entries over a cap of 1000"
+	fdb_has 02:00:00:bb:00:01 tap1 static || fail "the static entry was evicted"
+	timeout 5 "$XB" -n "$PFX-host" status --name "$XB_BRIDGE" >/dev/null || fail "the bridge does not answer"
+	kill -0 "$(xb status --name "$XB_BRIDGE" --json | jq .controller_pid)" || fail "the controller died"
+	assert_ping g1 "$TOPO_OUT_IP"
+	echo "ok: capped at $(learned), static entry intact, controller alive, traffic flows"
+}
+
+test_ageing_time() {
+	require_tools jq
+	standard_bridge --ageing-time 0
+	assert_ping g0 "$TOPO_OUT_IP"
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq .ageing_time) -eq 0 ]] || fail "ageing_time is not 0"
+	sleep 2.5
+	fdb_has "$(topo_guest_mac 0)" tap0 dynamic || fail "an entry aged with ageing time 0"
+	xb set --name "$XB_BRIDGE" ageing-time 1
+	local t
+	for ((t = 0; t < 40; t++)); do
+		fdb_has "$(topo_guest_mac 0)" || break
+		sleep 0.1
+	done
+	fdb_has "$(topo_guest_mac 0)" && fail "the entry did not age after set ageing-time 1"
+	echo "ok: 0 never ages; set ageing-time applies to a running bridge"
+	expect_error "ageing-time: 'soon' is not a number" xb set --name "$XB_BRIDGE" ageing-time soon
+	expect_error "unknown setting 'colour'" xb set --name "$XB_BRIDGE" colour blue
+}
