@@ -5,6 +5,8 @@
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <xbridge/abi.h>
@@ -20,7 +22,7 @@ struct xb_frame {
     struct xb_fdb_key src; /* source MAC + VLAN: the learning key */
     struct xb_fdb_key dst; /* destination MAC + VLAN: the forwarding key */
     __u16 proto;           /* ethertype after the tags, host order */
-    __u16 pad;
+    __u16 l3_off;          /* offset of the network header */
     __u32 len;             /* whole frame length */
 };
 
@@ -57,7 +59,7 @@ static __always_inline int xb_parse(void *data, void *data_end, __u32 len, struc
     f->src.vlan = vlan;
     f->dst.vlan = vlan;
     f->proto = bpf_ntohs(proto);
-    f->pad = 0;
+    f->l3_off = off;
     f->len = len;
     return 0;
 }
@@ -75,6 +77,83 @@ static __always_inline int xb_is_broadcast(const __u8 *mac)
 static __always_inline int xb_is_zero(const __u8 *mac)
 {
     return (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
+}
+
+/* One's complement sum folded to 16 bits. */
+static __always_inline __u32 xb_fold(__u32 sum)
+{
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return sum;
+}
+
+static __always_inline int xb_csum_is(__u16 field, __u32 sum)
+{
+    /* 0 and 0xffff are the same number in one's complement. */
+    return field == sum || (field == 0 && sum == 0xffff) || (field == 0xffff && sum == 0);
+}
+
+/* Whether a frame may carry an incomplete (CHECKSUM_PARTIAL) TCP/UDP checksum: what a
+ * guest with checksum offload writes into its tap (virtio-net NEEDS_CSUM), and what a
+ * veth peer with tx offload hands over. The checksum field then holds only the
+ * pseudo-header sum, for the stack or the NIC to complete. An XDP frame carries no
+ * checksum state, so a redirect would send it out broken; the skb of the TC path keeps
+ * it. Frames are judged by content: a field equal to the pseudo-header sum. A complete
+ * checksum that happens to be equal (1 in 65536) merely takes the slower TC path.
+ * Protocols whose checksum offload cannot be judged so (SCTP, IPv6 extension headers)
+ * always take the TC path. */
+static __always_inline int xb_maybe_partial_csum(void *data, void *data_end,
+                                                 const struct xb_frame *f)
+{
+    __u32 off = f->l3_off & 0xff; /* at most 22: bounds the offset for the verifier */
+    __u16 *field;
+    __u32 sum;
+
+    if (f->proto == ETH_P_IP) {
+        struct iphdr *ip = data + off;
+        __u32 ihl, l4len;
+
+        if ((void *)(ip + 1) > data_end)
+            return 0;
+        if (ip->protocol == 132 /* SCTP */)
+            return 1;
+        if (ip->protocol != 6 && ip->protocol != 17)
+            return 0;
+        if (ip->frag_off & bpf_htons(0x3fff))
+            return 0; /* fragments carry no whole L4 checksum to offload */
+        ihl = ip->ihl * 4;
+        if (ihl < sizeof(*ip) || ihl > 60)
+            return 0;
+        field = data + off + ihl + (ip->protocol == 6 ? 16 : 6);
+        if ((void *)(field + 1) > data_end)
+            return 0;
+        l4len = bpf_ntohs(ip->tot_len) - ihl;
+        sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
+              (ip->daddr >> 16) + bpf_htons(ip->protocol) + bpf_htons(l4len);
+        return xb_csum_is(*field, xb_fold(sum));
+    }
+    if (f->proto == ETH_P_IPV6) {
+        struct ipv6hdr *ip6 = data + off;
+        __u32 *a;
+
+        if ((void *)(ip6 + 1) > data_end)
+            return 0;
+        if (ip6->nexthdr == 58 /* ICMPv6: never offloaded */ || ip6->nexthdr == 59)
+            return 0;
+        if (ip6->nexthdr != 6 && ip6->nexthdr != 17)
+            return 1; /* SCTP, extension headers: let the skb path decide */
+        field = data + off + sizeof(*ip6) + (ip6->nexthdr == 6 ? 16 : 6);
+        if ((void *)(field + 1) > data_end)
+            return 0;
+        a = (__u32 *)&ip6->saddr;
+        sum = 0;
+#pragma unroll
+        for (int i = 0; i < 8; i++)
+            sum += (a[i] & 0xffff) + (a[i] >> 16);
+        sum += ip6->payload_len + bpf_htons(ip6->nexthdr);
+        return xb_csum_is(*field, xb_fold(sum));
+    }
+    return 0;
 }
 
 #endif

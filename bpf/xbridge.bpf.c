@@ -73,8 +73,11 @@ int xb_xdp_ingress(struct xdp_md *ctx)
     if (!in)
         return XDP_PASS;
 
+    /* Frames longer than some port's MTU, and multi-buffer frames (jumbo), go to the
+     * TC path: a devmap skips targets a frame does not fit, and a tap cannot take a
+     * multi-buffer XDP frame (tun has no scatter-gather ndo_xdp_xmit). */
     len = bpf_xdp_get_buff_len(ctx);
-    if (len > cfg->xdp_max_len)
+    if (len > cfg->xdp_max_len || len != data_end - data)
         return XDP_PASS;
 
     if (xb_parse(data, data_end, len, &f)) {
@@ -84,6 +87,11 @@ int xb_xdp_ingress(struct xdp_md *ctx)
     }
 
     xb_decide(&f, ifindex, slot, in, cfg, &d);
+    /* A frame to be sent on whose checksum is incomplete goes to the TC path, where
+     * the skb keeps its checksum state (learning above has happened either way). */
+    if ((d.action == XB_ACT_FORWARD || d.action == XB_ACT_FLOOD) &&
+        xb_maybe_partial_csum(data, data_end, &f))
+        return XDP_PASS;
     switch (d.action) {
     case XB_ACT_DROP:
         if (d.reason == XB_DROP_PORT_DOWN)

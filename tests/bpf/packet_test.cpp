@@ -235,3 +235,50 @@ TEST_F(BridgeTest, ForwardingToAPortThatIsDownIsDroppedAndCounted) {
     EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_DROP);
     EXPECT_EQ(stats(1).drop[XB_DROP_PORT_DOWN], 1u);
 }
+
+namespace {
+
+uint32_t fold(uint32_t s) {
+    s = (s & 0xffff) + (s >> 16);
+    return (s & 0xffff) + (s >> 16);
+}
+
+// An IPv4/TCP frame whose TCP checksum field holds `check` (host order).
+Frame tcp4_frame(const std::string &dst, const std::string &src, uint16_t check) {
+    Frame f = eth_frame(dst, src, 0x0800, std::nullopt, 14 + 20 + 20 + 10);
+    uint8_t *ip = &f.bytes[14];
+    std::memset(ip, 0, 40);
+    ip[0] = 0x45;
+    ip[3] = 50; // total length 50
+    ip[8] = 64;
+    ip[9] = 6; // TCP
+    const uint8_t saddr[4] = {10, 77, 0, 10}, daddr[4] = {10, 77, 0, 1};
+    std::memcpy(ip + 12, saddr, 4);
+    std::memcpy(ip + 16, daddr, 4);
+    ip[20 + 12] = 0x50; // data offset
+    ip[20 + 16] = uint8_t(check >> 8);
+    ip[20 + 17] = uint8_t(check);
+    return f;
+}
+
+// The pseudo-header sum a CHECKSUM_PARTIAL frame carries in its checksum field.
+uint16_t tcp4_pseudo_sum() {
+    uint32_t s = (10 << 8 | 77) + (0 << 8 | 10) + (10 << 8 | 77) + (0 << 8 | 1) + 6 + 30;
+    return uint16_t(fold(s));
+}
+
+} // namespace
+
+TEST_F(BridgeTest, PartiallyChecksummedFramesTakeTheTcPath) {
+    run_xdp(2, eth_frame(kOut, kB)); // B known on p2
+    // A guest with checksum offload: the field holds only the pseudo-header sum.
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, tcp4_pseudo_sum())), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u) << "left to TC, uncounted at XDP";
+    EXPECT_TRUE(fdb(kA)) << "learned at XDP all the same";
+    // A complete checksum (anything else) is forwarded at XDP.
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, uint16_t(~tcp4_pseudo_sum()))), XDP_REDIRECT);
+    // Unknown unicast floods are guarded too.
+    EXPECT_EQ(run_xdp(1, tcp4_frame("02:00:00:00:99:99", kA, tcp4_pseudo_sum())), XDP_PASS);
+    // The TC path forwards it, checksum state and all.
+    EXPECT_EQ(run_tc_ingress(1, tcp4_frame(kB, kA, tcp4_pseudo_sum())), TC_ACT_REDIRECT);
+}
