@@ -99,6 +99,7 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
     struct xb_port *out = bpf_map_lookup_elem(&ports, &out_slot);
 
     if (!out || out->ifindex != dst->ifindex || !(out->flags & XB_PORT_UP)) {
+        d->out_slot = out_slot; /* for the reason: a tap without a reader, or a port down */
         xb_drop(d, XB_DROP_PORT_DOWN);
         return;
     }

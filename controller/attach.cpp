@@ -102,6 +102,23 @@ bool tc_attach(int ifindex, const std::string &ifname, TcDir dir, int prog_fd) {
     return created;
 }
 
+void tc_replace(int ifindex, const std::string &ifname, TcDir dir, int prog_fd) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point(dir));
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE,
+                .handle = kTcHandle, .priority = kTcPriority);
+    check_libbpf(bpf_tc_attach(&hook, &opts),
+                 fmt::format("cannot replace the TC {} program of {}",
+                             dir == TcDir::Ingress ? "ingress" : "egress", ifname));
+}
+
+void xdp_replace(const std::string &pin, const std::string &ifname, int prog_fd) {
+    UniqueFd link(bpf_obj_get(pin.c_str()));
+    if (!link)
+        throw_errno(fmt::format("cannot open the XDP link of {}", ifname), errno);
+    check_libbpf(bpf_link_update(link.get(), prog_fd, nullptr),
+                 fmt::format("cannot replace the XDP program of {}", ifname));
+}
+
 void tc_detach(int ifindex, TcDir dir) {
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point(dir));
     LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);

@@ -29,6 +29,11 @@ void xdp_detach(const std::string &pin);
 enum class TcDir { Ingress, Egress };
 // Attaches prog_fd as xbridge's filter; returns true when it had to create clsact.
 bool tc_attach(int ifindex, const std::string &ifname, TcDir dir, int prog_fd);
+// Replaces the program of xbridge's filter in one step (cls_bpf change): the hook
+// never runs without one.
+void tc_replace(int ifindex, const std::string &ifname, TcDir dir, int prog_fd);
+// Switches the XDP link pinned at `pin` to prog_fd in one step.
+void xdp_replace(const std::string &pin, const std::string &ifname, int prog_fd);
 // Removes xbridge's filter (no error if it is gone with its device).
 void tc_detach(int ifindex, TcDir dir);
 void tc_destroy_clsact(int ifindex);

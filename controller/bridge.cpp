@@ -31,13 +31,35 @@ Undo::~Undo() {
     }
 }
 
-BridgeLock::BridgeLock() {
+int BridgeLock::held_fd_ = -1;
+
+BridgeLock::BridgeLock(Mode mode) {
     ensure_bpffs();
-    fd_ = UniqueFd(::open(pin_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd_)
+    UniqueFd fd(::open(pin_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd)
         throw_last_errno(fmt::format("cannot open {}", pin_root()));
-    if (::flock(fd_.get(), LOCK_EX) < 0)
+    int ret;
+    do {
+        ret = ::flock(fd.get(), LOCK_EX | (mode == Mode::Try ? LOCK_NB : 0));
+    } while (ret < 0 && errno == EINTR);
+    if (ret < 0) {
+        if (mode == Mode::Try && errno == EWOULDBLOCK)
+            return;
         throw_last_errno("cannot lock the bridge state");
+    }
+    fd_ = std::move(fd);
+    held_fd_ = fd_.get();
+}
+
+BridgeLock::~BridgeLock() {
+    if (fd_ && held_fd_ == fd_.get())
+        held_fd_ = -1;
+}
+
+void BridgeLock::close_inherited() {
+    if (held_fd_ >= 0)
+        ::close(held_fd_);
+    held_fd_ = -1;
 }
 
 uint64_t current_netns() {
@@ -141,7 +163,8 @@ void update_max_slot(Datapath &dp) {
 
 // Adds one existing device as a port. Every step pushes its undo onto `undo`.
 void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool created,
-              XdpMode mode, Undo &undo) {
+              XdpMode mode, Undo &undo, std::optional<uint32_t> want_slot = std::nullopt,
+              uint32_t flags = XB_PORT_DEFAULT_FLAGS) {
     if (!li.ethernet)
         throw Error(fmt::format("{} is not an Ethernet device", li.name), EINVAL);
     if (li.master) {
@@ -155,7 +178,7 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     if (uint32_t id = xdp_attached_prog(li.ifindex))
         throw Error(fmt::format("{} already has an XDP program attached (id {})", li.name, id),
                     EBUSY);
-    auto slot_opt = dp.free_slot();
+    auto slot_opt = want_slot ? want_slot : dp.free_slot();
     if (!slot_opt)
         throw Error(fmt::format("bridge {} is full ({} ports)", dp.name(), XB_MAX_PORTS - 1),
                     ENOSPC);
@@ -164,7 +187,7 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
 
     xb_port p{};
     p.ifindex = static_cast<uint32_t>(ifindex);
-    p.flags = XB_PORT_DEFAULT_FLAGS | (uplink ? XB_PORT_UPLINK : 0);
+    p.flags = (flags & ~(XB_PORT_UPLINK | XB_PORT_UP)) | (uplink ? XB_PORT_UPLINK : 0);
     p.ctl = created ? XB_CTL_CREATED_TAP : 0;
     p.kind = kind_of(li.kind);
     p.mtu = li.mtu;
@@ -229,6 +252,27 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
 }
 
 } // namespace
+
+bool readd_port(Datapath &dp, Netlink &nl, const LinkInfo &li) {
+    for (const auto &sp : dp.absent_ports()) {
+        if (li.name != sp.port.name)
+            continue;
+        Undo undo;
+        add_port(dp, nl, li, sp.port.flags & XB_PORT_UPLINK, false, XdpMode::Auto, undo, sp.slot,
+                 sp.port.flags);
+        undo.commit();
+        return true;
+    }
+    return false;
+}
+
+void forget_absent_ports(Datapath &dp) {
+    for (const auto &sp : dp.absent_ports()) {
+        xb_port empty{};
+        uint32_t slot = sp.slot;
+        bpf_map_update_elem(dp.map(MapId::Ports), &slot, &empty, BPF_ANY);
+    }
+}
 
 void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
     auto cur = dp.port(slot);
@@ -296,16 +340,15 @@ void update_xdp_max_len(Datapath &dp) {
 
 UpResult bridge_up(const UpOptions &opts, Netlink &nl) {
     if (!valid_bridge_name(opts.name))
-        throw Error(fmt::format("invalid bridge name '{}' (1-15 characters of A-Z a-z 0-9 _ . -)",
-                                opts.name),
-                    EINVAL);
+        throw Error(
+            fmt::format("invalid bridge name '{}' (1-15 characters of A-Z a-z 0-9 _ -)", opts.name),
+            EINVAL);
     const PortPlan plan = plan_ports(opts.ports, opts.uplink, XB_MAX_PORTS - 1);
-    if (plan.ports.empty())
-        throw Error("no ports given", EINVAL);
-    BridgeLock lock;
-
     UpResult res;
     std::optional<Datapath> dp = Datapath::open(opts.name);
+    if (plan.ports.empty() && !dp)
+        throw Error(fmt::format("no bridge named {}, and no ports to create it with", opts.name),
+                    ENOENT);
     if (dp && (*dp).config()->netns_ino != current_netns())
         throw Error(fmt::format("bridge name {} is in use in another network namespace", opts.name),
                     EEXIST);
@@ -369,6 +412,34 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl) {
     return res;
 }
 
+size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
+    auto progs = dp.load_programs(object);
+    const int old_xdp = dp.prog(ProgId::XdpIngress), old_in = dp.prog(ProgId::TcIngress),
+              old_eg = dp.prog(ProgId::TcEgress);
+    const auto ports = dp.ports();
+    Undo undo;
+    for (const auto &sp : ports) {
+        const xb_port &p = sp.port;
+        const int ifindex = static_cast<int>(p.ifindex);
+        const std::string name = p.name, pin = dp.link_pin(p.ifindex);
+        tc_replace(ifindex, name, TcDir::Ingress, progs[size_t(ProgId::TcIngress)].get());
+        undo.push([=] { tc_replace(ifindex, name, TcDir::Ingress, old_in); });
+        if (p.ctl & XB_CTL_TC_EGRESS) {
+            tc_replace(ifindex, name, TcDir::Egress, progs[size_t(ProgId::TcEgress)].get());
+            undo.push([=] { tc_replace(ifindex, name, TcDir::Egress, old_eg); });
+        }
+        xdp_replace(pin, name, progs[size_t(ProgId::XdpIngress)].get());
+        undo.push([=] { xdp_replace(pin, name, old_xdp); });
+    }
+    // The old programs stay loaded until the undo steps are dropped with the old fds.
+    dp.replace_programs(std::move(progs));
+    undo.commit();
+    // The flood maps' egress program is part of each entry: point them at the new one.
+    for (const auto &sp : ports)
+        update_flood_maps(dp, sp.port);
+    return ports.size();
+}
+
 bool controller_alive(const Datapath &dp) {
     Datapath &d = const_cast<Datapath &>(dp);
     const pid_t pid = static_cast<pid_t>(d.config()->controller_pid);
@@ -402,6 +473,15 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
     if (dp.config()->uplink_ifindex == ifindex)
         dp.config()->uplink_ifindex = 0;
     dp.clear_port(slot);
+    if (device_gone) {
+        // Remember the port by name: QEMU recreates its tap under the same name when a
+        // guest restarts, and the port should come back with its flags.
+        xb_port kept = *p;
+        kept.ifindex = 0;
+        kept.ctl = (kept.ctl & XB_CTL_CREATED_TAP) | XB_CTL_ABSENT;
+        kept.flags &= ~XB_PORT_UP;
+        bpf_map_update_elem(dp.map(MapId::Ports), &slot, &kept, BPF_ANY);
+    }
     update_max_slot(dp);
     update_xdp_max_len(dp);
     if (device_gone)
@@ -427,7 +507,6 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
 }
 
 void bridge_down(const std::string &name, Netlink &nl) {
-    BridgeLock lock;
     // A bridge whose namespace is gone took its ports with it: only its pins remain.
     Datapath dp = open_bridge(name, true);
     if (dp.config()->netns_ino != current_netns()) {
@@ -436,6 +515,7 @@ void bridge_down(const std::string &name, Netlink &nl) {
         return;
     }
     stop_controller(dp);
+    forget_absent_ports(dp);
     std::string first_error;
     for (const auto &sp : dp.ports()) {
         try {

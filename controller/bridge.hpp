@@ -52,15 +52,23 @@ class Undo {
     std::vector<std::function<void()>> steps_;
 };
 
-// Serialises the commands that change bridges (flock on the pin root).
+// Serialises the commands that change bridges (flock on the pin root): two `fdb add`s,
+// an `up` while `down` runs, the controller dropping a vanished port.
 class BridgeLock {
   public:
-    BridgeLock();
+    enum class Mode { Wait, Try };
+    explicit BridgeLock(Mode mode = Mode::Wait);
     BridgeLock(const BridgeLock &) = delete;
     BridgeLock &operator=(const BridgeLock &) = delete;
+    ~BridgeLock();
+    bool held() const { return bool(fd_); }
+    // In a child forked while the lock is held: closes the child's copy, so the lock
+    // stays the parent's and goes when the parent is done.
+    static void close_inherited();
 
   private:
     UniqueFd fd_;
+    static int held_fd_;
 };
 
 // Network namespace identity (inode of /proc/self/ns/net).
@@ -71,15 +79,22 @@ uint64_t current_netns();
 Datapath open_bridge(const std::string &name, bool allow_orphan = false);
 bool netns_alive(uint64_t ino);
 
+// Creates bridge opts.name or adds ports to it. The caller holds a BridgeLock. With no
+// ports, only checks that the bridge exists (to adopt it).
 UpResult bridge_up(const UpOptions &opts, Netlink &nl);
 
 // Stops the controller, detaches every port, restores what up changed and removes
-// the pins. Devices that vanished meanwhile are skipped.
+// the pins. Devices that vanished meanwhile are skipped. The caller holds a BridgeLock.
 void bridge_down(const std::string &name, Netlink &nl);
 
 // Takes one port out of the bridge, undoing what adding it did. When `device_gone`,
 // only the bridge's own state is cleaned (the netdev and its hooks are gone).
 void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone);
+
+// Re-attaches a device that returned under the name of an absent port (its slot and
+// flags). Returns false when no absent port has that name. The caller holds the lock.
+bool readd_port(Datapath &dp, Netlink &nl, const LinkInfo &li);
+void forget_absent_ports(Datapath &dp);
 
 // Brings a port's operational state (carrier, MTU, MAC) into the datapath: the
 // UP flag and flood-map membership, and the bridge's XDP length limit.
@@ -92,6 +107,12 @@ void update_flood_maps(Datapath &dp, const xb_port &p);
 // locked); nullopt for an unknown name.
 std::optional<uint32_t> parse_port_flag(const std::string &name);
 void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on);
+
+// Loads a datapath object (the built-in one, or a file) on the bridge's maps and
+// switches every port to its programs, each hook in one step (bpf_link_update, cls_bpf
+// replace): frames keep flowing, the FDB and counters stay. Rolls back on failure.
+// Returns the number of ports switched. The caller holds the lock.
+size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object);
 
 // Stops the controller process of a bridge, if one runs. Returns whether one ran.
 bool stop_controller(Datapath &dp);

@@ -6,6 +6,7 @@
 #include "fdb.hpp"
 #include "netlink.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -114,6 +115,10 @@ class Controller {
   private:
     void tick() {
         expire_trace_lease();
+        // Link events can be missed (a full socket buffer, a lock held by a command):
+        // every few seconds, look at every port again.
+        if (++ticks_ % 5 == 0)
+            resync();
         try {
             const auto t0 = std::chrono::steady_clock::now();
             const size_t n = fdb_sweep(dp_, monotonic_coarse_ns());
@@ -139,7 +144,26 @@ class Controller {
         }
     }
 
+    void maybe_readd(const LinkInfo &li) {
+        const auto absent = dp_.absent_ports();
+        if (std::none_of(absent.begin(), absent.end(),
+                         [&](const SlotPort &sp) { return li.name == sp.port.name; }))
+            return;
+        BridgeLock lock(BridgeLock::Mode::Try);
+        if (!lock.held())
+            return; // the next resync tries again
+        try {
+            if (readd_port(dp_, nl_, li))
+                log(fmt::format("port {} is back (ifindex {}): re-attached", li.name, li.ifindex));
+        } catch (const Error &e) {
+            log(fmt::format("port {} is back but cannot be re-attached: {}", li.name, e.what()));
+        }
+    }
+
     void resync() {
+        for (const auto &sp : dp_.absent_ports())
+            if (auto li = nl_.link(std::string(sp.port.name)))
+                maybe_readd(*li);
         for (const auto &sp : dp_.ports()) {
             auto li = nl_.link(static_cast<int>(sp.port.ifindex));
             if (!li || li->name != sp.port.name) {
@@ -152,8 +176,11 @@ class Controller {
 
     void on_link(const LinkMonitor::Event &ev) {
         auto sp = dp_.port_by_ifindex(static_cast<uint32_t>(ev.link.ifindex));
-        if (!sp)
+        if (!sp) {
+            if (!ev.deleted)
+                maybe_readd(ev.link);
             return;
+        }
         if (ev.deleted) {
             drop_port(*sp, "was deleted");
             return;
@@ -166,6 +193,14 @@ class Controller {
     }
 
     void drop_port(const SlotPort &sp, const char *why) {
+        // Never wait for the lock: `down` holds it while it stops this process. A
+        // command that holds it now leaves the port to the next resync.
+        BridgeLock lock(BridgeLock::Mode::Try);
+        if (!lock.held())
+            return;
+        auto cur = dp_.port(sp.slot);
+        if (!cur || cur->ifindex != sp.port.ifindex)
+            return; // already handled
         log(fmt::format("port {} (ifindex {}) {}: removed from the bridge", sp.port.name,
                         sp.port.ifindex, why));
         try {
@@ -180,6 +215,7 @@ class Controller {
     LinkMonitor mon_;
     UniqueFd sig_, timer_;
     std::unique_ptr<MetricsServer> metrics_;
+    uint64_t ticks_ = 0;
 };
 
 } // namespace
@@ -206,6 +242,7 @@ int spawn_controller(const std::string &name, std::unique_ptr<MetricsServer> met
         throw_last_errno("fork");
     if (pid == 0) {
         // Daemon: own session, no terminal, log to the bridge's log file.
+        BridgeLock::close_inherited();
         rd.reset();
         ::setsid();
         if (::chdir("/") < 0)

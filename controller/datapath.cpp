@@ -38,22 +38,59 @@ constexpr std::array<const char *, static_cast<size_t>(ProgId::Count)> kProgName
     "xb_xdp_devmap_tx",
 };
 
-struct SkelDeleter {
-    void operator()(xbridge *s) const { xbridge::destroy(s); }
+UniqueFd dup_fd(int fd, const std::string &what) {
+    int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0)
+        throw_last_errno(what);
+    return UniqueFd(d);
+}
+
+struct ObjDeleter {
+    void operator()(bpf_object *o) const { bpf_object__close(o); }
 };
+using ObjPtr = std::unique_ptr<bpf_object, ObjDeleter>;
+
+// The datapath object: the one built into this binary (the skeleton's ELF bytes), or a
+// file, for an upgrade to a newer object.
+ObjPtr open_object(const std::optional<std::string> &path) {
+    bpf_object *o = nullptr;
+    if (path) {
+        o = bpf_object__open_file(path->c_str(), nullptr);
+    } else {
+        size_t sz = 0;
+        const void *bytes = xbridge::elf_bytes(&sz);
+        LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "xbridge");
+        o = bpf_object__open_mem(bytes, sz, &opts);
+    }
+    if (!o)
+        throw_errno(path ? fmt::format("cannot open the datapath object {}", *path)
+                         : std::string("cannot open the datapath object"),
+                    errno);
+    return ObjPtr(o);
+}
+
+void load_object(bpf_object *obj) {
+    if (int err = bpf_object__load(obj); err)
+        throw_errno("cannot load the datapath programs (is BPF supported and are you root?)", err);
+}
+
+template <size_t N>
+std::array<UniqueFd, N> prog_fds(bpf_object *obj, const std::array<const char *, N> &names) {
+    std::array<UniqueFd, N> fds;
+    for (size_t i = 0; i < N; i++) {
+        bpf_program *p = bpf_object__find_program_by_name(obj, names[i]);
+        if (!p)
+            throw Error(fmt::format("datapath object has no program {}", names[i]));
+        fds[i] = dup_fd(bpf_program__fd(p), "dup prog fd");
+    }
+    return fds;
+}
 
 std::string prog_pin(const std::string &dir, size_t i) {
     return fmt::format("{}/prog_{}", dir, kProgNames[i]);
 }
 std::string map_pin(const std::string &dir, size_t i) {
     return fmt::format("{}/{}", dir, kMapNames[i]);
-}
-
-UniqueFd dup_fd(int fd, const std::string &what) {
-    int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (d < 0)
-        throw_last_errno(what);
-    return UniqueFd(d);
 }
 
 } // namespace
@@ -128,26 +165,21 @@ Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max) {
     dp.name_ = bridge;
     dp.dir_ = pin_dir(bridge);
 
-    std::unique_ptr<xbridge, SkelDeleter> skel(xbridge::open());
-    if (!skel)
-        throw_last_errno("cannot open the datapath object");
-    check_libbpf(bpf_map__set_max_entries(skel->maps.fdb, fdb_max + XB_FDB_STATIC_RESERVE),
+    ObjPtr obj = open_object(std::nullopt);
+    bpf_map *fdb = bpf_object__find_map_by_name(obj.get(), "fdb");
+    if (!fdb)
+        throw Error("datapath object has no map fdb");
+    check_libbpf(bpf_map__set_max_entries(fdb, fdb_max + XB_FDB_STATIC_RESERVE),
                  "cannot size the FDB");
-    if (int err = xbridge::load(skel.get()); err)
-        throw_errno("cannot load the datapath programs (is BPF supported and are you root?)", err);
+    load_object(obj.get());
 
     for (size_t i = 0; i < kMapNames.size(); i++) {
-        bpf_map *m = bpf_object__find_map_by_name(skel->obj, kMapNames[i]);
+        bpf_map *m = bpf_object__find_map_by_name(obj.get(), kMapNames[i]);
         if (!m)
             throw Error(fmt::format("datapath object has no map {}", kMapNames[i]));
         dp.maps_[i] = dup_fd(bpf_map__fd(m), "dup map fd");
     }
-    for (size_t i = 0; i < kProgNames.size(); i++) {
-        bpf_program *p = bpf_object__find_program_by_name(skel->obj, kProgNames[i]);
-        if (!p)
-            throw Error(fmt::format("datapath object has no program {}", kProgNames[i]));
-        dp.progs_[i] = dup_fd(bpf_program__fd(p), "dup prog fd");
-    }
+    dp.progs_ = prog_fds(obj.get(), kProgNames);
 
     if (::mkdir(dp.dir_.c_str(), 0700) < 0)
         throw_last_errno(fmt::format("cannot create {}", dp.dir_));
@@ -190,6 +222,38 @@ std::optional<Datapath> Datapath::open(const std::string &bridge) {
     }
     dp.cfg_ = ConfigView(dp.map(MapId::Config));
     return dp;
+}
+
+std::array<UniqueFd, static_cast<size_t>(ProgId::Count)>
+Datapath::load_programs(const std::optional<std::string> &object) const {
+    ObjPtr obj = open_object(object);
+    // The new programs work on the running bridge's maps: same FDB, counters, ports.
+    for (size_t i = 0; i < kMapNames.size(); i++) {
+        bpf_map *m = bpf_object__find_map_by_name(obj.get(), kMapNames[i]);
+        if (!m)
+            throw Error(fmt::format("the new datapath object has no map {}", kMapNames[i]));
+        check_libbpf(bpf_map__reuse_fd(m, maps_[i].get()),
+                     fmt::format("cannot reuse map {}", kMapNames[i]));
+    }
+    if (int err = bpf_object__load(obj.get()); err)
+        throw_errno("cannot load the new datapath object on this bridge's maps (an "
+                    "incompatible map layout?)",
+                    err);
+    return prog_fds(obj.get(), kProgNames);
+}
+
+void Datapath::replace_programs(std::array<UniqueFd, static_cast<size_t>(ProgId::Count)> progs) {
+    for (size_t i = 0; i < kProgNames.size(); i++) {
+        const std::string pin = prog_pin(dir_, i);
+        const std::string tmp = pin + "_new"; // bpffs refuses names with a dot
+        ::unlink(tmp.c_str());
+        check_libbpf(bpf_obj_pin(progs[i].get(), tmp.c_str()),
+                     fmt::format("cannot pin program {}", kProgNames[i]));
+        // rename(2) replaces the pin in one step: there is always a pinned program.
+        if (::rename(tmp.c_str(), pin.c_str()) < 0)
+            throw_last_errno(fmt::format("cannot replace the pin of {}", kProgNames[i]));
+    }
+    progs_ = std::move(progs);
 }
 
 void Datapath::unpin_all() {
@@ -256,11 +320,30 @@ std::optional<SlotPort> Datapath::port_by_name(const std::string &name) const {
     return std::nullopt;
 }
 
+std::vector<SlotPort> Datapath::absent_ports() const {
+    std::vector<SlotPort> out;
+    for (uint32_t slot = 1; slot < XB_MAX_PORTS; slot++) {
+        xb_port p{};
+        if (bpf_map_lookup_elem(map(MapId::Ports), &slot, &p) == 0 && !p.ifindex &&
+            (p.ctl & XB_CTL_ABSENT))
+            out.push_back({slot, p});
+    }
+    return out;
+}
+
 std::optional<uint32_t> Datapath::free_slot() const {
-    for (uint32_t slot = 1; slot < XB_MAX_PORTS; slot++)
-        if (!port(slot))
+    // A slot kept for an absent port is taken only when nothing else is free.
+    std::optional<uint32_t> absent;
+    for (uint32_t slot = 1; slot < XB_MAX_PORTS; slot++) {
+        xb_port p{};
+        if (bpf_map_lookup_elem(map(MapId::Ports), &slot, &p) < 0)
+            continue;
+        if (!p.ifindex && !(p.ctl & XB_CTL_ABSENT))
             return slot;
-    return std::nullopt;
+        if (!p.ifindex && !absent)
+            absent = slot;
+    }
+    return absent;
 }
 
 void Datapath::devmap_set(MapId m, uint32_t ifindex, bool with_counter) {

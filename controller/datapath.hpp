@@ -77,6 +77,14 @@ class Datapath {
     // Removes every pin (maps, programs, links) and the bridge's directory.
     void unpin_all();
 
+    // Loads the programs of a datapath object (the built-in one, or a file) on this
+    // bridge's maps, for an upgrade; nothing is attached yet.
+    std::array<UniqueFd, static_cast<size_t>(ProgId::Count)>
+    load_programs(const std::optional<std::string> &object) const;
+    // Makes `progs` this bridge's programs: re-pins them (each pin replaced in one
+    // step) and uses them from now on. Attachments are the caller's to switch.
+    void replace_programs(std::array<UniqueFd, static_cast<size_t>(ProgId::Count)> progs);
+
     const std::string &name() const { return name_; }
     const std::string &dir() const { return dir_; }
     int map(MapId id) const { return maps_[static_cast<size_t>(id)].get(); }
@@ -92,6 +100,8 @@ class Datapath {
     std::optional<SlotPort> port_by_ifindex(uint32_t ifindex) const;
     std::optional<SlotPort> port_by_name(const std::string &name) const;
     std::optional<uint32_t> free_slot() const;
+    // Ports whose device vanished, kept to be re-attached when it returns.
+    std::vector<SlotPort> absent_ports() const;
 
     // Devmaps: `with_counter` installs the devmap egress program that counts copies.
     void devmap_set(MapId map, uint32_t ifindex, bool with_counter);

@@ -85,6 +85,14 @@ uint16_t vlan_option(const std::string &s) {
 }
 
 int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foreground) {
+    // What can be judged without touching the system is judged first.
+    if (!valid_bridge_name(upo.name))
+        throw Error(
+            fmt::format("invalid bridge name '{}' (1-15 characters of A-Z a-z 0-9 _ -)", upo.name),
+            EINVAL);
+    plan_ports(upo.ports, upo.uplink, XB_MAX_PORTS - 1);
+    // Held until the controller runs: an `up` and a `down` at once never interleave.
+    BridgeLock lock;
     // The controller's metrics socket is bound before anything changes, so that a port
     // in use fails `up` with nothing to roll back.
     std::unique_ptr<MetricsServer> server;
@@ -188,6 +196,16 @@ int main(int argc, char **argv) {
     auto *down = app.add_subcommand("down", "Remove a bridge and undo what up did");
     std::string name = kDefaultBridge;
     down->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+
+    auto *restart = app.add_subcommand(
+        "restart", "Restart the controller of a running bridge (the datapath keeps forwarding)");
+    restart->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+
+    auto *upgrade = app.add_subcommand(
+        "upgrade", "Replace a running bridge's programs in place (maps, FDB, counters kept)");
+    std::string object;
+    upgrade->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    upgrade->add_option("--object", object, "Datapath object file (default: the built-in one)");
 
     auto *status = app.add_subcommand("status", "Show a bridge and its ports");
     bool json = false;
@@ -304,10 +322,33 @@ int main(int argc, char **argv) {
             return cmd_up(upo, maddr, foreground);
         }
         if (down->parsed()) {
+            BridgeLock lock;
             Netlink nl;
             bridge_down(name, nl);
             ::unlink(log_path(name).c_str());
             std::cout << fmt::format("bridge {} removed\n", name);
+            return 0;
+        }
+        if (restart->parsed()) {
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            const MetricsAddr addr{dp.config()->metrics_ip4, dp.config()->metrics_port};
+            const bool was = stop_controller(dp);
+            std::unique_ptr<MetricsServer> server;
+            if (addr.port)
+                server = std::make_unique<MetricsServer>(name, addr);
+            const int pid = spawn_controller(name, std::move(server));
+            std::cout << fmt::format("controller of {} {} (pid {})\n", name,
+                                     was ? "restarted" : "started", pid);
+            return 0;
+        }
+        if (upgrade->parsed()) {
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            const size_t n =
+                bridge_upgrade(dp, object.empty() ? std::nullopt : std::optional(object));
+            std::cout << fmt::format("bridge {}: {} port{} switched to the new programs\n", name, n,
+                                     n == 1 ? "" : "s");
             return 0;
         }
         if (status->parsed()) {

@@ -14,7 +14,7 @@ enum class XdpMode { Auto, Native, Generic };
 // The kernel's dev_valid_name(): 1-15 bytes, not "." or "..", no '/', ':' or space.
 bool valid_ifname(std::string_view name);
 // A bridge name doubles as a directory under /sys/fs/bpf/xbridge: ifname rules, and
-// only [A-Za-z0-9_.-].
+// only [A-Za-z0-9_-] (bpffs refuses names with a dot).
 bool valid_bridge_name(std::string_view name);
 
 std::optional<XdpMode> parse_xdp_mode(std::string_view s);

@@ -82,7 +82,9 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         {"mac", format_mac(p.mac)},
         {"mtu", p.mtu},
         {"xdp_mode", xdp_mode_name(p.xdp_mode)},
-        {"state", (p.flags & XB_PORT_UP) ? "up" : "down"},
+        {"state", (p.ctl & XB_CTL_ABSENT)  ? "absent"
+                  : (p.flags & XB_PORT_UP) ? "up"
+                                           : "down"},
         {"created", bool(p.ctl & XB_CTL_CREATED_TAP)},
         {"uplink", bool(p.flags & XB_PORT_UPLINK)},
         {"learning", bool(p.flags & XB_PORT_LEARNING)},
@@ -99,6 +101,8 @@ nlohmann::ordered_json status_json(Datapath &dp) {
     const xb_config &c = *dp.config();
     nlohmann::ordered_json ports = nlohmann::ordered_json::array();
     for (const auto &sp : dp.ports())
+        ports.push_back(port_json(sp));
+    for (const auto &sp : dp.absent_ports())
         ports.push_back(port_json(sp));
     return {
         {"name", dp.name()},
@@ -124,13 +128,20 @@ void print_status(Datapath &dp, std::ostream &out) {
                        c.max_learned,
                        controller_alive(dp) ? fmt::format("running (pid {})", c.controller_pid)
                                             : std::string("not running"));
-    out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<5} {:<8} {}\n", "PORT", "IFINDEX",
+    out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<6} {:<8} {}\n", "PORT", "IFINDEX",
                        "KIND", "MAC", "MTU", "XDP", "STATE", "CREATED", "FLAGS");
-    for (const auto &sp : dp.ports()) {
+    auto ports = dp.ports();
+    auto absent = dp.absent_ports();
+    ports.insert(ports.end(), absent.begin(), absent.end());
+    for (const auto &sp : ports) {
         const xb_port &p = sp.port;
-        out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<5} {:<8} {}\n", p.name,
-                           p.ifindex, port_kind_name(p.kind), format_mac(p.mac), p.mtu,
-                           xdp_mode_name(p.xdp_mode), (p.flags & XB_PORT_UP) ? "up" : "down",
+        const bool gone = p.ctl & XB_CTL_ABSENT;
+        out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<6} {:<8} {}\n", p.name,
+                           gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),
+                           format_mac(p.mac), p.mtu, gone ? "-" : xdp_mode_name(p.xdp_mode),
+                           gone                     ? "absent"
+                           : (p.flags & XB_PORT_UP) ? "up"
+                                                    : "down",
                            (p.ctl & XB_CTL_CREATED_TAP) ? "yes" : "no", port_flag_names(p.flags));
     }
 }

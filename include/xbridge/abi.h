@@ -81,6 +81,8 @@ enum xb_port_ctl {
     XB_CTL_CLSACT_CREATED = 1u << 2, /* xbridge created the clsact qdisc: remove it */
     XB_CTL_WAS_DOWN = 1u << 3,      /* the port was administratively down before up */
     XB_CTL_TC_EGRESS = 1u << 4,     /* the host egress program is attached */
+    XB_CTL_ABSENT = 1u << 5,        /* the device vanished: the slot (ifindex 0) keeps its
+                                     * name and flags until a device of that name returns */
 };
 
 enum xb_xdp_mode {

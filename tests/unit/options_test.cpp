@@ -21,7 +21,8 @@ TEST(Names, InterfaceNamesFollowTheKernel) {
 
 TEST(Names, BridgeNamesAreSafeDirectoryNames) {
     EXPECT_TRUE(valid_bridge_name("xbr0"));
-    EXPECT_TRUE(valid_bridge_name("lab_1.a-b"));
+    EXPECT_TRUE(valid_bridge_name("lab_1-b"));
+    EXPECT_FALSE(valid_bridge_name("lab.1")) << "bpffs refuses dots";
     EXPECT_FALSE(valid_bridge_name("x*y"));
     EXPECT_FALSE(valid_bridge_name("ünï"));
     EXPECT_FALSE(valid_bridge_name("abcdefghijklmnop"));

@@ -1,0 +1,214 @@
+# shellcheck shell=bash
+# The bridge survives its controller, its ports and its inputs.
+
+G0=$(topo_guest_ip 0)
+G1=$(topo_guest_ip 1)
+
+# ping_bg NS IP COUNT: a continuous ping in the background, 50 per second.
+ping_bg() {
+	in_ns "$1" ping -i 0.02 -W1 -c "$3" "$2" >"$TOPO_TMP/ping-$1" 2>&1 &
+	PING_PID=$!
+}
+
+# ping_result: waits for ping_bg and fails unless every reply came.
+ping_no_loss() {
+	wait "$PING_PID" || true
+	local line
+	line=$(grep 'packets transmitted' "$TOPO_TMP/ping-$1")
+	[[ $line == *" 0% packet loss"* ]] || fail "replies were lost: $line"
+	echo "ok: $line"
+}
+
+controller_pid() { xb status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty'; }
+counter() { xb stats --name "$XB_BRIDGE" --json | jq --arg p "$1" --arg f "$2" '.ports[] | select(.name == $p) | .[$f]'; }
+
+test_controller_killed_and_restarted() {
+	require_tools jq
+	standard_bridge
+	assert_ping g0 "$TOPO_OUT_IP"
+	xb fdb add --name "$XB_BRIDGE" 02:00:00:5a:00:01 dev tap1
+	xb port set --name "$XB_BRIDGE" tap1 mcast-flood off
+	local pid rx0 fdb0
+	pid=$(controller_pid)
+	rx0=$(counter tap0 rx_packets)
+	fdb0=$(xb fdb show --name "$XB_BRIDGE" --json | jq -c 'map(select(.type != "dynamic")) | sort_by(.mac)')
+	ping_bg g0 "$TOPO_OUT_IP" 250
+	sleep 1
+	kill -9 "$pid"
+	step "controller killed with SIGKILL"
+	sleep 1.5
+	[[ -z $(controller_pid) ]] || fail "status still reports a controller"
+	xb up --name "$XB_BRIDGE" >/dev/null || fail "up could not adopt the running bridge"
+	step "adopted by 'xbridge up --name $XB_BRIDGE' (pid $(controller_pid))"
+	sleep 1
+	xb restart --name "$XB_BRIDGE" >/dev/null || fail "restart failed"
+	step "and restarted (pid $(controller_pid))"
+	ping_no_loss g0
+	[[ -n $(controller_pid) && $(controller_pid) != "$pid" ]] || fail "no new controller"
+	[[ $(counter tap0 rx_packets) -ge $((rx0 + 250)) ]] || fail "counters were reset"
+	[[ $(xb fdb show --name "$XB_BRIDGE" --json | jq -c 'map(select(.type != "dynamic")) | sort_by(.mac)') == "$fdb0" ]] ||
+		fail "static or local entries changed"
+	xb fdb show --name "$XB_BRIDGE" | grep -q "$(topo_guest_mac 0) *tap0" || fail "learned entries were lost"
+	xb status --name "$XB_BRIDGE" --json | jq -e '.ports[] | select(.name=="tap1") | .mcast_flood == false' >/dev/null ||
+		fail "port flags were lost"
+	echo "ok: FDB, static entries, counters and port flags preserved"
+}
+
+test_upgrade_without_loss() {
+	require_tools jq
+	[[ -f ${XB_BPF_OBJECT:-} ]] || skip "XB_BPF_OBJECT (the built datapath object) is not set"
+	standard_bridge
+	assert_ping g0 "$TOPO_OUT_IP"
+	local id0 id1 id2 rx0
+	id0=$(in_ns host ip -j link show tap0 | jq '.[0].xdp.prog.id')
+	rx0=$(counter tap0 rx_packets)
+	ping_bg g0 "$TOPO_OUT_IP" 250
+	sleep 1
+	xb upgrade --name "$XB_BRIDGE" >/dev/null || fail "upgrade (built-in object) failed"
+	id1=$(in_ns host ip -j link show tap0 | jq '.[0].xdp.prog.id')
+	sleep 1
+	xb upgrade --name "$XB_BRIDGE" --object "$XB_BPF_OBJECT" >/dev/null || fail "upgrade --object failed"
+	id2=$(in_ns host ip -j link show tap0 | jq '.[0].xdp.prog.id')
+	ping_no_loss g0
+	[[ $id0 != "$id1" && $id1 != "$id2" ]] || fail "the XDP program did not change: $id0 $id1 $id2"
+	[[ $(counter tap0 rx_packets) -ge $((rx0 + 250)) ]] || fail "counters were reset"
+	assert_ping out "$G1"
+	echo "ok: programs $id0 -> $id1 -> $id2 replaced under a 50/s ping; FDB and counters kept"
+	expect_error "cannot open the datapath object /nonexistent.o" xb upgrade --name "$XB_BRIDGE" --object /nonexistent.o
+	assert_ping g0 "$TOPO_OUT_IP"
+}
+
+test_concurrent_commands() {
+	require_tools jq
+	standard_bridge
+	local i pids=()
+	for ((i = 0; i < 20; i++)); do
+		xb fdb add --name "$XB_BRIDGE" "02:00:00:5b:00:$(printf %02x "$i")" dev tap$((i % 2)) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || fail "a concurrent fdb add failed"
+	done
+	[[ $(xb fdb show --name "$XB_BRIDGE" --json | jq '[.[] | select(.type == "static")] | length') -eq 20 ]] ||
+		fail "not all 20 concurrent static entries are there"
+	echo "ok: 20 concurrent fdb adds"
+	step "an up and a down at once"
+	for i in 1 2 3; do
+		xb up --name "${XB_BRIDGE}c" --metrics off --uplink none tap7 >/dev/null 2>&1 &
+		local up=$!
+		xb down --name "${XB_BRIDGE}c" >/dev/null 2>&1 &
+		local down=$!
+		wait $up $down || true
+		if [[ -d /sys/fs/bpf/xbridge/${XB_BRIDGE}c ]]; then
+			[[ $(xb status --name "${XB_BRIDGE}c" --json | jq -r '[.ports[].name] | join(" ")') == tap7 ]] ||
+				fail "round $i: a half-made bridge"
+			[[ -n $(xb status --name "${XB_BRIDGE}c" --json | jq -r '.controller_pid // empty') ]] ||
+				fail "round $i: a bridge without its controller"
+			xb down --name "${XB_BRIDGE}c" >/dev/null
+		fi
+		in_ns host ip link show tap7 >/dev/null 2>&1 && fail "round $i: tap7 outlived its bridge"
+		echo "ok: round $i consistent"
+	done
+}
+
+test_ports_come_and_go() {
+	require_tools jq
+	standard_bridge
+	assert_ping out "$G0"
+	step "the guest's QEMU exits: its tap loses its reader"
+	topo_stop_guest 0
+	local t
+	for ((t = 0; t < 30; t++)); do
+		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == down ]] && break
+		sleep 0.1
+	done
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == down ]] ||
+		fail "tap0 is not down without a reader"
+	local nr0
+	nr0=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.no_reader')
+	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --count 10
+	sleep 0.3
+	[[ $(($(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.no_reader') - nr0)) -eq 10 ]] ||
+		fail "frames for the reader-less tap were not counted as no_reader drops"
+	echo "ok: frames for a tap without a reader are dropped and counted"
+	topo_start_guest 0
+	assert_ping out "$G0"
+	echo "ok: QEMU back on the same tap: traffic resumes"
+
+	step "the tap is deleted and created again (QEMU making its own tap)"
+	topo_stop_guest 0
+	in_ns host ip link del tap0
+	for ((t = 0; t < 30; t++)); do
+		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == absent ]] && break
+		sleep 0.1
+	done
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == absent ]] ||
+		fail "tap0 is not shown absent"
+	xb fdb show --name "$XB_BRIDGE" | grep -q " tap0 " && fail "entries of the deleted tap remain"
+	in_ns host ip tuntap add dev tap0 mode tap
+	topo_start_guest 0
+	for ((t = 0; t < 50; t++)); do
+		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == up ]] && break
+		sleep 0.1
+	done
+	assert_ping out "$G0"
+	echo "ok: the new tap0 was re-attached by itself: traffic resumes"
+
+	step "a port renamed"
+	topo_stop_guest 1
+	in_ns host ip link set tap1 down
+	in_ns host ip link set tap1 name guest1
+	in_ns host ip link set guest1 up
+	for ((t = 0; t < 30; t++)); do
+		xb status --name "$XB_BRIDGE" --json | jq -e 'any(.ports[]; .name == "guest1")' >/dev/null && break
+		sleep 0.1
+	done
+	xb status --name "$XB_BRIDGE" --json | jq -e 'any(.ports[]; .name == "guest1")' >/dev/null ||
+		fail "the renamed port is not shown under its new name"
+	echo "ok: renamed port followed"
+
+	step "a port moved to another namespace"
+	ip netns add "$PFX-else"
+	in_ns host ip link set guest1 netns "$PFX-else"
+	for ((t = 0; t < 30; t++)); do
+		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="guest1") | .state') == absent ]] && break
+		sleep 0.1
+	done
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="guest1") | .state') == absent ]] ||
+		fail "the moved port is not shown absent"
+	ip -n "$PFX-else" link show guest1 | grep -q xdp && fail "the moved device still runs xbridge's XDP program"
+	echo "ok: the moved port left the bridge, without our programs"
+	assert_ping out "$G0"
+}
+
+test_every_command_refuses_bad_input() {
+	standard_bridge
+	expect_error "invalid MAC address '52:54:00:zz:00:01'" xb fdb add --name "$XB_BRIDGE" 52:54:00:zz:00:01 dev tap0
+	expect_error "invalid MAC address 'x'" xb fdb del --name "$XB_BRIDGE" x
+	expect_error "--mac: 'nope' is not a MAC address" xb trace --name "$XB_BRIDGE" --mac nope
+	expect_error "VLAN '4095' is out of range" xb fdb del --name "$XB_BRIDGE" --vlan 4095 02:00:00:00:00:01
+	expect_error "VLAN '-1' is out of range" xb fdb add --name "$XB_BRIDGE" --vlan -1 02:00:00:00:00:01 dev tap0
+	expect_error "tap9 is not a port of bridge" xb fdb show --name "$XB_BRIDGE" --port tap9
+	expect_error "tap9 is not a port of bridge" xb stats --name "$XB_BRIDGE" --port tap9
+	expect_error "tap9 is not a port of bridge" xb trace --name "$XB_BRIDGE" --port tap9
+	expect_error "tap9 is not a port of bridge" xb fdb flush --name "$XB_BRIDGE" --port tap9
+	expect_error "no bridge named nosuch" xb fdb show --name nosuch
+	expect_error "no bridge named nosuch" xb stats --name nosuch
+	expect_error "no bridge named nosuch" xb upgrade --name nosuch
+	expect_error "--fdb-size: '5' is not a number from 16" xb up --name "${XB_BRIDGE}x" --fdb-size 5 tap5
+	expect_error "--ageing-time: '-1' is not a number" xb up --name "${XB_BRIDGE}x" --ageing-time -1 tap5
+	expect_error "--max-learned: 'many' is not a number" xb up --name "${XB_BRIDGE}x" --max-learned many tap5
+	expect_error "--watch: '0' is not a number from 1" xb stats --name "$XB_BRIDGE" --watch 0
+	expect_error "--count: '0' is not a number from 1" xb trace --name "$XB_BRIDGE" --count 0
+	expect_error "max-learned: '99999999999' is not a number" xb set --name "$XB_BRIDGE" max-learned 99999999999
+	expect_error "invalid interface name 'abcdefghijklmnopq'" xb up --name "$XB_BRIDGE" abcdefghijklmnopq
+	expect_error "invalid bridge name 'abcdefghijklmnopq'" xb status --name abcdefghijklmnopq
+	local many=() i
+	for ((i = 0; i < 300; i++)); do many+=("t$i"); done
+	expect_error "too many ports: 300 (at most 255)" xb up --name "${XB_BRIDGE}x" "${many[@]}"
+	expect_error "The following argument was not expected" xb status --name "$XB_BRIDGE" --colour
+	[[ ! -e /sys/fs/bpf/xbridge/${XB_BRIDGE}x ]] || fail "a refused command created a bridge"
+	in_ns host ip link show tap5 >/dev/null 2>&1 && fail "a refused command created tap5"
+	assert_ping g0 "$G1"
+	echo "ok: every bad input refused with one line, nothing changed"
+}
