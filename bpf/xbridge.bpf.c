@@ -14,6 +14,7 @@
  *  xb_tc_egress     TC egress on the uplink: frames the host sends on the uplink towards
  *                   a guest are turned to that guest's port (host → guest).
  *  xb_xdp_devmap_tx devmap egress program of the flood maps: counts each copy.
+ *  xb_devmap_xmit   tp_btf/xdp_devmap_xmit: counts frames a port refused after a redirect.
  *
  * A frame is counted and traced once, by the hook that disposes of it.
  */
@@ -22,6 +23,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "decide.h"
+#include "devmap_xmit.h"
 #include "fdb.h"
 #include "maps.h"
 #include "parse.h"
@@ -184,6 +186,8 @@ static long xb_flood_one(__u64 index, void *arg)
         skb->mark = XB_SKB_MARK;
     if (bpf_clone_redirect(skb, p->ifindex, 0) == 0)
         xb_count_tx(slot, fc->len);
+    else
+        xb_count_drop(slot, XB_DROP_REDIRECT);
     skb->mark = mark;
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace xb {
@@ -440,22 +441,44 @@ size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
     return ports.size();
 }
 
+namespace {
+
+// Whether pid is a live xbridge process: not gone, not a zombie waiting for a parent
+// that never reaps it, and not a recycled pid of some other program.
+bool xbridge_process_alive(pid_t pid) {
+    if (pid <= 0)
+        return false;
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+    std::string line;
+    if (!std::getline(stat, line))
+        return false;
+    const auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size())
+        return false;
+    const std::string comm = line.substr(open + 1, close - open - 1);
+    const char state = line[close + 2];
+    return comm == "xbridge" && state != 'Z' && state != 'X';
+}
+
+} // namespace
+
 bool controller_alive(const Datapath &dp) {
     Datapath &d = const_cast<Datapath &>(dp);
-    const pid_t pid = static_cast<pid_t>(d.config()->controller_pid);
-    return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+    return xbridge_process_alive(static_cast<pid_t>(d.config()->controller_pid));
 }
 
 bool stop_controller(Datapath &dp) {
     const pid_t pid = static_cast<pid_t>(dp.config()->controller_pid);
-    if (pid <= 0 || ::kill(pid, 0) < 0)
+    if (!xbridge_process_alive(pid)) {
+        dp.config()->controller_pid = 0;
         return false;
+    }
     ::kill(pid, SIGTERM);
     using namespace std::chrono;
     const auto deadline = steady_clock::now() + seconds(5);
-    while (::kill(pid, 0) == 0 && steady_clock::now() < deadline)
+    while (xbridge_process_alive(pid) && steady_clock::now() < deadline)
         std::this_thread::sleep_for(milliseconds(10));
-    if (::kill(pid, 0) == 0)
+    if (xbridge_process_alive(pid))
         ::kill(pid, SIGKILL);
     dp.config()->controller_pid = 0;
     return true;

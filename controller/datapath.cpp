@@ -32,11 +32,12 @@ constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames 
     "tx_ports", "flood_ucast", "flood_mcast", "flood_bcast", "trace_rb",
 };
 constexpr std::array<const char *, static_cast<size_t>(ProgId::Count)> kProgNames = {
-    "xb_xdp_ingress",
-    "xb_tc_ingress",
-    "xb_tc_egress",
-    "xb_xdp_devmap_tx",
+    "xb_xdp_ingress", "xb_tc_ingress", "xb_tc_egress", "xb_xdp_devmap_tx", "xb_devmap_xmit",
 };
+
+bool optional_prog(size_t i) {
+    return i == static_cast<size_t>(ProgId::DevmapXmit);
+}
 
 UniqueFd dup_fd(int fd, const std::string &what) {
     int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -66,6 +67,11 @@ ObjPtr open_object(const std::optional<std::string> &path) {
         throw_errno(path ? fmt::format("cannot open the datapath object {}", *path)
                          : std::string("cannot open the datapath object"),
                     errno);
+    // The drop counter reads kernel structs through BTF: without it, do without it.
+    struct stat st {};
+    if (::stat("/sys/kernel/btf/vmlinux", &st) < 0)
+        if (bpf_program *p = bpf_object__find_program_by_name(o, "xb_devmap_xmit"))
+            bpf_program__set_autoload(p, false);
     return ObjPtr(o);
 }
 
@@ -81,6 +87,8 @@ std::array<UniqueFd, N> prog_fds(bpf_object *obj, const std::array<const char *,
         bpf_program *p = bpf_object__find_program_by_name(obj, names[i]);
         if (!p)
             throw Error(fmt::format("datapath object has no program {}", names[i]));
+        if (bpf_program__fd(p) < 0 && optional_prog(i))
+            continue;
         fds[i] = dup_fd(bpf_program__fd(p), "dup prog fd");
     }
     return fds;
@@ -188,8 +196,10 @@ Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max) {
             check_libbpf(bpf_obj_pin(dp.maps_[i].get(), map_pin(dp.dir_, i).c_str()),
                          fmt::format("cannot pin map {}", kMapNames[i]));
         for (size_t i = 0; i < kProgNames.size(); i++)
-            check_libbpf(bpf_obj_pin(dp.progs_[i].get(), prog_pin(dp.dir_, i).c_str()),
-                         fmt::format("cannot pin program {}", kProgNames[i]));
+            if (dp.progs_[i])
+                check_libbpf(bpf_obj_pin(dp.progs_[i].get(), prog_pin(dp.dir_, i).c_str()),
+                             fmt::format("cannot pin program {}", kProgNames[i]));
+        dp.attach_drop_counter();
     } catch (...) {
         dp.unpin_all();
         throw;
@@ -214,6 +224,8 @@ std::optional<Datapath> Datapath::open(const std::string &bridge) {
     }
     for (size_t i = 0; i < kProgNames.size(); i++) {
         int fd = bpf_obj_get(prog_pin(dp.dir_, i).c_str());
+        if (fd < 0 && optional_prog(i))
+            continue;
         if (fd < 0)
             throw_errno(fmt::format("bridge {} is incomplete: cannot open pinned program {}",
                                     bridge, kProgNames[i]),
@@ -244,6 +256,8 @@ Datapath::load_programs(const std::optional<std::string> &object) const {
 
 void Datapath::replace_programs(std::array<UniqueFd, static_cast<size_t>(ProgId::Count)> progs) {
     for (size_t i = 0; i < kProgNames.size(); i++) {
+        if (!progs[i])
+            continue;
         const std::string pin = prog_pin(dir_, i);
         const std::string tmp = pin + "_new"; // bpffs refuses names with a dot
         ::unlink(tmp.c_str());
@@ -254,6 +268,24 @@ void Datapath::replace_programs(std::array<UniqueFd, static_cast<size_t>(ProgId:
             throw_last_errno(fmt::format("cannot replace the pin of {}", kProgNames[i]));
     }
     progs_ = std::move(progs);
+    attach_drop_counter();
+}
+
+void Datapath::attach_drop_counter() {
+    const int prog_fd = prog(ProgId::DevmapXmit);
+    if (prog_fd < 0)
+        return;
+    UniqueFd link(bpf_raw_tracepoint_open(nullptr, prog_fd));
+    if (!link)
+        throw_errno("cannot attach the devmap drop counter to xdp:xdp_devmap_xmit", errno);
+    const std::string pin = dir_ + "/link_devmap_xmit", tmp = pin + "_new";
+    ::unlink(tmp.c_str());
+    check_libbpf(bpf_obj_pin(link.get(), tmp.c_str()), "cannot pin the devmap drop counter");
+    UniqueFd old(bpf_obj_get(pin.c_str()));
+    if (::rename(tmp.c_str(), pin.c_str()) < 0)
+        throw_last_errno("cannot replace the pin of the devmap drop counter");
+    if (old)
+        bpf_link_detach(old.get());
 }
 
 void Datapath::unpin_all() {

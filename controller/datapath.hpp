@@ -31,7 +31,8 @@ enum class MapId {
     TraceRb,
     Count
 };
-enum class ProgId { XdpIngress, TcIngress, TcEgress, DevmapTx, Count };
+// DevmapXmit is optional: it needs the kernel's BTF (tp_btf), and its fd is -1 without.
+enum class ProgId { XdpIngress, TcIngress, TcEgress, DevmapTx, DevmapXmit, Count };
 
 const char *map_name(MapId id);
 const char *prog_name(ProgId id);
@@ -111,6 +112,10 @@ class Datapath {
     xb_port_stats port_stats(uint32_t slot) const;
 
     std::string link_pin(uint32_t ifindex) const;
+
+    // Attaches the devmap-drop counter to its tracepoint (pinned link), replacing the
+    // one attached before, if any. A no-op where the program could not be loaded.
+    void attach_drop_counter();
 
   private:
     Datapath() = default;

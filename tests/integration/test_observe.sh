@@ -172,3 +172,35 @@ test_trace_shows_the_path() {
 		jq -e '.action' "$TOPO_TMP/trace3" >/dev/null || fail "bad JSON trace line: $(cat "$TOPO_TMP/trace3")"
 	echo "ok: lease expired after SIGKILL; a new session works"
 }
+
+test_drops_after_redirect_are_counted() {
+	require_tools jq
+	[[ -e /sys/kernel/btf/vmlinux ]] || skip "no kernel BTF: the devmap drop counter is not loaded"
+	topo_create 0
+	xb up --name "$XB_BRIDGE" eth0 tap0 >/dev/null
+	# A guest that stopped reading: its tap's ring fills and the rest must be counted.
+	in_ns host "$XB_TAP_HOLD" tap0 >"$TOPO_TMP/hold" &
+	local hold=$! t
+	for ((t = 0; t < 50; t++)); do
+		[[ -s $TOPO_TMP/hold ]] && break
+		sleep 0.05
+	done
+	for ((t = 0; t < 50; t++)); do
+		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == up ]] && break
+		sleep 0.1
+	done
+	local guest=02:00:00:5c:00:01
+	xb fdb add --name "$XB_BRIDGE" $guest dev tap0
+	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst $guest --count 5000
+	sleep 0.5
+	local st tx dropped qlen
+	st=$(xb stats --name "$XB_BRIDGE" --json)
+	tx=$(jq '.ports[] | select(.name=="tap0") | .tx_packets' <<<"$st")
+	dropped=$(jq '.ports[] | select(.name=="tap0") | .drops.redirect' <<<"$st")
+	qlen=$(in_ns host cat /sys/class/net/tap0/tx_queue_len)
+	kill "$hold"
+	[[ $tx -eq 5000 ]] || fail "tap0 tx_packets is $tx, expected the 5000 frames sent its way"
+	[[ $dropped -ge $((5000 - qlen)) && $dropped -lt 5000 ]] ||
+		fail "tap0 drops.redirect is $dropped: expected what did not fit its ring of $qlen"
+	echo "ok: $((tx - dropped)) frames queued for the guest, $dropped refused by its full ring and counted"
+}
