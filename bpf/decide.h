@@ -111,10 +111,14 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
 /* The ingress port of a frame, or NULL when ifindex is not a port of this bridge. */
 static __always_inline struct xb_port *xb_port_of(__u32 ifindex, __u32 *slot)
 {
-    __u32 *s = bpf_map_lookup_elem(&port_index, &ifindex);
+    __u32 *s;
     struct xb_port *p;
 
-    if (!s)
+    if (ifindex < XB_IFINDEX_DIRECT)
+        s = bpf_map_lookup_elem(&port_index, &ifindex);
+    else
+        s = bpf_map_lookup_elem(&port_index_hi, &ifindex);
+    if (!s || !*s)
         return NULL;
     *slot = *s;
     p = bpf_map_lookup_elem(&ports, slot);

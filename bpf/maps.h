@@ -29,13 +29,22 @@ struct {
     __uint(max_entries, XB_MAX_PORTS);
 } ports SEC(".maps");
 
-/* ifindex → slot, for the ingress port of a frame. */
+/* ifindex → slot (0: not a port), for the port a frame came in on: an array, so the
+ * lookup on every frame is an inlined index instead of a hash. ifindexes grow without
+ * bound as devices come and go; the few beyond the array go to port_index_hi. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, __u32);
+    __uint(max_entries, XB_IFINDEX_DIRECT);
+} port_index SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __type(key, __u32);
     __type(value, __u32);
     __uint(max_entries, XB_MAX_PORTS);
-} port_index SEC(".maps");
+} port_index_hi SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);

@@ -15,6 +15,7 @@
  *                   a guest are turned to that guest's port (host → guest).
  *  xb_xdp_devmap_tx devmap egress program of the flood maps: counts each copy.
  *  xb_devmap_xmit   tp_btf/xdp_devmap_xmit: counts frames a port refused after a redirect.
+ *  xb_fdb_sweep     syscall program: the controller's ageing sweep, inside the kernel.
  *
  * A frame is counted and traced once, by the hook that disposes of it.
  */
@@ -28,6 +29,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
+#include "sweep.h"
 #include "trace.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -28,11 +28,12 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
-    "fdb",      "ports",       "port_index",  "config",      "stats",
-    "tx_ports", "flood_ucast", "flood_mcast", "flood_bcast", "trace_rb",
+    "fdb",      "ports",       "port_index",  "port_index_hi", "config",   "stats",
+    "tx_ports", "flood_ucast", "flood_mcast", "flood_bcast",   "trace_rb",
 };
 constexpr std::array<const char *, static_cast<size_t>(ProgId::Count)> kProgNames = {
-    "xb_xdp_ingress", "xb_tc_ingress", "xb_tc_egress", "xb_xdp_devmap_tx", "xb_devmap_xmit",
+    "xb_xdp_ingress",   "xb_tc_ingress",  "xb_tc_egress",
+    "xb_xdp_devmap_tx", "xb_devmap_xmit", "xb_fdb_sweep",
 };
 
 bool optional_prog(size_t i) {
@@ -315,14 +316,23 @@ void Datapath::set_port(uint32_t slot, const xb_port &p) {
     check_libbpf(bpf_map_update_elem(map(MapId::Ports), &slot, &p, BPF_ANY),
                  "cannot update the port table");
     uint32_t ifindex = p.ifindex;
-    check_libbpf(bpf_map_update_elem(map(MapId::PortIndex), &ifindex, &slot, BPF_ANY),
+    check_libbpf(bpf_map_update_elem(index_map(ifindex), &ifindex, &slot, BPF_ANY),
                  "cannot update the port index");
+}
+
+int Datapath::index_map(uint32_t ifindex) const {
+    return map(ifindex < XB_IFINDEX_DIRECT ? MapId::PortIndex : MapId::PortIndexHi);
 }
 
 void Datapath::clear_port(uint32_t slot) {
     if (auto p = port(slot)) {
         uint32_t ifindex = p->ifindex;
-        bpf_map_delete_elem(map(MapId::PortIndex), &ifindex);
+        if (ifindex < XB_IFINDEX_DIRECT) {
+            uint32_t none = 0;
+            bpf_map_update_elem(map(MapId::PortIndex), &ifindex, &none, BPF_ANY);
+        } else {
+            bpf_map_delete_elem(map(MapId::PortIndexHi), &ifindex);
+        }
     }
     xb_port empty{};
     bpf_map_update_elem(map(MapId::Ports), &slot, &empty, BPF_ANY);
@@ -338,7 +348,7 @@ std::vector<SlotPort> Datapath::ports() const {
 
 std::optional<SlotPort> Datapath::port_by_ifindex(uint32_t ifindex) const {
     uint32_t slot = 0;
-    if (bpf_map_lookup_elem(map(MapId::PortIndex), &ifindex, &slot) < 0)
+    if (bpf_map_lookup_elem(index_map(ifindex), &ifindex, &slot) < 0 || !slot)
         return std::nullopt;
     if (auto p = port(slot); p && p->ifindex == ifindex)
         return SlotPort{slot, *p};

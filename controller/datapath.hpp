@@ -22,6 +22,7 @@ enum class MapId {
     Fdb,
     Ports,
     PortIndex,
+    PortIndexHi,
     Config,
     Stats,
     TxPorts,
@@ -32,7 +33,7 @@ enum class MapId {
     Count
 };
 // DevmapXmit is optional: it needs the kernel's BTF (tp_btf), and its fd is -1 without.
-enum class ProgId { XdpIngress, TcIngress, TcEgress, DevmapTx, DevmapXmit, Count };
+enum class ProgId { XdpIngress, TcIngress, TcEgress, DevmapTx, DevmapXmit, FdbSweep, Count };
 
 const char *map_name(MapId id);
 const char *prog_name(ProgId id);
@@ -119,6 +120,7 @@ class Datapath {
 
   private:
     Datapath() = default;
+    int index_map(uint32_t ifindex) const;
     std::string name_, dir_;
     std::array<UniqueFd, static_cast<size_t>(MapId::Count)> maps_;
     std::array<UniqueFd, static_cast<size_t>(ProgId::Count)> progs_;

@@ -95,16 +95,16 @@ size_t fdb_flush_port(Datapath &dp, uint32_t ifindex, bool include_static) {
     });
 }
 
-bool fdb_expired(const xb_fdb_val &v, uint64_t now_ns, uint64_t ageing_ns) {
-    return v.type == XB_FDB_DYNAMIC && ageing_ns != 0 && now_ns > v.updated_ns &&
-           now_ns - v.updated_ns > ageing_ns;
-}
-
 size_t fdb_sweep(Datapath &dp, uint64_t now_ns) {
-    const uint64_t ageing = dp.config()->ageing_ns;
-    if (ageing == 0)
+    xb_sweep_ctx ctx{};
+    ctx.now_ns = now_ns;
+    ctx.ageing_ns = dp.config()->ageing_ns;
+    if (!ctx.ageing_ns)
         return 0;
-    return fdb_remove_if(dp, [&](const FdbEntry &e) { return fdb_expired(e.val, now_ns, ageing); });
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+    check_libbpf(bpf_prog_test_run_opts(dp.prog(ProgId::FdbSweep), &opts),
+                 "cannot run the ageing sweep");
+    return ctx.removed;
 }
 
 } // namespace xb

@@ -34,11 +34,9 @@ size_t fdb_remove_if(Datapath &dp, const std::function<bool(const FdbEntry &)> &
 // Deletes the entries of port ifindex: dynamic ones, and static/local too when asked.
 size_t fdb_flush_port(Datapath &dp, uint32_t ifindex, bool include_static);
 
-// Which entries a sweep removes: dynamic ones last seen more than ageing_ns ago.
-// ageing_ns == 0 means never. Pure, for the unit tests.
-bool fdb_expired(const xb_fdb_val &v, uint64_t now_ns, uint64_t ageing_ns);
-
-// One ageing sweep at time now_ns; returns the number of entries removed.
+// One ageing sweep at time now_ns (the datapath's clock, or a test's fake one): removes
+// the dynamic entries last seen more than the bridge's ageing time before now_ns (0:
+// never). Runs in the kernel (xb_fdb_sweep). Returns the number removed.
 size_t fdb_sweep(Datapath &dp, uint64_t now_ns);
 
 // Lowers the learned-entry count after the controller deleted n dynamic entries.

@@ -23,6 +23,9 @@
 #define XB_MAX_PORTS 256
 #define XB_HOST_SLOT 0
 #define XB_IFNAMSIZ 16
+/* ifindexes below this are looked up in an array (map port_index), the rest in a hash
+ * (port_index_hi). */
+#define XB_IFINDEX_DIRECT 65536
 
 /* Dynamic entries the FDB holds by default, and room kept beyond that for static
  * and local entries so that a full table of learned MACs never blocks the operator. */
@@ -195,6 +198,15 @@ enum xb_action {
     XB_ACT_PASS = 4, /* left to the TC path (XDP) or to the wire (TC egress) */
 };
 
+/* Context of the ageing sweep program (xb_fdb_sweep), run by the controller with
+ * BPF_PROG_TEST_RUN: the sweep happens inside the kernel, without copying the FDB out. */
+struct xb_sweep_ctx {
+    __u64 now_ns;     /* in: CLOCK_MONOTONIC_COARSE */
+    __u64 ageing_ns;  /* in */
+    __u64 scanned;    /* out: entries looked at */
+    __u64 removed;    /* out: entries deleted */
+};
+
 /* One event of the trace ring buffer (map "trace_rb"). */
 struct xb_trace_event {
     __u64 ts_ns;
@@ -220,5 +232,6 @@ XB_STATIC_ASSERT(sizeof(struct xb_config) == 128, "xb_config");
 XB_STATIC_ASSERT(sizeof(struct xb_port_stats) == 8 * ((int)XB_CNT_MAX + (int)XB_DROP_MAX),
                  "xb_port_stats");
 XB_STATIC_ASSERT(sizeof(struct xb_trace_event) == 48, "xb_trace_event");
+XB_STATIC_ASSERT(sizeof(struct xb_sweep_ctx) == 32, "xb_sweep_ctx");
 
 #endif /* XBRIDGE_ABI_H */

@@ -111,3 +111,41 @@ TEST_F(BridgeTest, FlushKeepsLocalEntriesAndTheCount) {
     auto up = dp_->port_by_ifindex(ifindex(0));
     EXPECT_TRUE(fdb(xb::format_mac(up->port.mac))) << "local entries survive a flush";
 }
+
+namespace {
+
+// An entry stamped at `seen`, for the sweep tests' fake clock.
+void stamp(xb::Datapath &dp, const std::string &mac, uint32_t ifindex, uint8_t type,
+           uint64_t seen) {
+    xb_fdb_key key{};
+    std::memcpy(key.mac, xb::parse_mac(mac)->data(), 6);
+    xb_fdb_val v{};
+    v.ifindex = ifindex;
+    v.slot = 1;
+    v.type = type;
+    v.updated_ns = seen;
+    ASSERT_EQ(bpf_map_update_elem(dp.map(xb::MapId::Fdb), &key, &v, BPF_ANY), 0);
+}
+
+} // namespace
+
+// The ageing rule, on a fake clock: the sweep takes "now" from its caller.
+TEST_F(BridgeTest, SweepOnAFakeClock) {
+    dp_->config()->ageing_ns = 300 * kSec;
+    const uint32_t p1 = uint32_t(ifindex(1));
+    stamp(*dp_, "02:00:00:00:01:01", p1, XB_FDB_DYNAMIC, 1000 * kSec);
+    stamp(*dp_, "02:00:00:00:01:02", p1, XB_FDB_STATIC, 1 * kSec);
+    stamp(*dp_, "02:00:00:00:01:03", p1, XB_FDB_LOCAL, 1 * kSec);
+    stamp(*dp_, "02:00:00:00:01:04", p1, XB_FDB_DYNAMIC, 2000 * kSec); // stamped "after now"
+    dp_->config()->n_learned = 2;
+    EXPECT_EQ(xb::fdb_sweep(*dp_, 1300 * kSec), 0u) << "exactly ageing_time old: still there";
+    EXPECT_EQ(xb::fdb_sweep(*dp_, 1300 * kSec + 1), 1u);
+    EXPECT_FALSE(fdb("02:00:00:00:01:01"));
+    EXPECT_TRUE(fdb("02:00:00:00:01:02")) << "static entries never age";
+    EXPECT_TRUE(fdb("02:00:00:00:01:03")) << "local entries never age";
+    EXPECT_TRUE(fdb("02:00:00:00:01:04")) << "a timestamp ahead of the clock is not expired";
+    EXPECT_EQ(dp_->config()->n_learned, 1u);
+    dp_->config()->ageing_ns = 0;
+    EXPECT_EQ(xb::fdb_sweep(*dp_, 1000000 * kSec), 0u) << "ageing time 0: never";
+    EXPECT_TRUE(fdb("02:00:00:00:01:04"));
+}
