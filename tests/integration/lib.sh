@@ -26,6 +26,14 @@ fail() {
 
 step() { echo "== $*"; }
 
+# A process that runs (not gone, and not a zombie: the controller's parent, init here,
+# may never reap it).
+process_running() {
+	local state
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[[ -n $state && $state != Z* ]]
+}
+
 # xb ARGS: xbridge in the host namespace, on this test's bridge.
 xb() { "$XB" -n "$PFX-host" "$@"; }
 

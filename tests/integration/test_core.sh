@@ -181,7 +181,7 @@ test_down_leaves_nothing() {
 	topo_stop_guest 0
 	xb down --name "$XB_BRIDGE" >/dev/null || fail "down failed"
 	[[ ! -e /sys/fs/bpf/xbridge/$XB_BRIDGE ]] || fail "pins remain: $(ls /sys/fs/bpf/xbridge/"$XB_BRIDGE")"
-	kill -0 "$pid" 2>/dev/null && fail "the controller (pid $pid) still runs"
+	process_running "$pid" && fail "the controller (pid $pid) still runs"
 	in_ns host ip link show tap0 >/dev/null 2>&1 && fail "tap0, created by up, still exists"
 	in_ns host ip link show eth0 | grep -q 'xdp' && fail "eth0 still has an XDP program"
 	local after t
