@@ -46,15 +46,25 @@ static __always_inline enum xb_drop_reason xb_down_reason(__u32 slot)
 
 /* ---- XDP ------------------------------------------------------------------ */
 
-static __always_inline int xb_xdp_flood(struct xdp_md *ctx, __u32 flood_class)
-{
-    const __u64 flags = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS;
+/* One function per flood map: the verifier turns bpf_redirect_map into a direct call
+ * only where the map is a constant, and clang would otherwise merge three call sites
+ * into one with a selected map (an indirect call, through a retpoline, per frame). */
+#define XB_FLOOD_FN(map)                                                                           \
+    static __noinline int xb_flood_##map(void)                                                     \
+    {                                                                                              \
+        return bpf_redirect_map(&map, 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);                 \
+    }
+XB_FLOOD_FN(flood_bcast)
+XB_FLOOD_FN(flood_mcast)
+XB_FLOOD_FN(flood_ucast)
 
+static __always_inline int xb_xdp_flood(__u32 flood_class)
+{
     if (flood_class == XB_FLOOD_BCAST)
-        return bpf_redirect_map(&flood_bcast, 0, flags);
+        return xb_flood_flood_bcast();
     if (flood_class == XB_FLOOD_MCAST)
-        return bpf_redirect_map(&flood_mcast, 0, flags);
-    return bpf_redirect_map(&flood_ucast, 0, flags);
+        return xb_flood_flood_mcast();
+    return xb_flood_flood_ucast();
 }
 
 SEC("xdp.frags")
@@ -124,7 +134,7 @@ int xb_xdp_ingress(struct xdp_md *ctx)
         xb_count_rx(slot, len, XB_HOOK_XDP);
         xb_count(slot, XB_CNT_FLOODED);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_FLOOD, 0);
-        return xb_xdp_flood(ctx, d.flood_class);
+        return xb_xdp_flood(d.flood_class);
 
     default: /* XB_ACT_TO_HOST: delivered by the TC hook, which can inject into a stack */
         return XDP_PASS;

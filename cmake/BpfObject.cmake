@@ -18,8 +18,11 @@ if(NOT XB_MULTIARCH)
     OUTPUT_VARIABLE XB_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
 endif()
 
-set(XB_BPF_CFLAGS -g -O2 -target bpf -mcpu=v3 -Wall -Wextra -Werror
-  -Wno-unused-parameter -Wno-missing-field-initializers)
+# -simplifycfg-sink-common=false: clang would sink map lookups on two different maps
+# into one call on a selected map pointer, which the verifier can neither inline (an
+# array lookup becomes a helper call) nor resolve to a direct call.
+set(XB_BPF_CFLAGS -g -O2 -target bpf -mcpu=v3 -mllvm -simplifycfg-sink-common=false
+  -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers)
 
 function(xbridge_bpf_object name source)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
