@@ -84,9 +84,18 @@ expect_error() {
 # capture NS FILTER: starts tcpdump in NS on eth0 for one matching frame; the caller
 # waits with capture_wait. Returns the pid in CAPTURE_PID.
 capture() {
-	local ns=$1 filter=$2
-	in_ns "$ns" tcpdump -i eth0 -nn -e -c1 -l "$filter" >"$TOPO_TMP/cap-$ns" 2>/dev/null &
+	local ns=$1 filter=$2 t
+	: >"$TOPO_TMP/cap-$ns.err"
+	in_ns "$ns" tcpdump -i eth0 -nn -e -c1 -l "$filter" >"$TOPO_TMP/cap-$ns" 2>"$TOPO_TMP/cap-$ns.err" &
 	CAPTURE_PID=$!
+	# tcpdump says "listening on" once its socket is attached: only then can a frame be
+	# caught, however loaded the machine is.
+	for ((t = 0; t < 100; t++)); do
+		grep -q 'listening on' "$TOPO_TMP/cap-$ns.err" && return 0
+		kill -0 "$CAPTURE_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "tcpdump in $ns did not start: $(cat "$TOPO_TMP/cap-$ns.err")"
 }
 
 # capture_wait PID NS SECONDS: true if the capture saw its frame in time.
@@ -105,5 +114,6 @@ capture_wait() {
 	[[ -s $TOPO_TMP/cap-$ns ]]
 }
 
-# tcpdump needs a moment to attach its socket before traffic starts.
-capture_settle() { sleep 0.5; }
+# Captures are attached when capture returns; a short pause still lets the kernel
+# finish setting up the packet socket's ring.
+capture_settle() { sleep 0.1; }
