@@ -147,20 +147,27 @@ void print_status(Datapath &dp, std::ostream &out) {
 }
 
 void print_fdb(const Datapath &dp, const FdbFilter &filter, bool json, std::ostream &out) {
+    // Port names once, already escaped for JSON: a million entries share a few ports.
     std::unordered_map<uint32_t, std::string> names;
     for (const auto &sp : dp.ports())
-        names[sp.port.ifindex] = sp.port.name;
-    auto port_name = [&](uint32_t ifindex) {
+        names[sp.port.ifindex] =
+            json ? nlohmann::json(std::string(sp.port.name)).dump() : std::string(sp.port.name);
+    auto port_name = [&](uint32_t ifindex) -> const std::string & {
         auto it = names.find(ifindex);
-        return it != names.end() ? it->second : fmt::format("ifindex{}", ifindex);
+        if (it == names.end()) {
+            const std::string n = fmt::format("ifindex{}", ifindex);
+            it = names.emplace(ifindex, json ? "\"" + n + "\"" : n).first;
+        }
+        return it->second;
     };
     const uint64_t now = monotonic_coarse_ns();
     bool first = true;
+    fmt::memory_buffer buf;
     if (json)
-        out << "[";
+        buf.append(std::string_view("["));
     else
-        out << fmt::format("{:<17} {:<16} {:>4} {:<8} {:>6}\n", "MAC", "PORT", "VLAN", "TYPE",
-                           "AGE");
+        fmt::format_to(std::back_inserter(buf), "{:<17} {:<16} {:>4} {:<8} {:>6}\n", "MAC", "PORT",
+                       "VLAN", "TYPE", "AGE");
     fdb_for_each(dp, [&](const FdbEntry &e) {
         if (filter.ifindex && e.val.ifindex != *filter.ifindex)
             return;
@@ -169,25 +176,28 @@ void print_fdb(const Datapath &dp, const FdbFilter &filter, bool json, std::ostr
         const bool dynamic = e.val.type == XB_FDB_DYNAMIC;
         const uint64_t age =
             dynamic && now > e.val.updated_ns ? (now - e.val.updated_ns) / 1000000000ull : 0;
-        if (json) {
-            nlohmann::ordered_json j = {
-                {"mac", format_mac(e.key.mac)},
-                {"port", port_name(e.val.ifindex)},
-                {"ifindex", e.val.ifindex},
-                {"vlan", e.key.vlan},
-                {"type", fdb_type_name(e.val.type)},
-                {"age", dynamic ? nlohmann::ordered_json(age) : nullptr},
-            };
-            out << (first ? "\n" : ",\n") << j.dump();
-        } else {
-            out << fmt::format("{:<17} {:<16} {:>4} {:<8} {:>6}\n", format_mac(e.key.mac),
-                               port_name(e.val.ifindex), e.key.vlan, fdb_type_name(e.val.type),
-                               dynamic ? std::to_string(age) : "-");
-        }
+        const uint8_t *m = e.key.mac;
+        // Formatted directly: the fields are numbers, a MAC and a pre-escaped name.
+        if (json)
+            fmt::format_to(std::back_inserter(buf),
+                           "{}{{\"mac\":\"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\",\"port\":{},"
+                           "\"ifindex\":{},\"vlan\":{},\"type\":\"{}\",\"age\":{}}}",
+                           first ? "\n" : ",\n", m[0], m[1], m[2], m[3], m[4], m[5],
+                           port_name(e.val.ifindex), e.val.ifindex, e.key.vlan,
+                           fdb_type_name(e.val.type), dynamic ? std::to_string(age) : "null");
+        else
+            fmt::format_to(std::back_inserter(buf), "{:<17} {:<16} {:>4} {:<8} {:>6}\n",
+                           format_mac(m), port_name(e.val.ifindex), e.key.vlan,
+                           fdb_type_name(e.val.type), dynamic ? std::to_string(age) : "-");
         first = false;
+        if (buf.size() > 1 << 16) {
+            out.write(buf.data(), std::streamsize(buf.size()));
+            buf.clear();
+        }
     });
     if (json)
-        out << (first ? "]\n" : "\n]\n");
+        buf.append(std::string_view(first ? "]\n" : "\n]\n"));
+    out.write(buf.data(), std::streamsize(buf.size()));
 }
 
 } // namespace xb
