@@ -1,0 +1,712 @@
+#!/usr/bin/env bash
+# xbridge against the kernel bridge, side by side in one run, as ratios.
+#
+#   scripts/bench.sh [--quick] [--rounds N] [--seconds S] [--warmup S] [--fdb-entries N]
+#                    [--out DIR] [--only LIST] [--no-build] [--build-dir DIR]
+#                    [--compare BUILD-DIR] [--report DIR]
+#
+#   --quick        one short round of everything and a 50k-entry FDB: under a minute. A
+#                  smoke check (CI runs it through ctest, label "bench"): it fails only when
+#                  something is broken (a contender forwards nothing, a tool fails), never
+#                  on a rate.
+#   default        5 rounds x 5 s per contender, 1 s warm-up, a 1M-entry FDB (~12 min).
+#   --only LIST    comma-separated subset of: unicast,flood,guest_tx,guest_rx,fdb,control
+#   --out DIR      results directory (default results/bench-<date>/, git-ignored)
+#   --no-build     use the binaries in the build directory as they are
+#   --report DIR   only redo the report (results.md, bench.png) of the results in DIR
+#   --compare DIR  also run the xbridge built in DIR (another build directory, e.g. of a
+#                  datapath change under test) as contender "xbridge (compare)"
+#
+# Writes to DIR: raw.jsonl (one line per measurement), results.md (the table of medians,
+# ratios, targets, machine and load), bench.png (the chart), fdb.json, control.json.
+# Needs root; exits 77 (skipped) without it. Every topology lives in network namespaces
+# named xbb<pid>-*, removed on exit whatever happens; nothing touches the host's devices.
+#
+# Topology (veths stand in for NICs; every contender runs on the same one, in turn):
+#
+#   xbb<pid>-tx            xbb<pid>-dut (device under test)      xbb<pid>-rx
+#   gen0 ─────────── veth ─ p0   [bridge]   p1 ─ veth ──────────── sink1
+#    ^ xbb_gen (XDP live frames)            p2 ─ veth ──────────── sink2   ^ xbb_count
+#                                           tap0 (guest tests)              (XDP_DROP)
+#
+# Contenders: xbridge (`xbridge -n NS up --uplink none ...`: a pure switch, like br0 with no
+# address; the flood test adds xbridge with p0 as uplink, where broadcasts must also reach
+# the host), the kernel bridge with bridge-nf-call-iptables/ip6tables/arptables off and on
+# (br_netfilter; the sysctls are per network namespace), the bare devmap redirect (an XDP
+# program that only redirects p0 → p1, or broadcasts: the XDP ceiling of this machine),
+# and the null DUT (frames dropped on p0: the generator's own cost).
+#
+# Method. The generator runs xbb_gen with bpf_prog_test_run_opts(BPF_F_TEST_XDP_LIVE_FRAMES)
+# on gen0, pinned to CPU 0: each run transmits a 60-byte IPv4/UDP frame (64 on a wire) to p0.
+# A veth delivers in the sender's softirq, so the whole path - generator, p0's receive and
+# the bridge, the sink's receive - runs on CPU 0 in the generator's context: the rates are
+# what one core does, the same way for every contender. CPU 1 runs the guest reader in the
+# NIC → guest test. Learned unicast: the sink's MAC is taught to both bridges by a frame
+# sent from sink1 before traffic; sink2 must see nothing (else it was flooded). Reported
+# per contender: Mpps delivered per input (median of rounds), copies/s for floods, and the
+# CPU time of the sending context per frame (its threads' schedstat + ksoftirqd/0, which
+# holds up better than a rate on a busy machine). Rounds are interleaved (round 1 of every
+# contender, then round 2, ...) so that a change in machine load hits all of them.
+# shellcheck disable=SC2015,SC2317 # `a && b || fail`: intended; cleanup runs from a trap
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${XB_BUILD_DIR:-$repo/build}
+quick=0 do_build=1 rounds='' seconds='' warmup='' fdb_n='' out='' only='' compare='' report=''
+while (($#)); do
+	case $1 in
+	--quick) quick=1 ;;
+	--rounds) rounds=$2 && shift ;;
+	--seconds) seconds=$2 && shift ;;
+	--warmup) warmup=$2 && shift ;;
+	--fdb-entries) fdb_n=$2 && shift ;;
+	--out) out=$2 && shift ;;
+	--only) only=$2 && shift ;;
+	--no-build) do_build=0 ;;
+	--compare) compare=$2 && shift ;;
+	--report) report=$2 && out=$2 && do_build=0 && shift ;;
+	--build-dir) build=$2 && shift ;;
+	-h | --help)
+		sed -n '2,/^# shellcheck/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "bench.sh: unknown option $1 (see --help)" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+if ((quick)); then
+	: "${rounds:=1}" "${seconds:=0.5}" "${warmup:=0.2}" "${fdb_n:=50000}"
+	ctl_rounds=3
+else
+	: "${rounds:=5}" "${seconds:=5}" "${warmup:=1}" "${fdb_n:=1000000}"
+	ctl_rounds=7
+fi
+out=${out:-$repo/results/bench-$(date +%Y%m%d-%H%M%S)}
+
+if [[ -z $report && $(id -u) -ne 0 ]]; then
+	echo "bench.sh: SKIP: needs root (BPF, network namespaces)" >&2
+	exit 77
+fi
+for t in ip ethtool jq gnuplot sysctl taskset; do
+	command -v "$t" >/dev/null || {
+		echo "bench.sh: SKIP: $t is not installed (scripts/setup.sh installs it)" >&2
+		exit 77
+	}
+done
+if ((do_build)); then
+	XB_BUILD_DIR=$build "$repo/scripts/build.sh" >/dev/null || exit 1
+fi
+XB=$build/controller/xbridge
+XBB=$build/bench/xbb
+XB_CMP=${compare:+$compare/controller/xbridge}
+for b in "$XB" "$XBB" ${XB_CMP:+"$XB_CMP"}; do
+	[[ -x $b ]] || {
+		echo "bench.sh: $b is missing (build first)" >&2
+		exit 1
+	}
+done
+mkdir -p "$out" || exit 1
+TMP=$(mktemp -d "/tmp/xbb$$.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT # replaced by cleanup below
+# Run on copies: a rebuild of the build directory during a run (other work on this
+# machine) must not swap the binary between a contender's up and its down.
+mkdir -p "$TMP/bin" && cp "$XB" "$TMP/bin/xbridge" && cp "$XBB" "$TMP/bin/xbb" || exit 1
+XB=$TMP/bin/xbridge XBB=$TMP/bin/xbb
+if [[ -n $XB_CMP ]]; then
+	# Named xbridge too: `down` recognises the controller by its process name.
+	mkdir -p "$TMP/cmp" && cp "$XB_CMP" "$TMP/cmp/xbridge" && XB_CMP=$TMP/cmp/xbridge || exit 1
+fi
+RAW=$out/raw.jsonl
+[[ -n $report ]] || : >"$RAW"
+
+ncpu=$(nproc)
+GEN_CPU=0
+READER_CPU=$((ncpu > 1 ? 1 : 0))
+PFX=xbb$$
+NS_TX=$PFX-tx NS_DUT=$PFX-dut NS_RX=$PFX-rx
+BR=xbb$$
+GEN_SRC=02:bb:00:00:00:01
+GUEST_MAC=52:54:00:bb:00:01
+BCAST=ff:ff:ff:ff:ff:ff
+sink_mac() { printf '02:bb:00:00:01:%02x\n' "$1"; }
+bg_pids=()
+stopped_pid=''
+failures=()
+notes=()
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+fail() {
+	failures+=("$*")
+	log "FAIL: $*"
+}
+
+bridge_pinned() { [[ -d ${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge/$BR ]]; }
+
+cleanup() {
+	local p ns
+	[[ -n $stopped_pid ]] && kill -CONT "$stopped_pid" 2>/dev/null
+	for p in "${bg_pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if bridge_pinned; then
+		"$XB" -n "$NS_DUT" down --name "$BR" >/dev/null 2>&1 || "$XB" down --name "$BR" >/dev/null 2>&1
+	fi
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- topologies --------------------------------------------------------------------------
+
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+topo_reset() {
+	local ns
+	for ns in "$NS_TX" "$NS_DUT" "$NS_RX"; do
+		ip netns del "$ns" 2>/dev/null
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+		# No IPv6 autoconfiguration or MLD frames in the counters (sink2 must stay silent).
+		in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	done
+}
+
+# The generator's veth: gen0 in tx, p0 in dut. p0 has GRO on: a veth that receives frames
+# sent with XDP (ndo_xdp_xmit) needs NAPI, which the kernel bridge gets from GRO (xbridge's
+# and the bare program's XDP attachment give it too), as a NIC with GRO on, its default.
+topo_gen() {
+	ip -n "$NS_TX" link add gen0 type veth peer name p0 netns "$NS_DUT" &&
+		ip -n "$NS_TX" link set gen0 address "$GEN_SRC" &&
+		ip -n "$NS_TX" link set gen0 up &&
+		ip -n "$NS_DUT" link set p0 up &&
+		in_ns "$NS_DUT" ethtool -K p0 gro on >/dev/null
+}
+
+# topo_sinks FIRST LAST: pI in dut ↔ sinkI in rx, sinkI with MAC sink_mac I.
+topo_sinks() {
+	local i
+	for ((i = $1; i <= $2; i++)); do
+		ip -n "$NS_DUT" link add "p$i" type veth peer name "sink$i" netns "$NS_RX" &&
+			ip -n "$NS_RX" link set "sink$i" address "$(sink_mac "$i")" &&
+			ip -n "$NS_RX" link set "sink$i" up &&
+			ip -n "$NS_DUT" link set "p$i" up || return 1
+	done
+}
+
+topo_tap() {
+	ip -n "$NS_DUT" tuntap add dev tap0 mode tap && ip -n "$NS_DUT" link set tap0 up
+}
+
+# ---- contenders --------------------------------------------------------------------------
+
+brnf_ok=1
+contender_up() {
+	local c=$1
+	shift
+	case $c in
+	xbridge) "$XB" -n "$NS_DUT" up --name "$BR" --uplink none "$@" >/dev/null ;;
+	xbridge_uplink) "$XB" -n "$NS_DUT" up --name "$BR" --uplink "$1" "$@" >/dev/null ;;
+	xbridge_cmp) "$XB_CMP" -n "$NS_DUT" up --name "$BR" --uplink none "$@" >/dev/null ;;
+	kbr | kbr_nf)
+		local nf=0 p
+		[[ $c == kbr_nf ]] && nf=1
+		ip -n "$NS_DUT" link add br0 type bridge || return 1
+		for p; do
+			ip -n "$NS_DUT" link set "$p" master br0 || return 1
+		done
+		ip -n "$NS_DUT" link set br0 up || return 1
+		in_ns "$NS_DUT" sysctl -qw net.bridge.bridge-nf-call-iptables=$nf \
+			net.bridge.bridge-nf-call-ip6tables=$nf net.bridge.bridge-nf-call-arptables=$nf
+		;;
+	*) return 0 ;; # bare, null: the traffic tool attaches them
+	esac
+}
+
+contender_down() {
+	case $1 in
+	xbridge | xbridge_uplink) "$XB" -n "$NS_DUT" down --name "$BR" >/dev/null ;;
+	xbridge_cmp) "$XB_CMP" -n "$NS_DUT" down --name "$BR" >/dev/null ;;
+	kbr | kbr_nf) ip -n "$NS_DUT" link del br0 ;;
+	esac
+}
+
+label_of() {
+	case $1 in
+	xbridge) echo "xbridge" ;;
+	xbridge_uplink) echo "xbridge, p0 uplink" ;;
+	xbridge_cmp) echo "xbridge (compare)" ;;
+	kbr) echo "kernel bridge, nf-call off" ;;
+	kbr_nf) echo "kernel bridge, nf-call on" ;;
+	bare) echo "bare devmap redirect" ;;
+	null) echo "null DUT (XDP_DROP on p0)" ;;
+	esac
+}
+
+# measure SCENARIO CONTENDER ROUND COPIES PORTS -- TRAFFIC-ARGS: one round of one contender.
+measure() {
+	local scen=$1 c=$2 r=$3 k=$4 ports=$5
+	shift 6
+	# shellcheck disable=SC2086 # ports: a list of words
+	if ! contender_up "$c" $ports 2>"$TMP/ctl.err"; then
+		fail "$scen/$c: setting up the contender failed: $(tail -n1 "$TMP/ctl.err")"
+		contender_down "$c" 2>/dev/null
+		return
+	fi
+	local line
+	line=$(timeout 120 "$XBB" traffic --gen-cpu "$GEN_CPU" --warmup "$warmup" \
+		--seconds "$seconds" --rounds 1 "$@" 2>"$TMP/xbb.err")
+	local rc=$?
+	if ! contender_down "$c" 2>"$TMP/ctl.err"; then
+		fail "$scen/$c: tearing down the contender failed: $(tail -n1 "$TMP/ctl.err")"
+		contender_down "$c" 2>/dev/null
+	fi
+	if ((rc != 0)) || [[ -z $line ]]; then
+		fail "$scen/$c: traffic tool failed: $(tail -n1 "$TMP/xbb.err")"
+		return
+	fi
+	jq -c --arg s "$scen" --arg c "$c" --argjson r "$r" --argjson k "$k" \
+		'. + {scenario: $s, contender: $c, round: $r, copies: $k}' <<<"$line" >>"$RAW"
+	# Smoke checks: the contender forwards, and learned unicast is not flooded.
+	local got quiet
+	got=$(jq '[.sink_sum, .read] | add' <<<"$line")
+	quiet=$(jq '[.quiet_sinks[]] | add // 0' <<<"$line")
+	if ((got == 0)); then
+		fail "$scen/$c: forwarded nothing"
+	elif ((quiet * 100 > got)); then
+		fail "$scen/$c: $quiet frames reached a port that should see none (flooded, not learned)"
+	fi
+	log "$scen $c round $r: $(jq -r --argjson k "$k" '"\((([.sink_sum, .read] | add) / .secs / $k / 1e6) * 1000 | round / 1000) Mpps"' <<<"$line")"
+}
+
+selected() { [[ -z $only || ,$only, == *,$1,* ]]; }
+
+cmp=${compare:+xbridge_cmp}
+gen_args=(--gen-ns "$NS_TX" --gen-dev gen0 --src "$GEN_SRC")
+
+# 1. NIC → NIC, learned unicast: p0 → p1 (sink1), with p2 (sink2) as the flood detector.
+bench_unicast() {
+	topo_reset && topo_gen && topo_sinks 1 2 || {
+		fail "unicast: topology"
+		return
+	}
+	local cs=(null bare xbridge ${cmp:+"$cmp"} kbr kbr_nf) r c
+	((brnf_ok)) || cs=(null bare xbridge ${cmp:+"$cmp"} kbr)
+	local common=("${gen_args[@]}" --dst "$(sink_mac 1)" --prime-ns "$NS_RX" --prime-dev sink1
+		--prime-src "$(sink_mac 1)")
+	for ((r = 1; r <= rounds; r++)); do
+		for c in "${cs[@]}"; do
+			case $c in
+			null) measure unicast "$c" "$r" 1 "" -- "${common[@]}" --sink-ns "$NS_DUT" --sinks p0 ;;
+			bare) measure unicast "$c" "$r" 1 "" -- "${common[@]}" --sink-ns "$NS_RX" --sinks sink1 \
+				--quiet-sinks sink2 --bare redirect --bare-ns "$NS_DUT" --bare-in p0 --bare-out p1 ;;
+			*) measure unicast "$c" "$r" 1 "p0 p1 p2" -- "${common[@]}" --sink-ns "$NS_RX" \
+				--sinks sink1 --quiet-sinks sink2 ;;
+			esac
+		done
+	done
+}
+
+# 2. Flooding: broadcast from p0 to K ports.
+bench_flood() {
+	local k=$1 r c i ports="p0" sinks="" outs=""
+	topo_reset && topo_gen && topo_sinks 1 "$k" || {
+		fail "flood$k: topology"
+		return
+	}
+	for ((i = 1; i <= k; i++)); do
+		ports+=" p$i"
+		sinks+="${sinks:+,}sink$i"
+		outs+="${outs:+,}p$i"
+	done
+	local common=("${gen_args[@]}" --dst "$BCAST" --sink-ns "$NS_RX" --sinks "$sinks")
+	for ((r = 1; r <= rounds; r++)); do
+		for c in bare xbridge ${cmp:+"$cmp"} xbridge_uplink kbr; do
+			if [[ $c == bare ]]; then
+				measure "flood$k" "$c" "$r" "$k" "" -- "${common[@]}" --bare bcast \
+					--bare-ns "$NS_DUT" --bare-in p0 --bare-out "$outs"
+			else
+				measure "flood$k" "$c" "$r" "$k" "$ports" -- "${common[@]}"
+			fi
+		done
+	done
+}
+
+# 3. Guest TX → NIC: a QEMU-like writer (non-blocking tap fd, virtio-net header, write()
+# per frame) on CPU 0 writes into tap0; the bridge forwards to p1 in the writer's context.
+bench_guest_tx() {
+	topo_reset && topo_tap && topo_sinks 1 2 || {
+		fail "guest_tx: topology"
+		return
+	}
+	local r c
+	local common=(--source tap --tap-ns "$NS_DUT" --tap tap0 --tap-cpu "$GEN_CPU" --src "$GUEST_MAC"
+		--dst "$(sink_mac 1)" --sink-ns "$NS_RX" --sinks sink1 --quiet-sinks sink2
+		--prime-ns "$NS_RX" --prime-dev sink1 --prime-src "$(sink_mac 1)")
+	for ((r = 1; r <= rounds; r++)); do
+		for c in bare xbridge ${cmp:+"$cmp"} kbr; do
+			if [[ $c == bare ]]; then
+				measure guest_tx "$c" "$r" 1 "" -- "${common[@]}" --bare redirect \
+					--bare-ns "$NS_DUT" --bare-in tap0 --bare-out p1
+			else
+				measure guest_tx "$c" "$r" 1 "tap0 p1 p2" -- "${common[@]}"
+			fi
+		done
+	done
+}
+
+# 4. NIC → guest: p0 → tap0, read by a QEMU-like reader (poll, then read() until empty)
+# pinned to CPU 1. The reader teaches the bridges the guest's MAC with a first frame.
+bench_guest_rx() {
+	topo_reset && topo_gen && topo_tap && topo_sinks 1 1 || {
+		fail "guest_rx: topology"
+		return
+	}
+	local r c
+	local common=("${gen_args[@]}" --dst "$GUEST_MAC" --sink tap --reader-ns "$NS_DUT"
+		--reader-tap tap0 --reader-cpu "$READER_CPU" --prime-src "$GUEST_MAC"
+		--sink-ns "$NS_RX" --quiet-sinks sink1)
+	for ((r = 1; r <= rounds; r++)); do
+		for c in bare xbridge ${cmp:+"$cmp"} kbr; do
+			if [[ $c == bare ]]; then
+				measure guest_rx "$c" "$r" 1 "" -- "${common[@]}" --bare redirect \
+					--bare-ns "$NS_DUT" --bare-in p0 --bare-out tap0
+			else
+				measure guest_rx "$c" "$r" 1 "p0 tap0 p1" -- "${common[@]}"
+			fi
+		done
+	done
+}
+
+# 5. FDB at scale: learn N source MACs (the controller stopped meanwhile, so that nothing
+# ages yet), list them, then let one ageing sweep (ageing time 1 s) remove them all.
+bench_fdb() {
+	local n=$fdb_n
+	topo_reset && topo_gen && topo_sinks 1 1 || {
+		fail "fdb: topology"
+		return
+	}
+	local size=$((n + n / 10))
+	if ! "$XB" -n "$NS_DUT" up --name "$BR" --uplink none --fdb-size "$size" --ageing-time 1 \
+		p0 p1 >/dev/null; then
+		fail "fdb: xbridge up --fdb-size $size failed"
+		return
+	fi
+	local cpid
+	cpid=$("$XB" -n "$NS_DUT" status --name "$BR" --json | jq -r '.controller_pid // empty')
+	if [[ -z $cpid ]]; then
+		fail "fdb: no controller pid in xbridge status --json"
+		contender_down xbridge
+		return
+	fi
+	kill -STOP "$cpid"
+	stopped_pid=$cpid
+	local log_file=/run/xbridge/$BR.log
+	local log_lines
+	log_lines=$(wc -l <"$log_file" 2>/dev/null || echo 0)
+
+	"$XBB" traffic --gen-ns "$NS_TX" --gen-dev gen0 --gen-cpu "$GEN_CPU" --macs "$n" --src 02:bc:00:00:00:00 \
+		--dst "$(sink_mac 1)" --sink-ns "$NS_RX" --sinks sink1 --warmup 0 --seconds 300 \
+		--rounds 1 >/dev/null 2>"$out/fdb-gen.err" &
+	local gpid=$!
+	bg_pids+=("$gpid")
+	# From the first learned MAC to the last (the tool takes a moment to start).
+	local t0='' t1 learned=0 deadline=$(($(date +%s) + 120))
+	while :; do
+		learned=$("$XB" -n "$NS_DUT" status --name "$BR" --json | jq '.fdb_learned // 0')
+		[[ $learned =~ ^[0-9]+$ ]] || learned=0
+		[[ -z $t0 ]] && ((learned > 0)) && t0=$(date +%s%N)
+		((learned >= n)) && break
+		(($(date +%s) > deadline)) && break
+		kill -0 "$gpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	t1=$(date +%s%N)
+	: "${t0:=$t1}"
+	kill "$gpid" 2>/dev/null
+	wait "$gpid" 2>/dev/null
+	bg_pids=()
+	[[ -s $out/fdb-gen.err ]] || rm -f "$out/fdb-gen.err"
+	local learn_ms=$(((t1 - t0) / 1000000))
+	((learned >= n)) || fail "fdb: learned $learned of $n MACs in ${learn_ms} ms"
+	log "fdb: learned $learned MACs in ${learn_ms} ms"
+
+	# fdb show --json of every entry: wall time and peak RSS of the xbridge process.
+	local show
+	show=$("$XBB" exec --out "$TMP/fdb.json" -- "$XB" -n "$NS_DUT" fdb show --name "$BR" --json 2>&1 >/dev/null | tail -n1)
+	local listed
+	listed=$(grep -c '"mac"' "$TMP/fdb.json")
+	((listed >= n)) || fail "fdb: fdb show listed $listed entries, expected at least $n"
+	log "fdb: show --json of $listed entries: $show"
+
+	# One sweep: everything is older than 1 s by now; let the controller run again.
+	sleep 1.2
+	kill -CONT "$cpid"
+	stopped_pid=''
+	local sweep="" t
+	for ((t = 0; t < 300; t++)); do
+		sweep=$(tail -n +"$((log_lines + 1))" "$log_file" 2>/dev/null | grep -m1 -o 'aged out [0-9]* FDB entr[a-z]* in [0-9.]* ms')
+		[[ -n $sweep ]] && break
+		sleep 0.05
+	done
+	local aged=0 sweep_ms=null hwm_kib=null
+	if [[ -n $sweep ]]; then
+		aged=$(awk '{print $3}' <<<"$sweep")
+		sweep_ms=$(awk '{print $(NF-1)}' <<<"$sweep")
+	else
+		fail "fdb: no 'aged out' line in $log_file"
+	fi
+	hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$cpid/status" 2>/dev/null)
+	log "fdb: sweep: $sweep; controller VmHWM ${hwm_kib:-?} KiB"
+	contender_down xbridge || fail "fdb: xbridge down failed"
+	jq -n --argjson n "$n" --argjson learned "$learned" --argjson learn_ms "$learn_ms" \
+		--argjson show "${show:-null}" --argjson listed "$listed" --argjson aged "$aged" \
+		--argjson sweep_ms "$sweep_ms" --argjson hwm "${hwm_kib:-null}" \
+		'{entries: $n, learned: $learned, learn_ms: $learn_ms, show: $show, listed: $listed,
+		  swept: $aged, sweep_ms: $sweep_ms, controller_hwm_kib: $hwm}' >"$out/fdb.json"
+}
+
+# 6. Control plane: up of 3 ports (an uplink veth and two taps to create), status, down;
+# the kernel bridge's equivalents as the ip/bridge commands one would type.
+bench_control() {
+	topo_reset && ip -n "$NS_DUT" link add up0 type veth peer name peer0 netns "$NS_RX" || {
+		fail "control: topology"
+		return
+	}
+	local d="ip -n $NS_DUT"
+	local kup="$d link add br0 type bridge && $d tuntap add dev tap0 mode tap && $d tuntap add dev tap1 mode tap && $d link set up0 master br0 && $d link set tap0 master br0 && $d link set tap1 master br0 && $d link set up0 promisc on && $d link set up0 up && $d link set tap0 up && $d link set tap1 up && $d link set br0 up"
+	local kstatus="bridge -n $NS_DUT link show && bridge -n $NS_DUT fdb show br br0"
+	local kdown="$d link del br0 && $d link del tap0 && $d link del tap1 && $d link set up0 promisc off"
+	local r op res
+	: >"$TMP/control.jsonl"
+	for ((r = 1; r <= ctl_rounds; r++)); do
+		for op in up status down; do
+			case $op in
+			up) res=$("$XBB" exec -- "$XB" -n "$NS_DUT" up --name "$BR" up0 tap0 tap1 2>&1 >/dev/null | tail -n1) ;;
+			status) res=$("$XBB" exec -- "$XB" -n "$NS_DUT" status --name "$BR" 2>&1 >/dev/null | tail -n1) ;;
+			down) res=$("$XBB" exec -- "$XB" -n "$NS_DUT" down --name "$BR" 2>&1 >/dev/null | tail -n1) ;;
+			esac
+			jq -c --arg w xbridge --arg op "$op" '. + {who: $w, op: $op}' <<<"$res" >>"$TMP/control.jsonl" || fail "control: xbridge $op"
+			[[ $(jq .exit <<<"$res") == 0 ]] || fail "control: xbridge $op failed"
+		done
+		for op in up status down; do
+			local cmd
+			case $op in up) cmd=$kup ;; status) cmd=$kstatus ;; down) cmd=$kdown ;; esac
+			res=$("$XBB" exec -- bash -c "$cmd" 2>&1 >/dev/null | tail -n1)
+			jq -c --arg w kbr --arg op "$op" '. + {who: $w, op: $op}' <<<"$res" >>"$TMP/control.jsonl" || fail "control: kernel bridge $op"
+			[[ $(jq .exit <<<"$res") == 0 ]] || fail "control: kernel bridge $op failed"
+		done
+	done
+	jq -s 'def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		group_by(.who + "/" + .op) | map({who: .[0].who, op: .[0].op, rounds: length,
+		wall_ms: (map(.wall_ms) | median)})' "$TMP/control.jsonl" >"$out/control.json"
+}
+
+# ---- run ---------------------------------------------------------------------------------
+
+# Every measurement; then what the report needs besides them, so that --report can redo it.
+run_all() {
+	machine_cpu=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+	load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+	log "kernel $(uname -r), $machine_cpu, $ncpu CPUs, load $load_start; results in $out"
+	((ncpu >= 2)) || notes+=("only one CPU: the guest reader shares CPU 0 with the generator")
+	# The bridge-nf-call sysctls exist (per namespace) once br_netfilter is loaded or built in
+	# and the namespace has a bridge: probe in a namespace of our own.
+	modprobe br_netfilter 2>/dev/null
+	if ! { ip netns add "$PFX-probe" && ip -n "$PFX-probe" link add br0 type bridge &&
+		in_ns "$PFX-probe" test -e /proc/sys/net/bridge/bridge-nf-call-iptables; } 2>/dev/null; then
+		brnf_ok=0
+		notes+=("br_netfilter cannot be loaded here: no nf-call-on contender")
+	fi
+	ip netns del "$PFX-probe" 2>/dev/null
+
+	selected unicast && bench_unicast
+	if selected flood; then
+		bench_flood 2
+		bench_flood 4
+	fi
+	selected guest_tx && bench_guest_tx
+	selected guest_rx && bench_guest_rx
+	selected fdb && bench_fdb
+	selected control && bench_control
+	load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+	kernel=$(uname -r)
+	version=$(git -C "$repo" describe --always --dirty 2>/dev/null)
+	run_date=$(date '+%Y-%m-%d %H:%M')
+	declare -p quick rounds seconds warmup machine_cpu ncpu kernel version run_date load_start \
+		load_end notes failures >"$out/meta.env"
+}
+
+start_s=$(date +%s)
+if [[ -n $report ]]; then
+	# shellcheck source=/dev/null
+	source "$out/meta.env" || exit 1
+else
+	run_all
+fi
+
+# ---- report ------------------------------------------------------------------------------
+
+# Per measurement: Mpps per input frame (a flood's frames divided by its copies), the
+# copies it delivered, and ns of the sending context's CPU per input frame.
+summary=$(jq -s '
+	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	map(. + {frames: ((if .scenario == "guest_rx" then .read else .sink_sum end) / .copies),
+	         offered: ([.generated, .written] | max)})
+	| map(. + {mpps: (.frames / .secs / 1e6), copies_mpps: (.frames * .copies / .secs / 1e6),
+	           delivered: (if .offered > 0 then .frames / .offered else null end),
+	           send_ns: ((.cpu_ns.generator + .cpu_ns.writer + .cpu_ns.ksoftirqd)
+	                     / ([if .scenario == "guest_rx" then .offered else .frames end, 1] | max)),
+	           reader_ns: (if .read > 0 then .cpu_ns.reader / .read else null end)})
+	| group_by(.scenario + "/" + .contender)
+	| map({scenario: .[0].scenario, contender: .[0].contender, copies: .[0].copies, rounds: length,
+	       mpps: (map(.mpps) | median), copies_mpps: (map(.copies_mpps) | median),
+	       send_ns: (map(.send_ns) | median),
+	       delivered: (map(.delivered) | if all(. == null) then null else map(select(. != null)) | median end),
+	       reader_ns: (map(.reader_ns) | if all(. == null) then null else map(select(. != null)) | median end)})
+' "$RAW")
+echo "$summary" >"$out/summary.json"
+
+fmt() { awk -v x="$1" -v p="${2:-2}" 'BEGIN { if (x == "" || x == "null") print "-"; else printf("%." p "f\n", x) }'; }
+get() { jq -r --arg s "$1" --arg c "$2" --arg f "$3" '.[] | select(.scenario == $s and .contender == $c) | .[$f] // empty' <<<"$summary"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print ""; else printf "%.2f\n", a / b }'; }
+
+scen_title() {
+	case $1 in
+	unicast) echo "NIC → NIC, learned unicast" ;;
+	flood2) echo "flood: broadcast to 2 ports" ;;
+	flood4) echo "flood: broadcast to 4 ports" ;;
+	guest_tx) echo "guest TX → NIC (tap write)" ;;
+	guest_rx) echo "NIC → guest (tap read)" ;;
+	esac
+}
+
+md=$out/results.md
+chart_dat=$TMP/chart.dat
+: >"$chart_dat"
+{
+	echo "# xbridge benchmark, $run_date"
+	echo
+	echo "Machine: $machine_cpu, $ncpu CPUs, kernel $kernel. Load average $load_start at the start, $load_end at the end."
+	echo "Mode: $( ((quick)) && echo quick || echo full): $rounds round(s) × ${seconds} s per contender after ${warmup} s warm-up, medians; 60-byte frames (64 on a wire). xbridge $version."
+	echo
+	echo "| test | contender | Mpps | copies Mpps | delivered | CPU ns/frame | × kernel bridge | × bare redirect |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for s in unicast flood2 flood4 guest_tx guest_rx; do
+		kb=$(get "$s" kbr mpps)
+		bare=$(get "$s" bare mpps)
+		for c in null bare xbridge xbridge_cmp xbridge_uplink kbr kbr_nf; do
+			m=$(get "$s" "$c" mpps)
+			[[ -n $m ]] || continue
+			cm=$(get "$s" "$c" copies_mpps)
+			ns=$(get "$s" "$c" send_ns)
+			rns=$(get "$s" "$c" reader_ns)
+			nscol=$(fmt "$ns" 0)
+			[[ -n $rns ]] && nscol+=" + $(fmt "$rns" 0) reader"
+			rk=$(ratio "$m" "$kb")
+			rb=$(ratio "$m" "$bare")
+			[[ $c == kbr ]] && rk=1.00
+			[[ $c == bare ]] && rb=1.00
+			[[ $c == null ]] && rk='' rb=''
+			dl=$(get "$s" "$c" delivered)
+			dl=$([[ -n $dl ]] && awk -v d="$dl" 'BEGIN { printf "%.0f%%\n", d * 100 }' || echo -)
+			echo "| $(scen_title "$s") | $(label_of "$c") | $(fmt "$m") | $( [[ $s == flood* ]] && fmt "$cm" || echo -) | $dl | $nscol | ${rk:--} | ${rb:--} |"
+			[[ $c == null ]] || printf '"%s: %s" %s %s\n' "$s" "$(label_of "$c" | sed 's/ (.*//; s/kernel bridge/kernel br/; s/bare devmap redirect/bare redirect/')" "$m" \
+				"$(case $c in xbridge | xbridge_cmp) echo 1 ;; xbridge_uplink) echo 2 ;; kbr) echo 3 ;; kbr_nf) echo 4 ;; bare) echo 5 ;; esac)" >>"$chart_dat"
+		done
+	done
+	echo
+	echo "Mpps: input frames delivered per second (for floods, each input frame is delivered to every port; copies Mpps counts them all). Delivered: of the frames the generator or the writer offered. CPU ns/frame: CPU time of the sending context (generator threads or the guest's writer, plus ksoftirqd/0) per delivered input frame; the generator, the device under test and the sinks all run there, on CPU 0. NIC → guest: per offered frame (the tap's queue drops what its reader does not take in time), plus the reader's own CPU per frame read (CPU 1)."
+	if [[ -f $out/fdb.json ]]; then
+		echo
+		jq -r '"FDB at scale (\(.entries) MACs): learned in \(.learn_ms) ms (\(if .learn_ms >= 500 then ((.learned / (.learn_ms / 1000)) | floor | tostring) + " new MACs/s" else "too short to time: the count is polled every 50 ms" end)); `fdb show --json` of \(.listed) entries in \(.show.wall_ms | floor) ms, peak RSS \((.show.max_rss_kib / 1024) * 10 | round / 10) MiB; one ageing sweep removed \(.swept) entries in \(.sweep_ms) ms; controller peak RSS (VmHWM) \(if .controller_hwm_kib then ((.controller_hwm_kib / 1024) * 10 | round / 10 | tostring) + " MiB" else "?" end)."' "$out/fdb.json"
+	fi
+	if [[ -f $out/control.json ]]; then
+		echo
+		echo "| control plane (median ms) | xbridge | kernel bridge (ip/bridge commands) | ratio |"
+		echo "| --- | ---: | ---: | ---: |"
+		for op in up status down; do
+			x=$(jq -r --arg op "$op" '.[] | select(.who == "xbridge" and .op == $op) | .wall_ms' "$out/control.json")
+			k=$(jq -r --arg op "$op" '.[] | select(.who == "kbr" and .op == $op) | .wall_ms' "$out/control.json")
+			echo "| $op$([[ $op == up ]] && echo " (uplink + 2 new taps)") | $(fmt "$x" 1) | $(fmt "$k" 1) | $(ratio "$x" "$k") |"
+		done
+	fi
+	echo
+	echo "## Targets"
+	echo
+	((quick)) && echo "Quick mode: one short round per contender, a smoke check. These verdicts mean nothing; run the full mode for them." && echo
+	target() { # NAME VALUE OP LIMIT
+		local name=$1 v=$2 op=$3 lim=$4 ok
+		if [[ -z $v || $v == null ]]; then
+			echo "- $name: not measured"
+			return
+		fi
+		ok=$(awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN { print ((op == ">=" && v >= l) || (op == "<" && v < l) || (op == "<=" && v <= l)) ? "met" : "MISSED" }')
+		echo "- $name: $(fmt "$v") $op $lim: **$ok**"
+	}
+	target "learned unicast NIC→NIC, xbridge / kernel bridge (nf-call off)" "$(ratio "$(get unicast xbridge mpps)" "$(get unicast kbr mpps)")" ">=" 3
+	target "learned unicast NIC→NIC, xbridge / bare devmap redirect" "$(ratio "$(get unicast xbridge mpps)" "$(get unicast bare mpps)")" ">=" 0.9
+	for k in 2 4; do
+		target "flood to $k ports, xbridge / kernel bridge" "$(ratio "$(get "flood$k" xbridge mpps)" "$(get "flood$k" kbr mpps)")" ">=" 2
+		target "flood to $k ports, xbridge with p0 as uplink (host copy) / kernel bridge" "$(ratio "$(get "flood$k" xbridge_uplink mpps)" "$(get "flood$k" kbr mpps)")" ">=" 2
+	done
+	target "guest TX, xbridge / kernel bridge throughput" "$(ratio "$(get guest_tx xbridge mpps)" "$(get guest_tx kbr mpps)")" ">=" 1
+	target "guest TX, xbridge / kernel bridge CPU per frame" "$(ratio "$(get guest_tx xbridge send_ns)" "$(get guest_tx kbr send_ns)")" "<=" 0.8
+	if [[ -f $out/fdb.json ]]; then
+		n=$(jq .entries "$out/fdb.json")
+		target "ageing sweep over $n entries, ms" "$(jq -r .sweep_ms "$out/fdb.json")" "<" 1000
+		target "controller peak RSS with $n entries, MiB" "$(jq -r '.controller_hwm_kib / 1024 // empty' "$out/fdb.json")" "<" 32
+		((n < 1000000)) && echo "  (the 1M-entry targets need the full mode: $n entries here)"
+	fi
+	[[ -f $out/control.json ]] && target "up of 3 ports, ms" "$(jq -r '.[] | select(.who == "xbridge" and .op == "up") | .wall_ms' "$out/control.json")" "<" 200
+	for n in "${notes[@]}"; do
+		echo
+		echo "Note: $n"
+	done
+	if ((${#failures[@]})); then
+		echo
+		echo "## Failures"
+		printf -- '- %s\n' "${failures[@]}"
+	fi
+} >"$md"
+
+if [[ -s $chart_dat ]]; then
+	gnuplot <<EOF 2>"$TMP/gnuplot.err" || log "gnuplot failed: $(cat "$TMP/gnuplot.err")"
+set terminal pngcairo size 1200,640 font "sans,10"
+set rmargin 12
+set bmargin 10
+set offsets 0.6, 0.6, 0, 0
+set output "$out/bench.png"
+set title "xbridge vs the kernel bridge: Mpps per input frame, one core ($machine_cpu, kernel $kernel)" noenhanced
+set style fill solid 0.85 border -1
+set boxwidth 0.8
+set ylabel "Mpps (median)"
+set xtics rotate by -35 noenhanced font ",8"
+set grid ytics
+set yrange [0:*]
+unset key
+set palette defined (1 "#1f77b4", 2 "#6baed6", 3 "#d62728", 4 "#ff9896", 5 "#7f7f7f")
+unset colorbox
+set cbrange [1:5]
+plot "$chart_dat" using 0:2:(0.8):3:xtic(1) with boxes lc palette, \
+     "" using 0:2:(sprintf("%.2f", \$2)) with labels offset 0,0.7 font ",8"
+EOF
+fi
+
+log "done in $(($(date +%s) - start_s)) s; load $load_end; $md"
+cat "$md"
+if ((${#failures[@]})); then
+	log "${#failures[@]} failure(s)"
+	exit 1
+fi
+exit 0
