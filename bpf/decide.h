@@ -47,7 +47,9 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
                                       const struct xb_port *in, struct xb_config *cfg,
                                       struct xb_decision *d)
 {
-    struct xb_fdb_val *dst;
+    struct xb_fdb_val dst;
+    /* Read once, before any lookup: what this frame caches belongs to this generation. */
+    const __u32 gen = *(volatile __u32 *)&cfg->fdb_gen;
 
     __builtin_memset(d, 0, sizeof(*d));
 
@@ -67,7 +69,7 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
     }
 
     if (in->flags & XB_PORT_LEARNING)
-        xb_fdb_update(&f->src, in_ifindex, in_slot, cfg);
+        xb_fdb_update(&f->src, in_ifindex, in_slot, cfg, gen);
 
     if (xb_is_group(f->dst.mac)) {
         d->action = XB_ACT_FLOOD;
@@ -77,34 +79,33 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
         return;
     }
 
-    dst = xb_fdb_find(&f->dst);
-    if (!dst) {
+    if (xb_fdb_lookup(&f->dst, gen, &dst)) {
         d->action = XB_ACT_FLOOD;
         d->flood_class = XB_FLOOD_UCAST;
         return;
     }
-    if (dst->type == XB_FDB_LOCAL) {
+    if (dst.type == XB_FDB_LOCAL) {
         d->action = XB_ACT_TO_HOST;
-        d->out_ifindex = dst->ifindex;
-        d->out_slot = dst->slot;
+        d->out_ifindex = dst.ifindex;
+        d->out_slot = dst.slot;
         return;
     }
-    if (dst->ifindex == in_ifindex) {
+    if (dst.ifindex == in_ifindex) {
         /* A switch does not hairpin: the destination is behind the port it came from. */
         xb_drop(d, XB_DROP_SAME_PORT);
         return;
     }
 
-    __u32 out_slot = dst->slot;
+    __u32 out_slot = dst.slot;
     struct xb_port *out = bpf_map_lookup_elem(&ports, &out_slot);
 
-    if (!out || out->ifindex != dst->ifindex || !(out->flags & XB_PORT_UP)) {
+    if (!out || out->ifindex != dst.ifindex || !(out->flags & XB_PORT_UP)) {
         d->out_slot = out_slot; /* for the reason: a tap without a reader, or a port down */
         xb_drop(d, XB_DROP_PORT_DOWN);
         return;
     }
     d->action = XB_ACT_FORWARD;
-    d->out_ifindex = dst->ifindex;
+    d->out_ifindex = dst.ifindex;
     d->out_slot = out_slot;
 }
 

@@ -12,30 +12,95 @@ static __always_inline struct xb_fdb_val *xb_fdb_find(const struct xb_fdb_key *k
     return bpf_map_lookup_elem(&fdb, key);
 }
 
+/* ---- the per-CPU FDB cache ----------------------------------------------------
+ * A direct-mapped array per CPU in front of the hash table: while a frame's MACs keep
+ * coming, its two lookups are array reads instead of hash lookups. An entry is trusted
+ * only while its generation is the config's fdb_gen, which every move (here) and every
+ * removal or static entry (the controller, the sweep) bumps: a cached port is never
+ * older than the table it came from. Misses are not cached. */
+
+static __always_inline struct xb_fdb_cache_ent *xb_cache_slot(const struct xb_fdb_key *key)
+{
+    __u32 idx = (key->mac[5] ^ (key->mac[4] << 1) ^ (key->mac[3] << 2) ^ key->vlan) &
+                (XB_FDB_CACHE_SIZE - 1);
+
+    return bpf_map_lookup_elem(&fdb_cache, &idx);
+}
+
+static __always_inline int xb_cache_hit(const struct xb_fdb_cache_ent *c,
+                                        const struct xb_fdb_key *key, __u32 gen)
+{
+    return c->valid && c->gen == gen && *(const __u64 *)&c->key == *(const __u64 *)key;
+}
+
+static __always_inline void xb_cache_fill(struct xb_fdb_cache_ent *c, const struct xb_fdb_key *key,
+                                          const struct xb_fdb_val *v, __u32 gen)
+{
+    *(__u64 *)&c->key = *(const __u64 *)key;
+    c->ifindex = v->ifindex;
+    c->slot = v->slot;
+    c->type = v->type;
+    c->updated_ns = v->updated_ns;
+    c->gen = gen;
+    c->valid = 1;
+}
+
+/* Looks key up, through the cache. Fills *out and returns 0, or -1 if not found. */
+static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen,
+                                         struct xb_fdb_val *out)
+{
+    struct xb_fdb_cache_ent *c = xb_cache_slot(key);
+    struct xb_fdb_val *v;
+
+    if (c && xb_cache_hit(c, key, gen)) {
+        out->ifindex = c->ifindex;
+        out->slot = c->slot;
+        out->type = c->type;
+        out->updated_ns = c->updated_ns;
+        return 0;
+    }
+    v = xb_fdb_find(key);
+    if (!v)
+        return -1;
+    *out = *v;
+    if (c)
+        xb_cache_fill(c, key, v, gen);
+    return 0;
+}
+
 /* Learns the source of a frame that came in on port `slot`. Writes the FDB only when
  * the entry is new, moved, or its timestamp is older than XB_FDB_REFRESH_NS: a
  * per-frame write would serialise CPUs on the bucket lock and bounce the entry's
  * cache line. Existing entries are updated in place (plain stores; a reader racing a
  * move sees the old or the new port, both valid). Static and local entries are never
  * moved by learning. Ageing follows this timestamp only: destination hits refresh
- * nothing. */
+ * nothing. `gen` is the FDB generation read before any lookup of this frame. */
 static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 ifindex, __u32 slot,
-                                          struct xb_config *cfg)
+                                          struct xb_config *cfg, __u32 gen)
 {
     __u64 now = bpf_ktime_get_coarse_ns();
-    struct xb_fdb_val *v = xb_fdb_find(src);
+    struct xb_fdb_cache_ent *c = xb_cache_slot(src);
+    struct xb_fdb_val *v;
 
+    /* Known on this port, and fresh (or not ours to refresh): nothing to do. */
+    if (c && xb_cache_hit(c, src, gen) && c->ifindex == ifindex &&
+        (c->type != XB_FDB_DYNAMIC || now - c->updated_ns <= XB_FDB_REFRESH_NS))
+        return;
+
+    v = xb_fdb_find(src);
     if (v) {
-        if (v->type != XB_FDB_DYNAMIC)
-            return;
-        if (v->ifindex != ifindex) {
+        if (v->type == XB_FDB_DYNAMIC && v->ifindex != ifindex) {
             v->ifindex = ifindex;
             v->slot = slot;
             v->updated_ns = now;
             xb_count(slot, XB_CNT_MOVED);
-        } else if (now - v->updated_ns > XB_FDB_REFRESH_NS) {
+            /* Every CPU's cached port for this MAC is wrong now. */
+            gen = __sync_fetch_and_add(&cfg->fdb_gen, 1) + 1;
+        } else if (v->type == XB_FDB_DYNAMIC && now - v->updated_ns > XB_FDB_REFRESH_NS) {
             v->updated_ns = now;
         }
+        if (c)
+            xb_cache_fill(c, src, v, gen);
         return;
     }
 
@@ -55,6 +120,8 @@ static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 if
     if (err == 0) {
         __sync_fetch_and_add(&cfg->n_learned, 1);
         xb_count(slot, XB_CNT_LEARNED);
+        if (c)
+            xb_cache_fill(c, src, &nv, gen);
     } else if (err != -17 /* EEXIST: another CPU learned it first */) {
         xb_count(slot, XB_CNT_LEARN_REFUSED);
     }

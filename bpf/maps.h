@@ -10,16 +10,22 @@
 #include <bpf/bpf_helpers.h>
 #include <xbridge/abi.h>
 
-/* MAC+VLAN → port. Not preallocated: a bridge with a few guests should not pin
- * 100 MB of kernel memory for a million entries it never learns. Lookups cost the
- * same; only inserts (learning, once per new MAC) allocate. */
+/* MAC+VLAN → port. Preallocated (sized by `up --fdb-size`): learning a MAC takes an
+ * element from a free list instead of allocating, and deleting gives it back, which
+ * makes ageing a million entries several times faster than with BPF_F_NO_PREALLOC. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, struct xb_fdb_key);
     __type(value, struct xb_fdb_val);
     __uint(max_entries, XB_FDB_DEFAULT_MAX + XB_FDB_STATIC_RESERVE);
 } fdb SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct xb_fdb_cache_ent);
+    __uint(max_entries, XB_FDB_CACHE_SIZE);
+} fdb_cache SEC(".maps");
 
 /* slot → port (policy + controller bookkeeping). */
 struct {
@@ -62,13 +68,14 @@ struct {
     __uint(max_entries, XB_MAX_PORTS);
 } stats SEC(".maps");
 
-/* Redirect targets, keyed by ifindex. tx_ports holds every port and serves known
- * unicast (tx is counted at ingress, where the target is known). The flood_* maps
- * hold the ports that take that class of flood, each entry with the devmap egress
- * program that counts the copy it transmits. */
+/* Redirect targets, arrays keyed by port slot and sized by `up --max-ports`: an index
+ * for known unicast, and a short walk for a broadcast (which visits every element of
+ * the map). tx_ports holds every port and serves known unicast (tx is counted at
+ * ingress, where the target is known). The flood_* maps hold the ports that take that
+ * class of flood, each entry with the devmap egress program that counts its copy. */
 #define XB_DEVMAP(name)                                                                            \
     struct {                                                                                       \
-        __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);                                                    \
+        __uint(type, BPF_MAP_TYPE_DEVMAP);                                                         \
         __type(key, __u32);                                                                        \
         __type(value, struct bpf_devmap_val);                                                      \
         __uint(max_entries, XB_MAX_PORTS);                                                         \

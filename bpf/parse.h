@@ -19,8 +19,9 @@ struct xb_vlan_hdr {
 /* What the switching decision needs from a frame, copied out of the packet so that
  * it stays valid after helpers that move packet data (clone/redirect). */
 struct xb_frame {
-    struct xb_fdb_key src; /* source MAC + VLAN: the learning key */
-    struct xb_fdb_key dst; /* destination MAC + VLAN: the forwarding key */
+    /* 8-byte aligned: the FDB cache compares keys as one 64-bit word. */
+    struct xb_fdb_key src __attribute__((aligned(8))); /* source MAC + VLAN: the learning key */
+    struct xb_fdb_key dst __attribute__((aligned(8))); /* destination: the forwarding key */
     __u16 proto;           /* ethertype after the tags, host order */
     __u16 l3_off;          /* offset of the network header */
     __u32 len;             /* whole frame length */

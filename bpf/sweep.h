@@ -61,6 +61,8 @@ int xb_fdb_sweep(struct xb_sweep_ctx *ctx)
     ctx->scanned = tally->scanned;
     ctx->removed = tally->removed;
     if (ctx->removed) {
+        /* The caches must stop serving what is gone. */
+        __sync_fetch_and_add(&cfg->fdb_gen, 1);
         /* The learned count goes down atomically, beside the datapath's increments. */
         __u64 n = cfg->n_learned;
         __sync_fetch_and_sub(&cfg->n_learned, ctx->removed < n ? ctx->removed : n);

@@ -117,7 +117,7 @@ int xb_xdp_ingress(struct xdp_md *ctx)
 
     case XB_ACT_FORWARD:
         /* A port that left the devmap a moment ago: let TC decide again. */
-        ret = bpf_redirect_map(&tx_ports, d.out_ifindex, XDP_PASS);
+        ret = bpf_redirect_map(&tx_ports, d.out_slot, XDP_PASS);
         if (ret != XDP_REDIRECT)
             return XDP_PASS;
         xb_count_rx(slot, len, XB_HOOK_XDP);

@@ -142,6 +142,7 @@ void add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
     val.type = XB_FDB_LOCAL;
     check_libbpf(bpf_map_update_elem(dp.map(MapId::Fdb), &key, &val, BPF_ANY),
                  fmt::format("cannot add the local FDB entry of {}", p.name));
+    dp.fdb_changed(); // it may replace a learned entry some CPU has cached
 }
 
 void init_config(Datapath &dp, const UpOptions &opts) {
@@ -149,6 +150,7 @@ void init_config(Datapath &dp, const UpOptions &opts) {
     c.abi_version = XB_ABI_VERSION;
     c.ageing_ns = uint64_t(opts.ageing_sec.value_or(kDefaultAgeingSec)) * 1000000000ull;
     c.max_learned = opts.max_learned.value_or(opts.fdb_max);
+    c.max_ports = static_cast<uint16_t>(opts.max_ports);
     c.netns_ino = current_netns();
     c.xdp_max_len = 1514 + 8;
     std::memset(c.name, 0, sizeof(c.name));
@@ -181,7 +183,8 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
                     EBUSY);
     auto slot_opt = want_slot ? want_slot : dp.free_slot();
     if (!slot_opt)
-        throw Error(fmt::format("bridge {} is full ({} ports)", dp.name(), XB_MAX_PORTS - 1),
+        throw Error(fmt::format("bridge {} is full ({} ports; `up --max-ports` sizes a new bridge)",
+                                dp.name(), dp.config()->max_ports),
                     ENOSPC);
     const uint32_t slot = *slot_opt;
     const int ifindex = li.ifindex;
@@ -236,10 +239,10 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     undo.push([pin] { xdp_detach(pin); });
 
     dp.set_port(slot, p);
-    dp.devmap_set(MapId::TxPorts, p.ifindex, false);
-    undo.push([&dp, ifindex] {
+    dp.devmap_set(MapId::TxPorts, slot, p.ifindex, false);
+    undo.push([&dp, slot] {
         for (MapId m : {MapId::TxPorts, MapId::FloodUcast, MapId::FloodMcast, MapId::FloodBcast})
-            dp.devmap_del(m, static_cast<uint32_t>(ifindex));
+            dp.devmap_del(m, slot);
     });
     if (uplink) {
         dp.config()->uplink_ifindex = p.ifindex;
@@ -286,11 +289,11 @@ void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
     std::memset(p.name, 0, sizeof(p.name));
     std::strncpy(p.name, li.name.c_str(), sizeof(p.name) - 1);
     dp.set_port(slot, p);
-    update_flood_maps(dp, p);
+    update_flood_maps(dp, slot, p);
     update_xdp_max_len(dp);
 }
 
-void update_flood_maps(Datapath &dp, const xb_port &p) {
+void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p) {
     const struct {
         MapId map;
         uint32_t flag;
@@ -300,9 +303,9 @@ void update_flood_maps(Datapath &dp, const xb_port &p) {
     const bool up = p.flags & XB_PORT_UP;
     for (const auto &f : floods) {
         if (up && (p.flags & f.flag))
-            dp.devmap_set(f.map, p.ifindex, true);
+            dp.devmap_set(f.map, slot, p.ifindex, true);
         else
-            dp.devmap_del(f.map, p.ifindex);
+            dp.devmap_del(f.map, slot);
     }
 }
 
@@ -326,7 +329,7 @@ void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on
     xb_port p = sp->port;
     p.flags = on ? (p.flags | flag) : (p.flags & ~flag);
     dp.set_port(sp->slot, p);
-    update_flood_maps(dp, p);
+    update_flood_maps(dp, sp->slot, p);
 }
 
 void update_xdp_max_len(Datapath &dp) {
@@ -374,8 +377,22 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl) {
                         EEXIST);
     }
 
+    // Enough free slots for the new ports, or nothing happens.
+    size_t fresh_ports = 0;
+    for (const auto &li : infos)
+        fresh_ports += !(li && dp && dp->port_by_ifindex(li->ifindex));
+    const size_t room = fresh ? opts.max_ports : [&] {
+        size_t used = dp->ports().size();
+        return dp->config()->max_ports > used ? dp->config()->max_ports - used : 0;
+    }();
+    if (fresh_ports > room)
+        throw Error(fmt::format("too many ports: {} new, room for {} (`up --max-ports` sizes a new "
+                                "bridge)",
+                                fresh_ports, room),
+                    ENOSPC);
+
     if (fresh)
-        dp.emplace(Datapath::create(opts.name, opts.fdb_max));
+        dp.emplace(Datapath::create(opts.name, opts.fdb_max, opts.max_ports));
     // Declared after dp: the undo steps refer to it and must run before it closes.
     Undo undo;
     if (fresh) {
@@ -437,7 +454,7 @@ size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
     undo.commit();
     // The flood maps' egress program is part of each entry: point them at the new one.
     for (const auto &sp : ports)
-        update_flood_maps(dp, sp.port);
+        update_flood_maps(dp, sp.slot, sp.port);
     return ports.size();
 }
 
@@ -490,7 +507,7 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
         return;
     const uint32_t ifindex = p->ifindex;
     for (MapId m : {MapId::FloodUcast, MapId::FloodMcast, MapId::FloodBcast, MapId::TxPorts})
-        dp.devmap_del(m, ifindex);
+        dp.devmap_del(m, slot);
     xdp_detach(dp.link_pin(ifindex));
     fdb_flush_port(dp, ifindex, true);
     if (dp.config()->uplink_ifindex == ifindex)

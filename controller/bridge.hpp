@@ -26,6 +26,7 @@ struct UpOptions {
     XdpMode xdp_mode = XdpMode::Auto;
     TapOwner tap_owner;
     uint32_t fdb_max = XB_FDB_DEFAULT_MAX;
+    uint32_t max_ports = XB_DEFAULT_MAX_PORTS;
     std::optional<uint32_t> ageing_sec;
     std::optional<uint32_t> max_learned;
 };
@@ -101,7 +102,7 @@ void forget_absent_ports(Datapath &dp);
 void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
 void update_xdp_max_len(Datapath &dp);
 // A port is in a flood map when it is up and has that flood flag.
-void update_flood_maps(Datapath &dp, const xb_port &p);
+void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p);
 
 // Port flags by their `bridge link` names (learning, flood, mcast-flood, bcast-flood,
 // locked); nullopt for an unknown name.

@@ -28,13 +28,16 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
-    "fdb",      "ports",       "port_index",  "port_index_hi", "config",   "stats",
-    "tx_ports", "flood_ucast", "flood_mcast", "flood_bcast",   "trace_rb",
+    "fdb",   "fdb_cache", "ports",       "port_index",  "port_index_hi", "config",
+    "stats", "tx_ports",  "flood_ucast", "flood_mcast", "flood_bcast",   "trace_rb",
 };
+// A name missing from a table is a null pointer at its end.
+static_assert(kMapNames.back() != nullptr);
 constexpr std::array<const char *, static_cast<size_t>(ProgId::Count)> kProgNames = {
     "xb_xdp_ingress",   "xb_tc_ingress",  "xb_tc_egress",
     "xb_xdp_devmap_tx", "xb_devmap_xmit", "xb_fdb_sweep",
 };
+static_assert(kProgNames.back() != nullptr);
 
 bool optional_prog(size_t i) {
     return i == static_cast<size_t>(ProgId::DevmapXmit);
@@ -169,7 +172,7 @@ bool Datapath::exists(const std::string &bridge) {
     return ::stat(pin_dir(bridge).c_str(), &st) == 0;
 }
 
-Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max) {
+Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max, uint32_t max_ports) {
     Datapath dp;
     dp.name_ = bridge;
     dp.dir_ = pin_dir(bridge);
@@ -180,6 +183,11 @@ Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max) {
         throw Error("datapath object has no map fdb");
     check_libbpf(bpf_map__set_max_entries(fdb, fdb_max + XB_FDB_STATIC_RESERVE),
                  "cannot size the FDB");
+    // Slot 0 is the host's: max_ports ports take slots 1..max_ports.
+    for (const char *dm : {"tx_ports", "flood_ucast", "flood_mcast", "flood_bcast"})
+        check_libbpf(
+            bpf_map__set_max_entries(bpf_object__find_map_by_name(obj.get(), dm), max_ports + 1),
+            fmt::format("cannot size devmap {}", dm));
     load_object(obj.get());
 
     for (size_t i = 0; i < kMapNames.size(); i++) {
@@ -376,7 +384,8 @@ std::vector<SlotPort> Datapath::absent_ports() const {
 std::optional<uint32_t> Datapath::free_slot() const {
     // A slot kept for an absent port is taken only when nothing else is free.
     std::optional<uint32_t> absent;
-    for (uint32_t slot = 1; slot < XB_MAX_PORTS; slot++) {
+    const uint32_t last = std::min<uint32_t>(cfg_->max_ports, XB_MAX_PORTS - 1);
+    for (uint32_t slot = 1; slot <= last; slot++) {
         xb_port p{};
         if (bpf_map_lookup_elem(map(MapId::Ports), &slot, &p) < 0)
             continue;
@@ -388,16 +397,20 @@ std::optional<uint32_t> Datapath::free_slot() const {
     return absent;
 }
 
-void Datapath::devmap_set(MapId m, uint32_t ifindex, bool with_counter) {
+void Datapath::devmap_set(MapId m, uint32_t slot, uint32_t ifindex, bool with_counter) {
     bpf_devmap_val val{};
     val.ifindex = ifindex;
     val.bpf_prog.fd = with_counter ? prog(ProgId::DevmapTx) : -1;
-    check_libbpf(bpf_map_update_elem(map(m), &ifindex, &val, BPF_ANY),
+    check_libbpf(bpf_map_update_elem(map(m), &slot, &val, BPF_ANY),
                  fmt::format("cannot add ifindex {} to devmap {}", ifindex, map_name(m)));
 }
 
-void Datapath::devmap_del(MapId m, uint32_t ifindex) {
-    bpf_map_delete_elem(map(m), &ifindex);
+void Datapath::devmap_del(MapId m, uint32_t slot) {
+    bpf_map_delete_elem(map(m), &slot);
+}
+
+void Datapath::fdb_changed() {
+    __atomic_fetch_add(&cfg_->fdb_gen, 1, __ATOMIC_RELEASE);
 }
 
 xb_port_stats Datapath::port_stats(uint32_t slot) const {

@@ -20,6 +20,7 @@ namespace xb {
 
 enum class MapId {
     Fdb,
+    FdbCache,
     Ports,
     PortIndex,
     PortIndexHi,
@@ -70,8 +71,9 @@ struct SlotPort {
 class Datapath {
   public:
     // Loads the programs into the kernel with an FDB for `fdb_max` dynamic entries and
-    // pins maps and programs under pin_dir(bridge), which must not exist yet.
-    static Datapath create(const std::string &bridge, uint32_t fdb_max);
+    // devmaps for `max_ports` ports, and pins maps and programs under pin_dir(bridge),
+    // which must not exist yet.
+    static Datapath create(const std::string &bridge, uint32_t fdb_max, uint32_t max_ports);
     // Opens the pinned objects of an existing bridge; nullopt when it does not exist.
     static std::optional<Datapath> open(const std::string &bridge);
     static bool exists(const std::string &bridge);
@@ -105,9 +107,13 @@ class Datapath {
     // Ports whose device vanished, kept to be re-attached when it returns.
     std::vector<SlotPort> absent_ports() const;
 
-    // Devmaps: `with_counter` installs the devmap egress program that counts copies.
-    void devmap_set(MapId map, uint32_t ifindex, bool with_counter);
-    void devmap_del(MapId map, uint32_t ifindex);
+    // Devmaps (keyed by slot): `with_counter` installs the devmap egress program that
+    // counts copies.
+    void devmap_set(MapId map, uint32_t slot, uint32_t ifindex, bool with_counter);
+    void devmap_del(MapId map, uint32_t slot);
+
+    // Tells the datapath's per-CPU FDB caches that entries moved or went.
+    void fdb_changed();
 
     // Per-port counters summed over CPUs.
     xb_port_stats port_stats(uint32_t slot) const;

@@ -41,6 +41,8 @@ void fdb_for_each(const Datapath &dp, const std::function<void(const FdbEntry &)
 
 size_t fdb_delete(Datapath &dp, const std::vector<xb_fdb_key> &keys) {
     size_t deleted = 0, i = 0;
+    if (keys.empty())
+        return 0;
     while (i < keys.size()) {
         uint32_t count = static_cast<uint32_t>(keys.size() - i);
         int ret = bpf_map_delete_batch(dp.map(MapId::Fdb), &keys[i], &count, nullptr);
@@ -52,6 +54,7 @@ size_t fdb_delete(Datapath &dp, const std::vector<xb_fdb_key> &keys) {
             i++; // gone meanwhile (a concurrent delete): skip it
         }
     }
+    dp.fdb_changed();
     return deleted;
 }
 
@@ -146,8 +149,10 @@ void fdb_add_static(Datapath &dp, const Mac &mac, uint16_t vlan, uint32_t ifinde
     // The datapath may learn the same MAC at any moment: insert-if-absent, else decide
     // on what is there and replace only a learned entry.
     for (int attempt = 0; attempt < 8; attempt++) {
-        if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0)
+        if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0) {
+            dp.fdb_changed();
             return;
+        }
         if (errno == E2BIG)
             throw Error("the FDB is full", ENOSPC);
         if (errno != EEXIST)
@@ -168,6 +173,7 @@ void fdb_add_static(Datapath &dp, const Mac &mac, uint16_t vlan, uint32_t ifinde
         }
         if (bpf_map_update_elem(fd, &key, &val, BPF_EXIST) == 0) {
             fdb_forget(dp, 1); // a learned entry became static
+            dp.fdb_changed();
             return;
         }
     }
@@ -189,6 +195,7 @@ void fdb_del(Datapath &dp, const Mac &mac, uint16_t vlan) {
             return; // aged out meanwhile: gone as asked
         throw_errno("cannot delete the FDB entry", errno);
     }
+    dp.fdb_changed();
     if (cur.type == XB_FDB_DYNAMIC)
         fdb_forget(dp, 1);
 }

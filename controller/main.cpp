@@ -187,6 +187,10 @@ int main(int argc, char **argv) {
     up->add_option("--fdb-size", fdb_size, "Dynamic FDB entries the bridge can hold");
     up->add_option("--ageing-time", ageing, "Seconds before an unseen MAC is forgotten (0: never)");
     up->add_option("--max-learned", max_learned, "Cap on learned entries");
+    std::string max_ports;
+    up->add_option("--max-ports", max_ports,
+                   fmt::format("Ports a new bridge can take (default {}, at most {})",
+                               XB_DEFAULT_MAX_PORTS, XB_MAX_PORTS - 1));
     up->add_option("--metrics", metrics,
                    fmt::format("Serve /metrics on ADDR:PORT, or off (default 127.0.0.1:{})",
                                kDefaultMetricsPort));
@@ -312,6 +316,8 @@ int main(int argc, char **argv) {
                 upo.ageing_sec = number_option("--ageing-time", ageing, 0, 1000000);
             if (!max_learned.empty())
                 upo.max_learned = number_option("--max-learned", max_learned, 0, upo.fdb_max);
+            if (!max_ports.empty())
+                upo.max_ports = number_option("--max-ports", max_ports, 1, XB_MAX_PORTS - 1);
             std::optional<MetricsAddr> maddr;
             if (!metrics.empty()) {
                 maddr = parse_metrics_addr(metrics);

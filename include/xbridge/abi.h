@@ -29,7 +29,8 @@
 
 /* Dynamic entries the FDB holds by default, and room kept beyond that for static
  * and local entries so that a full table of learned MACs never blocks the operator. */
-#define XB_FDB_DEFAULT_MAX (1u << 20)
+#define XB_FDB_DEFAULT_MAX 65536u
+#define XB_DEFAULT_MAX_PORTS 32
 #define XB_FDB_STATIC_RESERVE 4096u
 
 /* skb->mark value set on frames xbridge injects into a port's stack or transmit
@@ -144,8 +145,10 @@ struct xb_config {
     __u32 trace_pid;
     __u32 metrics_ip4;      /* /metrics listen address (network order), port 0: off */
     __u16 metrics_port;
-    __u16 pad1;
-    __u8 reserved[28];
+    __u16 max_ports;        /* slots 1..max_ports: the size of the devmaps */
+    __u32 fdb_gen;          /* bumped whenever an FDB entry moves or goes: the per-CPU
+                             * FDB caches hold only entries of the current generation */
+    __u8 reserved[24];
 };
 
 /* Per-port counters (map "stats", per-CPU array indexed by slot). */
@@ -198,6 +201,21 @@ enum xb_action {
     XB_ACT_PASS = 4, /* left to the TC path (XDP) or to the wire (TC egress) */
 };
 
+/* Per-CPU, direct-mapped cache of FDB entries (map "fdb_cache"), so that a frame's two
+ * FDB lookups are array reads while its MACs keep arriving. An entry is valid while
+ * its gen equals the config's fdb_gen. */
+#define XB_FDB_CACHE_SIZE 256
+struct xb_fdb_cache_ent {
+    struct xb_fdb_key key;
+    __u32 ifindex;
+    __u16 slot;
+    __u8 type;
+    __u8 valid;
+    __u32 gen;
+    __u32 pad;
+    __u64 updated_ns; /* the FDB entry's timestamp when cached */
+};
+
 /* Context of the ageing sweep program (xb_fdb_sweep), run by the controller with
  * BPF_PROG_TEST_RUN: the sweep happens inside the kernel, without copying the FDB out. */
 struct xb_sweep_ctx {
@@ -233,5 +251,6 @@ XB_STATIC_ASSERT(sizeof(struct xb_port_stats) == 8 * ((int)XB_CNT_MAX + (int)XB_
                  "xb_port_stats");
 XB_STATIC_ASSERT(sizeof(struct xb_trace_event) == 48, "xb_trace_event");
 XB_STATIC_ASSERT(sizeof(struct xb_sweep_ctx) == 32, "xb_sweep_ctx");
+XB_STATIC_ASSERT(sizeof(struct xb_fdb_cache_ent) == 32, "xb_fdb_cache_ent");
 
 #endif /* XBRIDGE_ABI_H */

@@ -94,6 +94,7 @@ void BridgeTest::SetUp() {
     if (!uplink_)
         o.uplink = "none";
     o.fdb_max = 16384;
+    o.max_ports = 8;
     ASSERT_NO_THROW({
         xb::BridgeLock lock;
         xb::bridge_up(o, *nl_);
@@ -201,6 +202,7 @@ void BridgeTest::fdb_put(const std::string &mac, int port, uint8_t type, uint16_
     v.type = type;
     v.updated_ns = xb::monotonic_coarse_ns();
     ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Fdb), &key, &v, BPF_ANY), 0);
+    dp_->fdb_changed();
 }
 
 xb_port_stats BridgeTest::stats(int port) const {

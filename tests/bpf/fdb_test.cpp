@@ -22,6 +22,7 @@ void age(xb::Datapath &dp, const std::string &mac, uint64_t seconds) {
     ASSERT_EQ(bpf_map_lookup_elem(dp.map(xb::MapId::Fdb), &key, &v), 0);
     v.updated_ns -= seconds * kSec;
     ASSERT_EQ(bpf_map_update_elem(dp.map(xb::MapId::Fdb), &key, &v, BPF_EXIST), 0);
+    dp.fdb_changed();
 }
 } // namespace
 

@@ -61,12 +61,14 @@ TEST_F(BridgeTest, TimestampIsRefreshedOnlyWhenStale) {
     std::memcpy(key.mac, xb::parse_mac(kA)->data(), 6);
     v.updated_ns = old;
     ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Fdb), &key, &v, BPF_EXIST), 0);
+    dp_->fdb_changed(); // as every controller-side write does: the CPU caches drop it
     run_xdp(1, eth_frame(kOut, kA));
     const uint64_t refreshed = fdb(kA)->updated_ns;
     EXPECT_GT(refreshed, old + 9'000'000'000ull);
     // A fresh entry is left alone: no per-frame write.
     v.updated_ns = refreshed - 500'000'000ull;
     ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Fdb), &key, &v, BPF_EXIST), 0);
+    dp_->fdb_changed();
     run_xdp(1, eth_frame(kOut, kA));
     EXPECT_EQ(fdb(kA)->updated_ns, refreshed - 500'000'000ull);
 }
@@ -281,4 +283,25 @@ TEST_F(BridgeTest, PartiallyChecksummedFramesTakeTheTcPath) {
     EXPECT_EQ(run_xdp(1, tcp4_frame("02:00:00:00:99:99", kA, tcp4_pseudo_sum())), XDP_PASS);
     // The TC path forwards it, checksum state and all.
     EXPECT_EQ(run_tc_ingress(1, tcp4_frame(kB, kA, tcp4_pseudo_sum())), TC_ACT_REDIRECT);
+}
+
+TEST_F(BridgeTest, CachedEntriesFollowMovesAndRemovals) {
+    run_xdp(2, eth_frame(kOut, kB)); // B on p2
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT); // now from this CPU's cache
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 2u);
+    run_xdp(0, eth_frame(kOut, kB)); // B moves to p0
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TX_PACKETS], 1u) << "forwarded to B's new port";
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 2u) << "not to the port the cache had";
+    xb::fdb_del(*dp_, *xb::parse_mac(kB), 0);
+    const uint64_t flooded = stats(1).cnt[XB_CNT_FLOODED];
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], flooded + 1) << "a deleted entry is not served";
+    run_xdp(2, eth_frame(kOut, kB));
+    run_xdp(1, eth_frame(kB, kA));
+    dp_->config()->ageing_ns = 1000000000ull;
+    EXPECT_EQ(xb::fdb_sweep(*dp_, xb::monotonic_coarse_ns() + 5000000000ull), 2u); // A and B
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], flooded + 2) << "an aged-out entry is not served";
 }
