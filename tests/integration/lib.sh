@@ -117,3 +117,21 @@ capture_wait() {
 # Captures are attached when capture returns; a short pause still lets the kernel
 # finish setting up the packet socket's ring.
 capture_settle() { sleep 0.1; }
+
+# transfer FROM TO TO_IP MBYTES: exactly MBYTES MiB of random data over TCP (nc), and
+# the received file compared byte for byte with the sent one.
+transfer() {
+	local from=$1 to=$2 ip=$3 mb=$4 t
+	head -c "${mb}M" /dev/urandom >"$TOPO_TMP/send"
+	in_ns "$to" nc -l -p 5202 >"$TOPO_TMP/recv" &
+	local rx=$!
+	for ((t = 0; t < 50; t++)); do
+		in_ns "$to" ss -ltn 2>/dev/null | grep -q ':5202 ' && break
+		sleep 0.1
+	done
+	in_ns "$from" timeout 60 nc -N -w5 "$ip" 5202 <"$TOPO_TMP/send" || fail "nc $from -> $to failed"
+	timeout 30 tail --pid=$rx -f /dev/null || fail "the receiver in $to did not finish"
+	cmp -s "$TOPO_TMP/send" "$TOPO_TMP/recv" ||
+		fail "$from -> $to: received $(stat -c%s "$TOPO_TMP/recv") of $(stat -c%s "$TOPO_TMP/send") bytes, or different content"
+	echo "ok: $mb MiB $from -> $to byte for byte"
+}

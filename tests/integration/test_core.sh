@@ -119,24 +119,6 @@ test_unknown_unicast_is_flooded() {
 	echo "ok: known unicast went only to tap1"
 }
 
-# A TCP transfer through the bridge, both ways, with the content checked.
-transfer() {
-	local from=$1 to=$2 to_ip=$3 size_mb=$4
-	head -c "${size_mb}M" /dev/urandom >"$TOPO_TMP/send"
-	in_ns "$to" nc -l -p 5201 >"$TOPO_TMP/recv" &
-	local rx=$!
-	local t
-	for ((t = 0; t < 50; t++)); do
-		in_ns "$to" ss -ltn 2>/dev/null | grep -q ':5201 ' && break
-		sleep 0.1
-	done
-	in_ns "$from" timeout 60 nc -N -w5 "$to_ip" 5201 <"$TOPO_TMP/send" || fail "nc $from -> $to failed"
-	timeout 30 tail --pid=$rx -f /dev/null || fail "receiver in $to did not finish"
-	cmp -s "$TOPO_TMP/send" "$TOPO_TMP/recv" ||
-		fail "content differs ($(stat -c%s "$TOPO_TMP/recv") of $(stat -c%s "$TOPO_TMP/send") bytes)"
-	echo "ok: ${size_mb} MiB $from -> $to intact"
-}
-
 test_tcp_transfer() {
 	require_tools nc ss
 	standard_bridge

@@ -25,7 +25,7 @@ offload_bridge() {
 # iperf FROM TO TO_IP MBYTES: an iperf3 TCP run of MBYTES MiB. iperf3's receiver
 # takes its totals when the control connection says the test ended, with the tail of
 # the data possibly still in flight: the exact byte count and content are checked by
-# `copy` below; here the sender must have sent all and the receiver counted nearly all.
+# `transfer` (lib.sh); here the sender must have sent all and the receiver counted nearly all.
 iperf() {
 	local from=$1 to=$2 ip=$3 mb=$4
 	in_ns "$to" iperf3 -s -1 -p 5201 -J >"$TOPO_TMP/iperf-$to.json" 2>&1 &
@@ -45,23 +45,6 @@ iperf() {
 	local gbps
 	gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | floor / 100' "$TOPO_TMP/iperf-$to.json")
 	echo "ok: iperf3 $mb MiB $from -> $to ($gbps Gbit/s, $got bytes counted at the receiver)"
-}
-
-# copy FROM TO TO_IP MBYTES: exactly MBYTES MiB of random data over TCP, compared.
-copy() {
-	local from=$1 to=$2 ip=$3 mb=$4
-	head -c "${mb}M" /dev/urandom >"$TOPO_TMP/send"
-	in_ns "$to" nc -l -p 5202 >"$TOPO_TMP/recv" &
-	local rx=$! t
-	for ((t = 0; t < 50; t++)); do
-		in_ns "$to" ss -ltn 2>/dev/null | grep -q ':5202 ' && break
-		sleep 0.1
-	done
-	in_ns "$from" timeout 60 nc -N -w5 "$ip" 5202 <"$TOPO_TMP/send" || fail "nc $from -> $to failed"
-	timeout 30 tail --pid=$rx -f /dev/null || fail "the receiver in $to did not finish"
-	cmp -s "$TOPO_TMP/send" "$TOPO_TMP/recv" ||
-		fail "$from -> $to: received $(stat -c%s "$TOPO_TMP/recv") of $(stat -c%s "$TOPO_TMP/send") bytes, or different content"
-	echo "ok: $mb MiB $from -> $to byte for byte"
 }
 
 rx_tc() {
@@ -89,9 +72,9 @@ test_tso_guests() {
 	iperf g0 g1 "$G1" 200
 	iperf host g1 "$G1" 100
 	iperf g1 host "$TOPO_HOST_IP" 100
-	copy g0 out "$TOPO_OUT_IP" 32
-	copy out g1 "$G1" 32
-	copy g1 g0 "$G0" 32
+	transfer g0 out "$TOPO_OUT_IP" 32
+	transfer out g1 "$G1" 32
+	transfer g1 g0 "$G0" 32
 	local gso
 	gso=$(relay_gso_frames 0)
 	[[ ${gso:-0} -gt 0 ]] || fail "the relay saw no GSO frame from guest 0 ($(cat "$TOPO_TMP/relay0.log"))"
@@ -122,6 +105,6 @@ test_jumbo_frames() {
 	echo "ok: a 9000-byte broadcast reached both guests"
 	iperf g0 out "$TOPO_OUT_IP" 200
 	iperf out g1 "$G1" 200
-	copy g0 out "$TOPO_OUT_IP" 32
-	copy out g1 "$G1" 32
+	transfer g0 out "$TOPO_OUT_IP" 32
+	transfer out g1 "$G1" 32
 }
