@@ -111,6 +111,7 @@ nlohmann::ordered_json status_json(Datapath &dp) {
         {"fdb_learned", c.n_learned},
         {"max_learned", c.max_learned},
         {"fdb_capacity", dp.fdb_capacity()},
+        {"max_ports", c.max_ports},
         {"xdp_attach", "bpf_link"},
         {"metrics", format_metrics_addr({c.metrics_ip4, c.metrics_port})},
         {"trace", trace_active(c)},
