@@ -10,7 +10,7 @@ fi
 
 packages=(
 	# build
-	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev zlib1g-dev
+	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libnl-3-dev libnl-route-3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
 	nlohmann-json3-dev libcpp-httplib-dev clang-format
 	# run and test
