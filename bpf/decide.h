@@ -99,8 +99,11 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
     __u32 out_slot = dst.slot;
     struct xb_port *out = bpf_map_lookup_elem(&ports, &out_slot);
 
-    if (!out || out->ifindex != dst.ifindex || !(out->flags & XB_PORT_UP)) {
-        d->out_slot = out_slot; /* for the reason: a tap without a reader, or a port down */
+    /* The port's carrier is not looked at: the controller follows it, but the datapath
+     * must not depend on the controller. A tap without a reader refuses the frame
+     * itself, and the refusal is counted (devmap_xmit.h). Only a slot that no longer
+     * holds the entry's port - a port that just left - stops the frame here. */
+    if (!out || out->ifindex != dst.ifindex) {
         xb_drop(d, XB_DROP_PORT_DOWN);
         return;
     }

@@ -37,13 +37,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Bytes of headers the parser reads: Ethernet and two VLAN tags. */
 #define XB_HDR_LEN (14 + 2 * 4)
 
-static __always_inline enum xb_drop_reason xb_down_reason(__u32 slot)
-{
-    struct xb_port *p = bpf_map_lookup_elem(&ports, &slot);
-
-    return p && p->kind == XB_KIND_TAP ? XB_DROP_NO_READER : XB_DROP_PORT_DOWN;
-}
-
 /* ---- XDP ------------------------------------------------------------------ */
 
 /* One function per flood map: the verifier turns bpf_redirect_map into a direct call
@@ -108,8 +101,6 @@ int xb_xdp_ingress(struct xdp_md *ctx)
         return XDP_PASS;
     switch (d.action) {
     case XB_ACT_DROP:
-        if (d.reason == XB_DROP_PORT_DOWN)
-            d.reason = xb_down_reason(d.out_slot);
         xb_count_rx(slot, len, XB_HOOK_XDP);
         xb_count_drop(slot, d.reason);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, d.reason);
@@ -212,7 +203,7 @@ static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class
     struct xb_flood_ctx fc = {
         .skb = skb,
         .in_ifindex = in_ifindex,
-        .need = xb_flood_flag(flood_class) | XB_PORT_UP,
+        .need = xb_flood_flag(flood_class),
         .uplink = cfg->uplink_ifindex,
         .len = skb->len,
     };
@@ -272,8 +263,6 @@ int xb_tc_ingress(struct __sk_buff *skb)
     xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
     switch (d.action) {
     case XB_ACT_DROP:
-        if (d.reason == XB_DROP_PORT_DOWN)
-            d.reason = xb_down_reason(d.out_slot);
         xb_count_drop(slot, d.reason);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, d.reason);
         return TC_ACT_SHOT;
@@ -354,11 +343,9 @@ int xb_tc_egress(struct __sk_buff *skb)
     out_slot = dst->slot;
     out = bpf_map_lookup_elem(&ports, &out_slot);
     xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
-    if (!out || out->ifindex != dst->ifindex || !(out->flags & XB_PORT_UP)) {
-        enum xb_drop_reason reason = xb_down_reason(out_slot);
-
-        xb_count_drop(XB_HOST_SLOT, reason);
-        xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, reason);
+    if (!out || out->ifindex != dst->ifindex) {
+        xb_count_drop(XB_HOST_SLOT, XB_DROP_PORT_DOWN);
+        xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_PORT_DOWN);
         return TC_ACT_SHOT;
     }
     xb_count(XB_HOST_SLOT, XB_CNT_FORWARDED);

@@ -251,6 +251,7 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     update_max_slot(dp);
     undo.push([&dp] { update_max_slot(dp); });
 
+    update_flood_maps(dp, slot, p);
     // Re-read: bringing the link up changes its flags and, soon, its carrier.
     sync_port(dp, slot, nl.link(ifindex).value_or(li));
 }
@@ -289,7 +290,6 @@ void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
     std::memset(p.name, 0, sizeof(p.name));
     std::strncpy(p.name, li.name.c_str(), sizeof(p.name) - 1);
     dp.set_port(slot, p);
-    update_flood_maps(dp, slot, p);
     update_xdp_max_len(dp);
 }
 
@@ -300,9 +300,9 @@ void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p) {
     } floods[] = {{MapId::FloodUcast, XB_PORT_FLOOD},
                   {MapId::FloodMcast, XB_PORT_MCAST_FLOOD},
                   {MapId::FloodBcast, XB_PORT_BCAST_FLOOD}};
-    const bool up = p.flags & XB_PORT_UP;
+    // Carrier is not a condition: the datapath must work while no controller follows it.
     for (const auto &f : floods) {
-        if (up && (p.flags & f.flag))
+        if (p.flags & f.flag)
             dp.devmap_set(f.map, slot, p.ifindex, true);
         else
             dp.devmap_del(f.map, slot);

@@ -97,11 +97,11 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone);
 bool readd_port(Datapath &dp, Netlink &nl, const LinkInfo &li);
 void forget_absent_ports(Datapath &dp);
 
-// Brings a port's operational state (carrier, MTU, MAC) into the datapath: the
-// UP flag and flood-map membership, and the bridge's XDP length limit.
+// Brings a port's operational state into the bridge: the UP flag (for status), its
+// name and MTU, and the bridge's XDP length limit.
 void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
 void update_xdp_max_len(Datapath &dp);
-// A port is in a flood map when it is up and has that flood flag.
+// A port is in a flood map when it has that flood flag.
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p);
 
 // Port flags by their `bridge link` names (learning, flood, mcast-flood, bcast-flood,

@@ -102,10 +102,22 @@ class Controller {
             if (fds[1].revents & POLLIN) {
                 uint64_t ticks = 0;
                 [[maybe_unused]] ssize_t n = ::read(timer_.get(), &ticks, sizeof(ticks));
-                tick();
+                try {
+                    tick();
+                } catch (const std::exception &e) {
+                    log(fmt::format("periodic work: {}", e.what()));
+                }
             }
             if (fds[2].revents & POLLIN)
-                mon_.dispatch([this](const LinkMonitor::Event &ev) { on_link(ev); });
+                mon_.dispatch([this](const LinkMonitor::Event &ev) {
+                    // One event that cannot be applied (a device half gone) must not stop
+                    // the controller: log it; the periodic resync gets it right.
+                    try {
+                        on_link(ev);
+                    } catch (const std::exception &e) {
+                        log(fmt::format("link event for {}: {}", ev.link.name, e.what()));
+                    }
+                });
         }
         if (dp_.config()->controller_pid == static_cast<uint32_t>(::getpid()))
             dp_.config()->controller_pid = 0;

@@ -71,7 +71,8 @@ enum xb_port_flags {
     XB_PORT_BCAST_FLOOD = 1u << 3, /* broadcast is flooded to this port */
     XB_PORT_LOCKED = 1u << 4,      /* only sources with a static entry here may send */
     XB_PORT_UPLINK = 1u << 5,      /* the host's port: keeps the host's addresses */
-    XB_PORT_UP = 1u << 6,          /* operationally up (carrier): may transmit */
+    XB_PORT_UP = 1u << 6,          /* operationally up (carrier), as the controller last saw
+                                    * it: shown by status, never a forwarding condition */
 };
 
 #define XB_PORT_DEFAULT_FLAGS                                                                      \
@@ -175,9 +176,9 @@ enum xb_drop_reason {
     XB_DROP_BAD_SRC = 2,      /* multicast or all-zero source MAC */
     XB_DROP_SAME_PORT = 3,    /* destination learned on the ingress port */
     XB_DROP_LOCKED = 4,       /* locked port, source without a static entry */
-    XB_DROP_PORT_DOWN = 5,    /* destination port not operationally up */
+    XB_DROP_PORT_DOWN = 5,    /* destination port left the bridge a moment ago */
     XB_DROP_REDIRECT = 6,     /* redirect failed */
-    XB_DROP_NO_READER = 7,    /* tap without a reader (no queue attached) */
+    XB_DROP_NO_READER = 7,    /* tap without a reader (no queue attached): refused */
     XB_DROP_NO_HOST = 8,      /* frame for a local MAC on a bridge without host port */
     XB_DROP_MAX = 16,
 };

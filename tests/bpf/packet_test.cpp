@@ -231,9 +231,22 @@ TEST_F(BridgeTest, LockedPortDropsUnknownSources) {
     EXPECT_EQ(run_xdp(1, eth_frame(kOut, kB)), XDP_DROP);
 }
 
-TEST_F(BridgeTest, ForwardingToAPortThatIsDownIsDroppedAndCounted) {
+TEST_F(BridgeTest, CarrierIsNoForwardingCondition) {
+    // The controller's view of a port's carrier must not stop frames: with no
+    // controller running it could be stale. The device itself refuses what it can't take.
     run_xdp(2, eth_frame(kOut, kB));
     set_port_flags(2, 0, XB_PORT_UP);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+}
+
+TEST_F(BridgeTest, AnEntryForAPortThatLeftIsDroppedAndCounted) {
+    run_xdp(2, eth_frame(kOut, kB));
+    // The slot no longer holds the entry's port (the port left, its entries not yet
+    // flushed): nothing is sent to whatever holds the slot now.
+    xb_port other = *dp_->port(slot_of(2));
+    other.ifindex = 999999;
+    uint32_t slot = slot_of(2);
+    ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Ports), &slot, &other, BPF_ANY), 0);
     EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_DROP);
     EXPECT_EQ(stats(1).drop[XB_DROP_PORT_DOWN], 1u);
 }

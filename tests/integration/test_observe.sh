@@ -114,8 +114,10 @@ test_metrics_address_and_errors() {
 	require_tools jq curl
 	topo_create 0
 	xb up --name "$XB_BRIDGE" --metrics 127.0.0.1:9599 eth0 tap0 >/dev/null
-	in_ns host curl -sf http://127.0.0.1:9599/metrics | grep -q xbridge_port_rx_packets_total ||
-		fail "no metrics on the chosen port"
+	local got
+	got=$(in_ns host curl -s -w '\nHTTP %{http_code}' http://127.0.0.1:9599/metrics 2>&1)
+	grep -q xbridge_port_rx_packets_total <<<"$got" ||
+		fail "no metrics on the chosen port: $(tail -3 <<<"$got")"
 	expect_error "cannot serve metrics on 127.0.0.1:9599" xb up --name "${XB_BRIDGE}b" --metrics 127.0.0.1:9599 --uplink none tap5
 	in_ns host ip link show tap5 >/dev/null 2>&1 && fail "the failed up left tap5 behind"
 	expect_error "--metrics: 'nowhere' is not ADDR:PORT or off" xb up --name "${XB_BRIDGE}b" --metrics nowhere tap5

@@ -124,13 +124,15 @@ test_ports_come_and_go() {
 	done
 	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == down ]] ||
 		fail "tap0 is not down without a reader"
-	local nr0
-	nr0=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.no_reader')
-	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --count 10
-	sleep 0.3
-	[[ $(($(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.no_reader') - nr0)) -eq 10 ]] ||
-		fail "frames for the reader-less tap were not counted as no_reader drops"
-	echo "ok: frames for a tap without a reader are dropped and counted"
+	if [[ -e /sys/kernel/btf/vmlinux ]]; then
+		local nr0
+		nr0=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="tap0") | .drops.no_reader')
+		in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --count 10
+		sleep 0.3
+		[[ $(($(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="tap0") | .drops.no_reader') - nr0)) -eq 10 ]] ||
+			fail "frames for the reader-less tap were not counted as no_reader drops"
+		echo "ok: frames for a tap without a reader are refused by it and counted"
+	fi
 	topo_start_guest 0
 	assert_ping out "$G0"
 	echo "ok: QEMU back on the same tap: traffic resumes"
