@@ -18,14 +18,22 @@
 #                       $XB_VM_TIMEOUT or 3600; 0 = never)
 #   --kvm               use KVM (default: TCG, as KVM does not work on every host;
 #                       also XB_VM_KVM=1)
+#   --user USER         run QEMU (vng) as this unprivileged host user instead of
+#                       root, e.g. the owner of a tap given with --qemu-opts
+#                       (also XB_VM_USER). The guest still runs COMMAND as its
+#                       root, but its writes reach the host as USER: a --rwdir
+#                       must be writable by USER.
 #   --verbose           show the guest's boot console
 #
 # COMMAND: one argument is a shell snippet ('uname -r; exit 3'); several are a
 # command and its arguments. It runs as root in the current directory, after
 # 'modprobe tun veth' and mounting bpffs on /sys/fs/bpf; exported XB_* variables
-# are passed in. Writes outside the writable directories are thrown away.
-# Default: the project's VM tests, ctest --test-dir BUILD -L vm --output-on-failure,
-# with BUILD = $XB_BUILD_DIR or <repo>/build.
+# are passed in, and XB_VM (tcg or kvm) and XB_TIME_SCALE (unless set: 5 with TCG,
+# 1 with KVM), a factor for tests that wait on wall-clock time. Writes outside the
+# writable directories are thrown away.
+# Default: the project's kernel test suites (the bpf and integration tests),
+# ctest --test-dir BUILD -L kernel --output-on-failure, with BUILD = $XB_BUILD_DIR
+# or <repo>/build; ctest's own records (BUILD/Testing) stay inside the guest.
 #
 # Exit status: COMMAND's; 124 on timeout; 125 when the VM ended without
 # reporting one (boot failure, kernel panic); 2 on bad usage.
@@ -47,7 +55,7 @@ usage_error() {
 	exit 2
 }
 usage() {
-	sed -n '2,32s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,39s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 # Settings (defaults overridable from the environment, then by options).
@@ -56,7 +64,9 @@ memory=${XB_VM_MEMORY:-2G}
 cpus=${XB_VM_CPUS:-$(nproc)}
 timeout_secs=${XB_VM_TIMEOUT:-3600}
 use_kvm=${XB_VM_KVM:-0}
+run_user=${XB_VM_USER:-}
 verbose=0
+as_user=() # set by unprivileged() for --user
 qemu_opts=()
 rwdirs=()
 command=()
@@ -97,12 +107,12 @@ on_signal() {
 parse_args() {
 	while (($#)); do
 		case $1 in
-		--kernel | --memory | --cpus | --qemu-opts | --rwdir | --timeout)
+		--kernel | --memory | --cpus | --qemu-opts | --rwdir | --timeout | --user)
 			(($# >= 2)) || usage_error "$1 needs a value"
 			set_option "$1" "$2"
 			shift 2
 			;;
-		--kernel=* | --memory=* | --cpus=* | --qemu-opts=* | --rwdir=* | --timeout=*)
+		--kernel=* | --memory=* | --cpus=* | --qemu-opts=* | --rwdir=* | --timeout=* | --user=*)
 			set_option "${1%%=*}" "${1#*=}"
 			shift
 			;;
@@ -123,6 +133,7 @@ set_option() {
 	--cpus) cpus=$2 ;;
 	--qemu-opts) qemu_opts+=("$2") ;;
 	--rwdir) rwdirs+=("$(realpath -m -- "$2")") ;;
+	--user) run_user=$2 ;;
 	--timeout)
 		[[ $2 =~ ^[0-9]+$ ]] || usage_error "--timeout needs whole seconds"
 		timeout_secs=$2
@@ -166,8 +177,12 @@ is_under() {
 	return 1
 }
 
-# The default command: the project's VM test suites. Checked on the host first
-# so that a missing build or an empty suite costs no boot.
+# The default command: the project's kernel test suites (label `kernel`: the BPF
+# packet tests and the namespace integration tests). Checked on the host first so
+# that a missing build or an empty suite costs no boot. In the guest, BUILD/Testing
+# (ctest's logs and cost data) is a private tmpfs: a VM test run by an outer ctest
+# in the same build tree must not overwrite that ctest's own records.
+# $XB_VM_CTEST_ARGS (split on spaces) is added to the guest's ctest, e.g. "-j2".
 default_command() {
 	local build
 	build=$(realpath -m -- "${XB_BUILD_DIR:-$repo/build}")
@@ -178,13 +193,17 @@ default_command() {
 	fi
 	command -v ctest >/dev/null || die "ctest not found (run scripts/setup.sh)"
 	local count
-	count=$(ctest --test-dir "$build" -L vm -N 2>/dev/null | awk '/^Total Tests:/ { print $3 }')
+	count=$(ctest --test-dir "$build" -L kernel -N 2>/dev/null | awk '/^Total Tests:/ { print $3 }')
 	if [[ ${count:-0} -eq 0 ]]; then
-		log "no tests labelled 'vm' in $build: nothing to run in a VM"
-		exit 0
+		log "no tests labelled 'kernel' in $build: nothing to run in a VM"
+		exit 1
 	fi
 	is_under "$build" "$repo" || rwdirs+=("$build")
-	command=(ctest --test-dir "$build" -L vm --output-on-failure)
+	mkdir -p "$build/Testing"
+	local extra=()
+	read -r -a extra <<<"${XB_VM_CTEST_ARGS:-}"
+	command=("mount -t tmpfs xb-ctest $(printf '%q' "$build/Testing") &&
+exec ctest --test-dir $(printf '%q' "$build") -L kernel --output-on-failure --no-tests=error${extra[*]:+ $(printf '%q ' "${extra[@]}")}")
 }
 
 # Writes the guest's command script and environment into the run directory.
@@ -199,9 +218,40 @@ write_guest_files() {
 		fi
 	} >"$rundir/cmd.sh"
 	local name
-	while IFS= read -r name; do
-		printf 'export %s=%q\n' "$name" "${!name}"
-	done < <(compgen -e | grep '^XB_' || true) >"$rundir/env.sh"
+	{
+		while IFS= read -r name; do
+			printf 'export %s=%q\n' "$name" "${!name}"
+		done < <(compgen -e | grep '^XB_' || true)
+		# For tests that wait on wall-clock time: they run in a VM, and how much
+		# slower than the host it is (a factor for their timeouts and ageing
+		# times; TCG runs the suites about 5 times slower). The caller's own
+		# XB_TIME_SCALE, exported above, wins.
+		if ((use_kvm)); then
+			echo "export XB_VM=kvm"
+			[[ -n ${XB_TIME_SCALE:-} ]] || echo "export XB_TIME_SCALE=1"
+		else
+			echo "export XB_VM=tcg"
+			[[ -n ${XB_TIME_SCALE:-} ]] || echo "export XB_TIME_SCALE=5"
+		fi
+	} >"$rundir/env.sh"
+}
+
+# For --user: hands the run directory (status file, FIFOs, a HOME for vng) to
+# the user and sets as_user to the command prefix that drops root for vng and QEMU.
+# vng refuses to start when it cannot reopen its stdout and stderr through
+# /proc/self/fd (hence the FIFOs' owner), and wants a writable HOME.
+unprivileged() {
+	local image=$1 uid gid
+	uid=$(id -u -- "$run_user" 2>/dev/null) || die "--user $run_user: no such user"
+	gid=$(id -g -- "$run_user")
+	((uid != 0)) || die "--user $run_user: is root"
+	command -v setpriv >/dev/null || die "--user needs setpriv (util-linux)"
+	mkdir "$rundir/home"
+	chown -R "$uid:$gid" "$rundir"
+	as_user=(setpriv --reuid="$uid" --regid="$gid" --init-groups
+		env -u XDG_RUNTIME_DIR -u XDG_CONFIG_HOME -u XDG_CACHE_HOME
+		HOME="$rundir/home" USER="$run_user" LOGNAME="$run_user")
+	"${as_user[@]}" test -r "$image" || die "--user $run_user: cannot read $image"
 }
 
 # Boots the VM; vng's exit status goes to vm_rc. QEMU writes the guest's output to
@@ -222,11 +272,12 @@ boot() {
 	vng_args+=(--exec "bash $(printf '%q' "$here/guest.sh") $(printf '%q' "$rundir")")
 
 	mkfifo "$rundir/out" "$rundir/err"
+	[[ -z $run_user ]] || unprivileged "$image"
 	cat "$rundir/out" &
 	local cat_out=$!
 	cat "$rundir/err" >&2 &
 	local cat_err=$!
-	timeout --kill-after=15 "$timeout_secs" vng "${vng_args[@]}" \
+	timeout --kill-after=15 "$timeout_secs" "${as_user[@]}" vng "${vng_args[@]}" \
 		</dev/null >"$rundir/out" 2>"$rundir/err" &
 	vm_pid=$!
 	vm_rc=0
@@ -251,7 +302,8 @@ main() {
 	trap cleanup EXIT
 	trap on_signal INT TERM HUP
 	mkdir -p "$cache/run"
-	rundir=$(mktemp -d "$cache/run/XXXXXX")
+	# Real path: the guest sees only the writable directories, not symlinks to elsewhere.
+	rundir=$(realpath -- "$(mktemp -d "$cache/run/XXXXXX")")
 	write_guest_files
 	# The guest must be able to write the status file, and tests the build tree.
 	is_under "$rundir" "$repo" "${rwdirs[@]}" || rwdirs+=("$rundir")

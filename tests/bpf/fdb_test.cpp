@@ -24,6 +24,16 @@ void age(xb::Datapath &dp, const std::string &mac, uint64_t seconds) {
     ASSERT_EQ(bpf_map_update_elem(dp.map(xb::MapId::Fdb), &key, &v, BPF_EXIST), 0);
     dp.fdb_changed();
 }
+
+void set_updated(xb::Datapath &dp, const std::string &mac, uint64_t ns) {
+    xb_fdb_key key{};
+    std::memcpy(key.mac, xb::parse_mac(mac)->data(), 6);
+    xb_fdb_val v{};
+    ASSERT_EQ(bpf_map_lookup_elem(dp.map(xb::MapId::Fdb), &key, &v), 0);
+    v.updated_ns = ns;
+    ASSERT_EQ(bpf_map_update_elem(dp.map(xb::MapId::Fdb), &key, &v, BPF_EXIST), 0);
+    dp.fdb_changed();
+}
 } // namespace
 
 TEST_F(BridgeTest, SweepRemovesOnlyExpiredDynamicEntries) {
@@ -32,9 +42,14 @@ TEST_F(BridgeTest, SweepRemovesOnlyExpiredDynamicEntries) {
     run_xdp(2, eth_frame(kOut, kB));
     fdb_put("02:00:00:00:00:5a", 1, XB_FDB_STATIC);
     ASSERT_EQ(dp_->config()->n_learned, 2u);
-    age(*dp_, kA, 301);
-    age(*dp_, "02:00:00:00:00:5a", 10000);
-    EXPECT_EQ(xb::fdb_sweep(*dp_, xb::monotonic_coarse_ns()), 1u);
+    // Sweep at a time well past boot, with the entries' ages relative to it:
+    // CLOCK_MONOTONIC counts from boot, and in a VM booted a minute ago it is
+    // smaller than these ages (subtracting them from it would wrap around).
+    const uint64_t now = xb::monotonic_coarse_ns() + 20000 * kSec;
+    set_updated(*dp_, kA, now - 301 * kSec);
+    set_updated(*dp_, kB, now);
+    set_updated(*dp_, "02:00:00:00:00:5a", now - 10000 * kSec);
+    EXPECT_EQ(xb::fdb_sweep(*dp_, now), 1u);
     EXPECT_FALSE(fdb(kA));
     EXPECT_TRUE(fdb(kB));
     EXPECT_TRUE(fdb("02:00:00:00:00:5a"));
@@ -61,7 +76,10 @@ TEST_F(BridgeTest, SweepScalesInChunks) {
     v.ifindex = uint32_t(ifindex(1));
     v.slot = uint16_t(slot_of(1));
     v.type = XB_FDB_DYNAMIC;
-    v.updated_ns = xb::monotonic_coarse_ns() - 10 * kSec;
+    // Stamped now and swept 10 s later (not stamped 10 s ago: a VM booted seconds ago
+    // has a monotonic clock smaller than that).
+    const uint64_t stamped = xb::monotonic_coarse_ns();
+    v.updated_ns = stamped;
     for (int i = 0; i < n; i++) {
         xb_fdb_key k{};
         k.mac[0] = 0x02;
@@ -71,7 +89,7 @@ TEST_F(BridgeTest, SweepScalesInChunks) {
         ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Fdb), &k, &v, BPF_NOEXIST), 0);
     }
     dp_->config()->n_learned += n;
-    EXPECT_EQ(xb::fdb_sweep(*dp_, xb::monotonic_coarse_ns()), size_t(n));
+    EXPECT_EQ(xb::fdb_sweep(*dp_, stamped + 10 * kSec), size_t(n));
     EXPECT_EQ(dp_->config()->n_learned, 0u);
     size_t left = 0;
     xb::fdb_for_each(*dp_, [&](const xb::FdbEntry &e) { left += e.val.type == XB_FDB_DYNAMIC; });

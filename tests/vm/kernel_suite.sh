@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A VM test: boots KERNEL with vmtest/run.sh and runs the build's `kernel` tests
+# (the BPF packet tests and the namespace integration tests) inside it:
+#   ctest --test-dir BUILD -L kernel --output-on-failure --no-tests=error
+# The inner run's whole output is printed (and kept in LOG); this test passes
+# only if the inner ctest does, and is skipped (77) when the VM cannot be run.
+#
+# Usage: kernel_suite.sh KERNEL BUILD LOG
+#   KERNEL  as vmtest/run.sh --kernel: a package fetched by vmtest/setup.sh
+#           (linux-image-amd64, linux-image-amd64/trixie), a vmlinuz, or a directory
+# Environment: XB_VM_TIMEOUT (s, default 3300) stops the VM; XB_VM_CTEST_ARGS adds
+# arguments to the inner ctest (e.g. -j2); XB_VM_MEMORY, XB_VM_CPUS as run.sh.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+kernel=$1
+build=$2
+log=$3
+
+vm_require_root
+vm_require_vng
+vm_require_kernel "$kernel"
+
+started=$SECONDS
+XB_BUILD_DIR=$build "$vm_repo/vmtest/run.sh" --kernel "$kernel" --timeout "${XB_VM_TIMEOUT:-3300}" \
+	2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+secs=$((SECONDS - started))
+
+summary=$(grep -E '^[0-9]+% tests passed' "$log" | tail -n 1)
+echo "== kernel $kernel: the VM ran ${secs}s; inside: ${summary:-no ctest summary} (exit $rc)"
+if ((rc == 0)) && [[ -z $summary ]]; then
+	echo "FAIL: vmtest/run.sh exited 0 but the inner ctest printed no summary" >&2
+	exit 1
+fi
+# 77 would read as "skipped": whatever went wrong inside, it is a failure here.
+((rc == 77)) && rc=1
+exit "$rc"
