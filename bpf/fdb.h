@@ -34,7 +34,7 @@ static __always_inline int xb_cache_hit(const struct xb_fdb_cache_ent *c,
 }
 
 static __always_inline void xb_cache_fill(struct xb_fdb_cache_ent *c, const struct xb_fdb_key *key,
-                                          const struct xb_fdb_val *v, __u32 gen)
+                                          const struct xb_fdb_val *v, __u32 gen, __u32 j)
 {
     *(__u64 *)&c->key = *(const __u64 *)key;
     c->ifindex = v->ifindex;
@@ -42,8 +42,14 @@ static __always_inline void xb_cache_fill(struct xb_fdb_cache_ent *c, const stru
     c->type = v->type;
     c->updated_ns = v->updated_ns;
     c->gen = gen;
+    c->checked_j = j;
     c->valid = 1;
 }
+
+/* How often (in jiffies: 8 to 80 ms) a CPU that keeps seeing a source compares its
+ * entry's timestamp with the clock. In between, learning a known source reads neither
+ * the FDB nor the clock: jiffies is a plain load, the coarse clock a helper call. */
+#define XB_CACHE_RECHECK_J 8
 
 /* Looks key up, through the cache. Fills *out and returns 0, or -1 if not found. */
 static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen,
@@ -64,7 +70,7 @@ static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen
         return -1;
     *out = *v;
     if (c)
-        xb_cache_fill(c, key, v, gen);
+        xb_cache_fill(c, key, v, gen, (__u32)bpf_jiffies64());
     return 0;
 }
 
@@ -78,14 +84,24 @@ static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen
 static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 ifindex, __u32 slot,
                                           struct xb_config *cfg, __u32 gen)
 {
-    __u64 now = bpf_ktime_get_coarse_ns();
     struct xb_fdb_cache_ent *c = xb_cache_slot(src);
+    const __u32 j = (__u32)bpf_jiffies64();
     struct xb_fdb_val *v;
+    __u64 now;
 
-    /* Known on this port, and fresh (or not ours to refresh): nothing to do. */
-    if (c && xb_cache_hit(c, src, gen) && c->ifindex == ifindex &&
-        (c->type != XB_FDB_DYNAMIC || now - c->updated_ns <= XB_FDB_REFRESH_NS))
-        return;
+    if (c && xb_cache_hit(c, src, gen) && c->ifindex == ifindex) {
+        /* Known on this port: static and local entries are never ours to touch, and a
+         * learned one only needs its timestamp refreshed once a second. */
+        if (c->type != XB_FDB_DYNAMIC || j - c->checked_j < XB_CACHE_RECHECK_J)
+            return;
+        now = bpf_ktime_get_coarse_ns();
+        if (now - c->updated_ns <= XB_FDB_REFRESH_NS) {
+            c->checked_j = j;
+            return;
+        }
+    } else {
+        now = bpf_ktime_get_coarse_ns();
+    }
 
     v = xb_fdb_find(src);
     if (v) {
@@ -100,7 +116,7 @@ static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 if
             v->updated_ns = now;
         }
         if (c)
-            xb_cache_fill(c, src, v, gen);
+            xb_cache_fill(c, src, v, gen, j);
         return;
     }
 
@@ -121,7 +137,7 @@ static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 if
         __sync_fetch_and_add(&cfg->n_learned, 1);
         xb_count(slot, XB_CNT_LEARNED);
         if (c)
-            xb_cache_fill(c, src, &nv, gen);
+            xb_cache_fill(c, src, &nv, gen, j);
     } else if (err != -17 /* EEXIST: another CPU learned it first */) {
         xb_count(slot, XB_CNT_LEARN_REFUSED);
     }

@@ -19,16 +19,19 @@ static __always_inline void xb_count(__u32 slot, enum xb_counter c)
         st->cnt[c]++;
 }
 
-/* A frame taken in on a port, and the hook that disposed of it. */
-static __always_inline void xb_count_rx(__u32 slot, __u32 len, enum xb_hook hook)
+/* A frame taken in on a port, and the hook that disposed of it. Returns the port's
+ * counters (or NULL), for the caller's further counts on the same lookup. */
+static __always_inline struct xb_port_stats *xb_count_rx(__u32 slot, __u32 len,
+                                                         enum xb_hook hook)
 {
     struct xb_port_stats *st = xb_stats(slot);
 
     if (!st)
-        return;
+        return NULL;
     st->cnt[XB_CNT_RX_PACKETS]++;
     st->cnt[XB_CNT_RX_BYTES] += len;
     st->cnt[hook == XB_HOOK_XDP ? XB_CNT_RX_XDP : XB_CNT_RX_TC]++;
+    return st;
 }
 
 static __always_inline void xb_count_tx(__u32 slot, __u32 len)

@@ -66,6 +66,7 @@ int xb_xdp_ingress(struct xdp_md *ctx)
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     __u32 ifindex = ctx->ingress_ifindex;
+    struct xb_port_stats *st;
     struct xb_decision d;
     struct xb_config *cfg;
     struct xb_frame f;
@@ -111,8 +112,9 @@ int xb_xdp_ingress(struct xdp_md *ctx)
         ret = bpf_redirect_map(&tx_ports, d.out_slot, XDP_PASS);
         if (ret != XDP_REDIRECT)
             return XDP_PASS;
-        xb_count_rx(slot, len, XB_HOOK_XDP);
-        xb_count(slot, XB_CNT_FORWARDED);
+        st = xb_count_rx(slot, len, XB_HOOK_XDP);
+        if (st)
+            st->cnt[XB_CNT_FORWARDED]++;
         xb_count_tx(d.out_slot, len);
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
         return ret;
@@ -122,8 +124,9 @@ int xb_xdp_ingress(struct xdp_md *ctx)
          * the frame up. Floods the host must hear go to the TC hook. */
         if (d.host_copy)
             return XDP_PASS;
-        xb_count_rx(slot, len, XB_HOOK_XDP);
-        xb_count(slot, XB_CNT_FLOODED);
+        st = xb_count_rx(slot, len, XB_HOOK_XDP);
+        if (st)
+            st->cnt[XB_CNT_FLOODED]++;
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_FLOOD, 0);
         return xb_xdp_flood(d.flood_class);
 

@@ -213,7 +213,7 @@ struct xb_fdb_cache_ent {
     __u8 type;
     __u8 valid;
     __u32 gen;
-    __u32 pad;
+    __u32 checked_j;  /* jiffies (low 32 bits) when this CPU last compared updated_ns */
     __u64 updated_ns; /* the FDB entry's timestamp when cached */
 };
 
