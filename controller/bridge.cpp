@@ -323,13 +323,11 @@ std::optional<uint32_t> parse_port_flag(const std::string &name) {
 }
 
 void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on) {
-    auto sp = dp.port_by_name(port);
-    if (!sp)
-        throw Error(fmt::format("{} is not a port of bridge {}", port, dp.name()), ENODEV);
-    xb_port p = sp->port;
+    const SlotPort sp = dp.require_port(port);
+    xb_port p = sp.port;
     p.flags = on ? (p.flags | flag) : (p.flags & ~flag);
-    dp.set_port(sp->slot, p);
-    update_flood_maps(dp, sp->slot, p);
+    dp.set_port(sp.slot, p);
+    update_flood_maps(dp, sp.slot, p);
 }
 
 void update_xdp_max_len(Datapath &dp) {

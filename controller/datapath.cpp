@@ -381,6 +381,12 @@ std::vector<SlotPort> Datapath::absent_ports() const {
     return out;
 }
 
+SlotPort Datapath::require_port(const std::string &name) const {
+    if (auto sp = port_by_name(name))
+        return *sp;
+    throw Error(fmt::format("{} is not a port of bridge {}", name, name_), ENODEV);
+}
+
 std::optional<uint32_t> Datapath::free_slot() const {
     // A slot kept for an absent port is taken only when nothing else is free.
     std::optional<uint32_t> absent;

@@ -103,6 +103,8 @@ class Datapath {
     std::vector<SlotPort> ports() const;
     std::optional<SlotPort> port_by_ifindex(uint32_t ifindex) const;
     std::optional<SlotPort> port_by_name(const std::string &name) const;
+    // The port named `name`, or an error naming the bridge.
+    SlotPort require_port(const std::string &name) const;
     std::optional<uint32_t> free_slot() const;
     // Ports whose device vanished, kept to be re-attached when it returns.
     std::vector<SlotPort> absent_ports() const;

@@ -404,11 +404,8 @@ int main(int argc, char **argv) {
             const uint16_t v = vlan_option(vlan);
             BridgeLock lock;
             Datapath dp = open_bridge(name);
-            auto sp = dp.port_by_name(fdb_args[2]);
-            if (!sp)
-                throw Error(fmt::format("{} is not a port of bridge {}", fdb_args[2], name),
-                            ENODEV);
-            fdb_add_static(dp, mac, v, sp->port.ifindex, sp->slot);
+            const SlotPort sp = dp.require_port(fdb_args[2]);
+            fdb_add_static(dp, mac, v, sp.port.ifindex, sp.slot);
             return 0;
         }
         if (fdb_del->parsed()) {
@@ -423,12 +420,8 @@ int main(int argc, char **argv) {
             BridgeLock lock;
             Datapath dp = open_bridge(name);
             std::optional<uint32_t> ifindex;
-            if (!port.empty()) {
-                auto sp = dp.port_by_name(port);
-                if (!sp)
-                    throw Error(fmt::format("{} is not a port of bridge {}", port, name), ENODEV);
-                ifindex = sp->port.ifindex;
-            }
+            if (!port.empty())
+                ifindex = dp.require_port(port).port.ifindex;
             const size_t n = xb::fdb_flush(dp, ifindex, dynamic_only);
             std::cout << fmt::format("flushed {} entr{}\n", n, n == 1 ? "y" : "ies");
             return 0;
@@ -467,12 +460,8 @@ int main(int argc, char **argv) {
         if (fdb_show->parsed()) {
             Datapath dp = open_bridge(name);
             FdbFilter filter;
-            if (!port.empty()) {
-                auto sp = dp.port_by_name(port);
-                if (!sp)
-                    throw Error(fmt::format("{} is not a port of bridge {}", port, name), ENODEV);
-                filter.ifindex = sp->port.ifindex;
-            }
+            if (!port.empty())
+                filter.ifindex = dp.require_port(port).port.ifindex;
             print_fdb(dp, filter, json, std::cout);
             return 0;
         }

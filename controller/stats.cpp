@@ -55,13 +55,13 @@ const char *drop_reason_name(size_t r) {
 BridgeCounters read_counters(const Datapath &dp, const std::optional<std::string> &port) {
     BridgeCounters bc;
     bc.bridge = dp.name();
-    for (const auto &sp : dp.ports()) {
-        if (port && *port != sp.port.name)
-            continue;
+    if (port) {
+        const SlotPort sp = dp.require_port(*port);
         bc.ports.push_back({sp.port.name, sp.port.ifindex, dp.port_stats(sp.slot)});
+    } else {
+        for (const auto &sp : dp.ports())
+            bc.ports.push_back({sp.port.name, sp.port.ifindex, dp.port_stats(sp.slot)});
     }
-    if (port && bc.ports.empty())
-        throw Error(fmt::format("{} is not a port of bridge {}", *port, dp.name()), ENODEV);
     bc.host = {"host", 0, dp.port_stats(XB_HOST_SLOT)};
     return bc;
 }

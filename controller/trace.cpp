@@ -161,13 +161,8 @@ uint64_t run_trace(Datapath &dp, const TraceOptions &opts, std::ostream &out) {
                                 c.trace_pid),
                     EBUSY);
     uint32_t ifindex = 0;
-    if (opts.port) {
-        auto sp = dp.port_by_name(*opts.port);
-        if (!sp)
-            throw Error(fmt::format("{} is not a port of bridge {}", *opts.port, dp.name()),
-                        ENODEV);
-        ifindex = sp->port.ifindex;
-    }
+    if (opts.port)
+        ifindex = dp.require_port(*opts.port).port.ifindex;
 
     Session s{dp, opts, out, {}, 0};
     std::unique_ptr<ring_buffer, RingBufferDeleter> rb(
