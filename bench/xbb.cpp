@@ -289,8 +289,10 @@ struct Options {
 };
 
 struct Shared {
-    std::atomic<uint64_t> written{0}, write_err{0}, read{0};
-    std::atomic<pid_t> writer_tid{0}, reader_tid{0};
+    std::atomic<uint64_t> written{0}, write_err{0};
+    // Stored by the reader after every frame: a cache line of its own.
+    alignas(64) std::atomic<uint64_t> read{0};
+    alignas(64) std::atomic<pid_t> writer_tid{0}, reader_tid{0};
     std::vector<std::atomic<pid_t>> gen_tids = std::vector<std::atomic<pid_t>>(16);
     std::atomic<int> ready{0};
     std::string error;
@@ -356,7 +358,10 @@ void writer(const Options &o, const std::vector<uint8_t> &frame, Shared &sh) {
 }
 
 // QEMU's tap_send: woken by poll, reads until the queue is empty. (The main thread has
-// written the guest's first frames through the same fd: see prime_tap.)
+// written the guest's first frames through the same fd: see prime_tap.) The count is
+// published after every frame, not when the queue runs dry: a sender faster than this
+// reader (an XDP redirect into the tap) keeps the queue full for whole rounds, and a count
+// published only on empty would then stay where it was, 0 at worst ("forwarded nothing").
 void reader(const Options &o, int fd, Shared &sh) {
     try {
         pin_to_cpu(o.reader_cpu);
@@ -368,13 +373,18 @@ void reader(const Options &o, int fd, Shared &sh) {
             pollfd p{fd, POLLIN, 0};
             if (::poll(&p, 1, 50) <= 0)
                 continue;
-            for (;;) {
-                ssize_t r = ::read(fd, buf.data(), buf.size());
-                if (r <= 0)
-                    break;
-                n++;
+            while (!g_stop) {
+                const ssize_t r = ::read(fd, buf.data(), buf.size());
+                if (r > 0) {
+                    sh.read.store(++n, std::memory_order_relaxed);
+                    continue;
+                }
+                // Empty (EAGAIN) is the normal end; anything else (the tap went away:
+                // EBADFD, with poll reporting POLLERR) would make this loop spin.
+                if (r < 0 && errno != EAGAIN && errno != EINTR)
+                    die("read from the tap", errno);
+                break;
             }
-            sh.read.store(n, std::memory_order_relaxed);
         }
     } catch (const std::exception &e) {
         sh.fail(e.what());
