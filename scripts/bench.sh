@@ -4,13 +4,20 @@
 #   scripts/bench.sh [--quick] [--rounds N] [--seconds S] [--warmup S] [--fdb-entries N]
 #                    [--out DIR] [--only LIST] [--no-build] [--build-dir DIR]
 #                    [--compare BUILD-DIR] [--report DIR]
+#                    [--no-qemu] [--qemu-rounds N] [--qemu-seconds S]
 #
 #   --quick        one short round of everything and a 50k-entry FDB: under a minute. A
 #                  smoke check (CI runs it through ctest, label "bench"): it fails only when
 #                  something is broken (a contender forwards nothing, a tool fails), never
 #                  on a rate.
-#   default        5 rounds x 5 s per contender, 1 s warm-up, a 1M-entry FDB (~12 min).
-#   --only LIST    comma-separated subset of: unicast,flood,guest_tx,guest_rx,fdb,control
+#   default        5 rounds x 5 s per contender, 1 s warm-up, a 1M-entry FDB (~11 min), then
+#                  the qemu scenario (~3 more minutes; --no-qemu leaves it out).
+#   --only LIST    comma-separated subset of: unicast,flood,guest_tx,guest_rx,fdb,control,qemu
+#   --no-qemu      leave the qemu scenario out of the default set
+#   --qemu-rounds N, --qemu-seconds S
+#                  the qemu scenario's rounds (default 3; 1 with --quick --only qemu) and
+#                  seconds per iperf3 run (default 10; 3 with --quick --only qemu); --rounds
+#                  and --seconds do not apply to it
 #   --out DIR      results directory (default results/bench-<date>/, git-ignored)
 #   --no-build     use the binaries in the build directory as they are
 #   --report DIR   only redo the report (results.md, bench.png) of the results in DIR
@@ -18,7 +25,8 @@
 #                  datapath change under test) as contender "xbridge (compare)"
 #
 # Writes to DIR: raw.jsonl (one line per measurement), results.md (the table of medians,
-# ratios, targets, machine and load), bench.png (the chart), fdb.json, control.json.
+# ratios, targets, machine and load), bench.png (the chart), fdb.json, control.json,
+# qemu.json (the qemu scenario's status and guest) and qemu.log (its progress).
 # Needs root; exits 77 (skipped) without it. Every topology lives in network namespaces
 # named xbb<pid>-*, removed on exit whatever happens; nothing touches the host's devices.
 #
@@ -47,12 +55,24 @@
 # CPU time of the sending context per frame (its threads' schedstat + ksoftirqd/0, which
 # holds up better than a rate on a busy machine). Rounds are interleaved (round 1 of every
 # contender, then round 2, ...) so that a change in machine load hits all of them.
+#
+# The qemu scenario (bench/qemu.sh; never part of --quick, run it with --only qemu): a real
+# QEMU guest, booted once with vmtest/run.sh (virtme-ng, Debian 12's kernel, 1 vCPU, TCG
+# unless XB_VM_KVM=1), virtio-net on a tap with QEMU's default offloads (checksum, TSO),
+# runs iperf3 (TCP, one stream) to and from an outside PC through xbridge and through the
+# kernel bridge (nf-call off) in turn, the same guest for both; namespaces xbb<pid>-q-*.
+# Reported: Gbit/s per direction (median of rounds), the ratio, which path the tap's frames
+# took in xbridge (rx_xdp/rx_tc), and the frames into the guest (size, tap queue drops).
+# Under TCG the emulated guest CPU holds the rates far below KVM's: the ratios say more.
+# Skipped (and reported as such) without virtme-ng, QEMU, iperf3 or the guest kernel in
+# vmtest/.cache (vmtest/setup.sh fetches them).
 # shellcheck disable=SC2015,SC2317 # `a && b || fail`: intended; cleanup runs from a trap
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${XB_BUILD_DIR:-$repo/build}
 quick=0 do_build=1 rounds='' seconds='' warmup='' fdb_n='' out='' only='' compare='' report=''
+no_qemu=0 qemu_rounds='' qemu_seconds=''
 while (($#)); do
 	case $1 in
 	--quick) quick=1 ;;
@@ -63,6 +83,9 @@ while (($#)); do
 	--out) out=$2 && shift ;;
 	--only) only=$2 && shift ;;
 	--no-build) do_build=0 ;;
+	--no-qemu) no_qemu=1 ;;
+	--qemu-rounds) qemu_rounds=$2 && shift ;;
+	--qemu-seconds) qemu_seconds=$2 && shift ;;
 	--compare) compare=$2 && shift ;;
 	--report) report=$2 && out=$2 && do_build=0 && shift ;;
 	--build-dir) build=$2 && shift ;;
@@ -80,9 +103,11 @@ done
 if ((quick)); then
 	: "${rounds:=1}" "${seconds:=0.5}" "${warmup:=0.2}" "${fdb_n:=50000}"
 	ctl_rounds=3
+	: "${qemu_rounds:=1}" "${qemu_seconds:=3}"
 else
 	: "${rounds:=5}" "${seconds:=5}" "${warmup:=1}" "${fdb_n:=1000000}"
 	ctl_rounds=7
+	: "${qemu_rounds:=3}" "${qemu_seconds:=10}"
 fi
 out=${out:-$repo/results/bench-$(date +%Y%m%d-%H%M%S)}
 
@@ -155,7 +180,12 @@ cleanup() {
 	if bridge_pinned; then
 		"$XB" -n "$NS_DUT" down --name "$BR" >/dev/null 2>&1 || "$XB" down --name "$BR" >/dev/null 2>&1
 	fi
+	# bench/qemu.sh's bridge, should it have been killed before its own clean-up.
+	if [[ -d ${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge/${BR}q ]]; then
+		"$XB" -n "$PFX-q-host" down --name "${BR}q" >/dev/null 2>&1 || "$XB" down --name "${BR}q" >/dev/null 2>&1
+	fi
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$TMP"
@@ -290,6 +320,14 @@ measure() {
 }
 
 selected() { [[ -z $only || ,$only, == *,$1,* ]]; }
+# The qemu scenario: when named in --only; else in the default set, never in --quick's.
+selected_qemu() {
+	if [[ -n $only ]]; then
+		[[ ,$only, == *,qemu,* ]]
+	else
+		((!quick && !no_qemu))
+	fi
+}
 
 cmp=${compare:+xbridge_cmp}
 gen_args=(--gen-ns "$NS_TX" --gen-dev gen0 --src "$GEN_SRC")
@@ -512,6 +550,43 @@ bench_control() {
 		wall_ms: (map(.wall_ms) | median)})' "$TMP/control.jsonl" >"$out/control.json"
 }
 
+# 7. A real QEMU guest: iperf3 through xbridge and through the kernel bridge (bench/qemu.sh,
+# in namespaces $PFX-q-*). Its JSON lines go to raw.jsonl; its status, the guest's kernel,
+# NIC and offloads to qemu.json; its progress to qemu.log (and stderr). Run in the
+# background, so that a signal to this script reaches cleanup, which stops it (it tears
+# down its guest, namespaces and bridge itself).
+bench_qemu() {
+	local qout=$TMP/qemu.out info=$TMP/qemu-guest.json rc
+	log "qemu: ${qemu_rounds} round(s) x ${qemu_seconds} s per direction and contender, one guest (log: $out/qemu.log)"
+	"$repo/bench/qemu.sh" --xb "$XB" --prefix "$PFX-q" --rounds "$qemu_rounds" \
+		--seconds "$qemu_seconds" --info "$info" >"$qout" 2> >(tee "$out/qemu.log" >&2) &
+	local qpid=$!
+	bg_pids+=("$qpid")
+	wait "$qpid"
+	rc=$?
+	bg_pids=()
+	grep '^{' "$qout" >>"$RAW"
+	local status=ok reason=''
+	case $rc in
+	0) ;;
+	77)
+		status=skipped
+		reason=$(sed -n 's/^SKIP: //p' "$qout" | head -n1)
+		log "qemu: skipped: $reason"
+		;;
+	*)
+		status=failed
+		reason="bench/qemu.sh exited $rc: $(grep -h 'FAIL' "$out/qemu.log" | tail -n1 | sed 's/^\[qemu [0-9:]*\] //; s/ (details above)$//')"
+		fail "qemu: $reason"
+		;;
+	esac
+	jq -n --arg status "$status" --arg reason "$reason" --argjson rounds "$qemu_rounds" \
+		--argjson seconds "$qemu_seconds" --arg accel "$([[ ${XB_VM_KVM:-0} == 1 ]] && echo kvm || echo tcg)" \
+		--argjson guest "$(cat "$info" 2>/dev/null || echo null)" \
+		'{status: $status, reason: (if $reason == "" then null else $reason end), rounds: $rounds,
+		  seconds: $seconds, accel: $accel, guest: $guest}' >"$out/qemu.json"
+}
+
 # ---- run ---------------------------------------------------------------------------------
 
 # Every measurement; then what the report needs besides them, so that --report can redo it.
@@ -539,6 +614,8 @@ run_all() {
 	selected guest_rx && bench_guest_rx
 	selected fdb && bench_fdb
 	selected control && bench_control
+	rm -f "$out/qemu.json"
+	selected_qemu && bench_qemu
 	load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	kernel=$(uname -r)
 	version=$(git -C "$repo" describe --always --dirty 2>/dev/null)
@@ -561,7 +638,8 @@ fi
 # copies it delivered, and ns of the sending context's CPU per input frame.
 summary=$(jq -s '
 	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-	map(. + {frames: ((if .scenario == "guest_rx" then .read else .sink_sum end) / .copies),
+	map(select(.scenario != "qemu"))
+	| map(. + {frames: ((if .scenario == "guest_rx" then .read else .sink_sum end) / .copies),
 	         offered: ([.generated, .written] | max)})
 	| map(. + {mpps: (.frames / .secs / 1e6), copies_mpps: (.frames * .copies / .secs / 1e6),
 	           delivered: (if .offered > 0 then .frames / .offered else null end),
@@ -576,6 +654,10 @@ summary=$(jq -s '
 	       reader_ns: (map(.reader_ns) | if all(. == null) then null else map(select(. != null)) | median end)})
 ' "$RAW")
 echo "$summary" >"$out/summary.json"
+# What was measured: the packet tests (has_pkt), and anything but the qemu scenario (has_other).
+has_pkt=$(jq 'if length > 0 then 1 else 0 end' <<<"$summary")
+has_other=$has_pkt
+[[ -f $out/fdb.json || -f $out/control.json ]] && has_other=1
 
 fmt() { awk -v x="$1" -v p="${2:-2}" 'BEGIN { if (x == "" || x == "null") print "-"; else printf("%." p "f\n", x) }'; }
 get() { jq -r --arg s "$1" --arg c "$2" --arg f "$3" '.[] | select(.scenario == $s and .contender == $c) | .[$f] // empty' <<<"$summary"; }
@@ -591,6 +673,67 @@ scen_title() {
 	esac
 }
 
+# The qemu scenario's section: its status, the guest, the table of medians.
+qemu_report() {
+	local q status
+	q=$(cat "$out/qemu.json")
+	status=$(jq -r .status <<<"$q")
+	echo
+	echo "## A real QEMU guest: iperf3 through the bridge (qemu)"
+	echo
+	if [[ $status == skipped ]]; then
+		echo "qemu: skipped: $(jq -r '.reason // "?"' <<<"$q")"
+		return
+	fi
+	jq -r '"One guest, booted once with virtme-ng (vmtest/run.sh) and kept up for every run: "
+		+ (if .guest then "Linux \(.guest.kernel), \(.guest.driver) (\(.guest.dev)), \(.guest.cpus) vCPU, "
+		   else "(the guest did not report itself), " end)
+		+ "1 GiB, \(if .accel == "kvm" then "KVM" else "TCG (QEMU without KVM: the guest'"'"'s CPU is emulated, so the rates are far below what KVM reaches and the guest'"'"'s cost per frame weighs more; compare the ratios)" end). "
+		+ (if .guest.qemu then "\(.guest.qemu | sub("^QEMU emulator version "; "QEMU ")), " else "" end)
+		+ "`-netdev tap,vnet_hdr=on` with `-device virtio-net-pci`"
+		+ (if .guest then "; the guest NIC'"'"'s offloads: \(.guest.offloads)" else "" end) + ". "
+		+ "TCP, one \(.guest.iperf3 // "iperf3" | sub(" \\(.*"; "")) stream started in the guest against a server on the outside PC (the veth peer of the host'"'"'s eth0): "
+		+ "tx = guest → outside PC, rx = outside PC → guest (`-R`). \(.rounds) round(s) × \(.seconds) s per direction and contender "
+		+ "(after 1 s left out), medians; each round runs xbridge (`xbridge up eth0 tap0`) and the kernel bridge (br0 with eth0 and tap0, nf-call off), in turn (xbridge first in odd rounds), on the same tap under the same guest; TCP keeps no metrics between runs."' <<<"$q"
+	local rows
+	rows=$(jq -s -c '
+		def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		map(select(.scenario == "qemu")) | group_by(.contender + "/" + .direction)
+		| map({contender: .[0].contender, direction: .[0].direction, rounds: length,
+		       gbps: (map(.gbps) | median), retr: (map(.retransmits // empty) | median),
+		       xdp: (map(.tap0.rx_xdp // empty) | add), tc: (map(.tap0.rx_tc // empty) | add),
+		       gpkts: (map(.tap0_link.tx_packets // empty) | add),
+		       gbytes: (map(.tap0_link.tx_bytes // empty) | add),
+		       gdrop: (map(.tap0_link.tx_dropped // empty) | add)})' "$RAW")
+	if [[ $rows == "[]" ]]; then
+		echo
+		echo "qemu: FAILED before any run completed: $(jq -r '.reason // "?"' <<<"$q") (qemu.log has the details)."
+		return 0
+	fi
+	echo
+	echo "| contender | direction | Gbit/s (median) | × kernel bridge | TCP retransmits (median) | tap0's frames in xbridge: rx_xdp / rx_tc | to the guest through tap0: frames, mean size, dropped (tap queue full) |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+	local d c g kb r
+	for d in tx rx; do
+		kb=$(jq -r --arg d "$d" '.[] | select(.contender == "kbr" and .direction == $d) | .gbps' <<<"$rows")
+		for c in xbridge kbr; do
+			g=$(jq -c --arg c "$c" --arg d "$d" '.[] | select(.contender == $c and .direction == $d)' <<<"$rows")
+			[[ -n $g ]] || continue
+			r=$(ratio "$(jq -r .gbps <<<"$g")" "$kb")
+			[[ $c == kbr ]] && r=1.00
+			jq -r --arg lbl "$(label_of "$c")" --arg r "${r:--}" --arg dir "$(case $d in tx) echo "tx: guest → outside PC" ;; rx) echo "rx: outside PC → guest" ;; esac)" '
+				"| \($lbl) | \($dir) | \(.gbps * 1000 | round / 1000) | \($r) | \(.retr // "-") | "
+				+ (if .xdp == null and .tc == null then "-"
+				   else "\(.xdp // 0) / \(.tc // 0) (\(if (.xdp // 0) + (.tc // 0) > 0 then ((.tc // 0) * 100 / ((.xdp // 0) + (.tc // 0)) | round | tostring) + "% TC" else "none" end))" end)
+				+ " | " + (if .gpkts == null then "-" else "\(.gpkts), \(if .gpkts > 0 then (.gbytes / .gpkts | round | tostring) + " B" else "-" end), \(.gdrop)" end) + " |"' <<<"$g"
+		done
+	done
+	echo
+	echo "rx_xdp / rx_tc: which of xbridge's ingress hooks took the frames QEMU wrote into tap0 (the guest's data in tx, its ACKs in rx), summed over the rounds; the kernel bridge has no such counters. To the guest: the kernel's counters of tap0 over the rounds (the guest's ACKs in tx, its data in rx); a mean size above 1514 B means GSO frames reached the guest whole, and drops are frames the tap's queue had no room for while the guest fell behind."
+	[[ $status == failed ]] && echo && echo "qemu: FAILED: $(jq -r '.reason // "?"' <<<"$q") (qemu.log has the details; the table holds the runs that completed)."
+	return 0
+}
+
 md=$out/results.md
 chart_dat=$TMP/chart.dat
 : >"$chart_dat"
@@ -598,10 +741,13 @@ chart_dat=$TMP/chart.dat
 	echo "# xbridge benchmark, $run_date"
 	echo
 	echo "Machine: $machine_cpu, $ncpu CPUs, kernel $kernel. Load average $load_start at the start, $load_end at the end."
-	echo "Mode: $( ((quick)) && echo quick || echo full): $rounds round(s) × ${seconds} s per contender after ${warmup} s warm-up, medians; 60-byte frames (64 on a wire). xbridge $version."
-	echo
-	echo "| test | contender | Mpps | copies Mpps | delivered | CPU ns/frame | × kernel bridge | × bare redirect |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	if ((has_other)); then
+		echo "Mode: $( ((quick)) && echo quick || echo full): $rounds round(s) × ${seconds} s per contender after ${warmup} s warm-up, medians; 60-byte frames (64 on a wire). xbridge $version."
+	else
+		echo "xbridge $version."
+	fi
+	((has_pkt)) && echo && echo "| test | contender | Mpps | copies Mpps | delivered | CPU ns/frame | × kernel bridge | × bare redirect |" &&
+		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for s in unicast flood2 flood4 guest_tx guest_rx; do
 		kb=$(get "$s" kbr mpps)
 		bare=$(get "$s" bare mpps)
@@ -625,8 +771,7 @@ chart_dat=$TMP/chart.dat
 				"$(case $c in xbridge | xbridge_cmp) echo 1 ;; xbridge_uplink) echo 2 ;; kbr) echo 3 ;; kbr_nf) echo 4 ;; bare) echo 5 ;; esac)" >>"$chart_dat"
 		done
 	done
-	echo
-	echo "Mpps: input frames delivered per second (for floods, each input frame is delivered to every port; copies Mpps counts them all). Delivered: of the frames the generator or the writer offered. CPU ns/frame: CPU time of the sending context (generator threads or the guest's writer, plus ksoftirqd/0) per delivered input frame; the generator, the device under test and the sinks all run there, on CPU 0. NIC → guest: per offered frame (the tap's queue drops what its reader does not take in time), plus the reader's own CPU per frame read (CPU 1)."
+	((has_pkt)) && echo && echo "Mpps: input frames delivered per second (for floods, each input frame is delivered to every port; copies Mpps counts them all). Delivered: of the frames the generator or the writer offered. CPU ns/frame: CPU time of the sending context (generator threads or the guest's writer, plus ksoftirqd/0) per delivered input frame; the generator, the device under test and the sinks all run there, on CPU 0. NIC → guest: per offered frame (the tap's queue drops what its reader does not take in time), plus the reader's own CPU per frame read (CPU 1)."
 	if [[ -f $out/fdb.json ]]; then
 		echo
 		jq -r '"FDB at scale (\(.entries) MACs): learned in \(.learn_ms) ms (\(if .learn_ms >= 500 then ((.learned / (.learn_ms / 1000)) | floor | tostring) + " new MACs/s" else "too short to time: the count is polled every 50 ms" end)); `fdb show --json` of \(.listed) entries in \(.show.wall_ms | floor) ms, peak RSS \((.show.max_rss_kib / 1024) * 10 | round / 10) MiB; one ageing sweep removed \(.swept) entries in \(.sweep_ms) ms; controller peak RSS (VmHWM) \(if .controller_hwm_kib then ((.controller_hwm_kib / 1024) * 10 | round / 10 | tostring) + " MiB" else "?" end)."' "$out/fdb.json"
@@ -641,34 +786,37 @@ chart_dat=$TMP/chart.dat
 			echo "| $op$([[ $op == up ]] && echo " (uplink + 2 new taps)") | $(fmt "$x" 1) | $(fmt "$k" 1) | $(ratio "$x" "$k") |"
 		done
 	fi
-	echo
-	echo "## Targets"
-	echo
-	((quick)) && echo "Quick mode: one short round per contender, a smoke check. These verdicts mean nothing; run the full mode for them." && echo
-	target() { # NAME VALUE OP LIMIT
-		local name=$1 v=$2 op=$3 lim=$4 ok
-		if [[ -z $v || $v == null ]]; then
-			echo "- $name: not measured"
-			return
+	[[ -f $out/qemu.json ]] && qemu_report
+	if ((has_other)); then
+		echo
+		echo "## Targets"
+		echo
+		((quick)) && echo "Quick mode: one short round per contender, a smoke check. These verdicts mean nothing; run the full mode for them." && echo
+		target() { # NAME VALUE OP LIMIT
+			local name=$1 v=$2 op=$3 lim=$4 ok
+			if [[ -z $v || $v == null ]]; then
+				echo "- $name: not measured"
+				return
+			fi
+			ok=$(awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN { print ((op == ">=" && v >= l) || (op == "<" && v < l) || (op == "<=" && v <= l)) ? "met" : "MISSED" }')
+			echo "- $name: $(fmt "$v") $op $lim: **$ok**"
+		}
+		target "learned unicast NIC→NIC, xbridge / kernel bridge (nf-call off)" "$(ratio "$(get unicast xbridge mpps)" "$(get unicast kbr mpps)")" ">=" 3
+		target "learned unicast NIC→NIC, xbridge / bare devmap redirect" "$(ratio "$(get unicast xbridge mpps)" "$(get unicast bare mpps)")" ">=" 0.9
+		for k in 2 4; do
+			target "flood to $k ports, xbridge / kernel bridge" "$(ratio "$(get "flood$k" xbridge mpps)" "$(get "flood$k" kbr mpps)")" ">=" 2
+			target "flood to $k ports, xbridge with p0 as uplink (host copy) / kernel bridge" "$(ratio "$(get "flood$k" xbridge_uplink mpps)" "$(get "flood$k" kbr mpps)")" ">=" 2
+		done
+		target "guest TX, xbridge / kernel bridge throughput" "$(ratio "$(get guest_tx xbridge mpps)" "$(get guest_tx kbr mpps)")" ">=" 1
+		target "guest TX, xbridge / kernel bridge CPU per frame" "$(ratio "$(get guest_tx xbridge send_ns)" "$(get guest_tx kbr send_ns)")" "<=" 0.8
+		if [[ -f $out/fdb.json ]]; then
+			n=$(jq .entries "$out/fdb.json")
+			target "ageing sweep over $n entries, ms" "$(jq -r .sweep_ms "$out/fdb.json")" "<" 1000
+			target "controller peak RSS with $n entries, MiB" "$(jq -r '.controller_hwm_kib / 1024 // empty' "$out/fdb.json")" "<" 32
+			((n < 1000000)) && echo "  (the 1M-entry targets need the full mode: $n entries here)"
 		fi
-		ok=$(awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN { print ((op == ">=" && v >= l) || (op == "<" && v < l) || (op == "<=" && v <= l)) ? "met" : "MISSED" }')
-		echo "- $name: $(fmt "$v") $op $lim: **$ok**"
-	}
-	target "learned unicast NIC→NIC, xbridge / kernel bridge (nf-call off)" "$(ratio "$(get unicast xbridge mpps)" "$(get unicast kbr mpps)")" ">=" 3
-	target "learned unicast NIC→NIC, xbridge / bare devmap redirect" "$(ratio "$(get unicast xbridge mpps)" "$(get unicast bare mpps)")" ">=" 0.9
-	for k in 2 4; do
-		target "flood to $k ports, xbridge / kernel bridge" "$(ratio "$(get "flood$k" xbridge mpps)" "$(get "flood$k" kbr mpps)")" ">=" 2
-		target "flood to $k ports, xbridge with p0 as uplink (host copy) / kernel bridge" "$(ratio "$(get "flood$k" xbridge_uplink mpps)" "$(get "flood$k" kbr mpps)")" ">=" 2
-	done
-	target "guest TX, xbridge / kernel bridge throughput" "$(ratio "$(get guest_tx xbridge mpps)" "$(get guest_tx kbr mpps)")" ">=" 1
-	target "guest TX, xbridge / kernel bridge CPU per frame" "$(ratio "$(get guest_tx xbridge send_ns)" "$(get guest_tx kbr send_ns)")" "<=" 0.8
-	if [[ -f $out/fdb.json ]]; then
-		n=$(jq .entries "$out/fdb.json")
-		target "ageing sweep over $n entries, ms" "$(jq -r .sweep_ms "$out/fdb.json")" "<" 1000
-		target "controller peak RSS with $n entries, MiB" "$(jq -r '.controller_hwm_kib / 1024 // empty' "$out/fdb.json")" "<" 32
-		((n < 1000000)) && echo "  (the 1M-entry targets need the full mode: $n entries here)"
+		[[ -f $out/control.json ]] && target "up of 3 ports, ms" "$(jq -r '.[] | select(.who == "xbridge" and .op == "up") | .wall_ms' "$out/control.json")" "<" 200
 	fi
-	[[ -f $out/control.json ]] && target "up of 3 ports, ms" "$(jq -r '.[] | select(.who == "xbridge" and .op == "up") | .wall_ms' "$out/control.json")" "<" 200
 	for n in "${notes[@]}"; do
 		echo
 		echo "Note: $n"
