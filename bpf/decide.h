@@ -17,18 +17,17 @@ enum xb_flood_class {
 };
 
 struct xb_decision {
-    __u8 action;      /* enum xb_action */
-    __u8 reason;      /* enum xb_drop_reason, for XB_ACT_DROP */
-    __u8 flood_class; /* enum xb_flood_class, for XB_ACT_FLOOD */
-    __u8 host_copy;   /* XB_ACT_FLOOD: the host stack gets a copy too */
+    __u8 action;       /* enum xb_action */
+    __u8 reason;       /* enum xb_drop_reason, for XB_ACT_DROP */
+    __u8 flood_class;  /* enum xb_flood_class, for XB_ACT_FLOOD */
+    __u8 host_copy;    /* XB_ACT_FLOOD: the host stack gets a copy too */
     __u32 out_ifindex; /* XB_ACT_FORWARD: target; XB_ACT_TO_HOST: the port whose stack takes it */
     __u32 out_slot;
     __u32 pad;
 };
 
 /* The port-flag a port needs to take a flood of this class. */
-static __always_inline __u32 xb_flood_flag(__u32 flood_class)
-{
+static __always_inline __u32 xb_flood_flag(__u32 flood_class) {
     if (flood_class == XB_FLOOD_BCAST)
         return XB_PORT_BCAST_FLOOD;
     if (flood_class == XB_FLOOD_MCAST)
@@ -36,8 +35,7 @@ static __always_inline __u32 xb_flood_flag(__u32 flood_class)
     return XB_PORT_FLOOD;
 }
 
-static __always_inline void xb_drop(struct xb_decision *d, enum xb_drop_reason reason)
-{
+static __always_inline void xb_drop(struct xb_decision *d, enum xb_drop_reason reason) {
     d->action = XB_ACT_DROP;
     d->reason = reason;
 }
@@ -45,8 +43,7 @@ static __always_inline void xb_drop(struct xb_decision *d, enum xb_drop_reason r
 /* Decides what happens to frame f that came in on port (in_ifindex, in_slot). */
 static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex, __u32 in_slot,
                                       const struct xb_port *in, struct xb_config *cfg,
-                                      struct xb_decision *d)
-{
+                                      struct xb_decision *d) {
     struct xb_fdb_val dst;
     /* Read once, before any lookup: what this frame caches belongs to this generation. */
     const __u32 gen = *(volatile __u32 *)&cfg->fdb_gen;
@@ -113,8 +110,7 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
 }
 
 /* The ingress port of a frame, or NULL when ifindex is not a port of this bridge. */
-static __always_inline struct xb_port *xb_port_of(__u32 ifindex, __u32 *slot)
-{
+static __always_inline struct xb_port *xb_port_of(__u32 ifindex, __u32 *slot) {
     __u32 *s;
     struct xb_port *p;
 
@@ -131,8 +127,7 @@ static __always_inline struct xb_port *xb_port_of(__u32 ifindex, __u32 *slot)
     return p;
 }
 
-static __always_inline struct xb_config *xb_config(void)
-{
+static __always_inline struct xb_config *xb_config(void) {
     __u32 zero = 0;
 
     return bpf_map_lookup_elem(&config, &zero);

@@ -35,8 +35,7 @@ struct net_device {
 
 SEC("tp_btf/xdp_devmap_xmit")
 int BPF_PROG(xb_devmap_xmit, const struct net_device *from_dev, const struct net_device *to_dev,
-             int sent, int drops, int err)
-{
+             int sent, int drops, int err) {
     struct xb_config *cfg;
     __u32 slot;
 

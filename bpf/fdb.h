@@ -7,8 +7,7 @@
 #include "parse.h"
 #include "stats.h"
 
-static __always_inline struct xb_fdb_val *xb_fdb_find(const struct xb_fdb_key *key)
-{
+static __always_inline struct xb_fdb_val *xb_fdb_find(const struct xb_fdb_key *key) {
     return bpf_map_lookup_elem(&fdb, key);
 }
 
@@ -19,8 +18,7 @@ static __always_inline struct xb_fdb_val *xb_fdb_find(const struct xb_fdb_key *k
  * removal or static entry (the controller, the sweep) bumps: a cached port is never
  * older than the table it came from. Misses are not cached. */
 
-static __always_inline struct xb_fdb_cache_ent *xb_cache_slot(const struct xb_fdb_key *key)
-{
+static __always_inline struct xb_fdb_cache_ent *xb_cache_slot(const struct xb_fdb_key *key) {
     __u32 idx = (key->mac[5] ^ (key->mac[4] << 1) ^ (key->mac[3] << 2) ^ key->vlan) &
                 (XB_FDB_CACHE_SIZE - 1);
 
@@ -28,14 +26,12 @@ static __always_inline struct xb_fdb_cache_ent *xb_cache_slot(const struct xb_fd
 }
 
 static __always_inline int xb_cache_hit(const struct xb_fdb_cache_ent *c,
-                                        const struct xb_fdb_key *key, __u32 gen)
-{
+                                        const struct xb_fdb_key *key, __u32 gen) {
     return c->valid && c->gen == gen && *(const __u64 *)&c->key == *(const __u64 *)key;
 }
 
 static __always_inline void xb_cache_fill(struct xb_fdb_cache_ent *c, const struct xb_fdb_key *key,
-                                          const struct xb_fdb_val *v, __u32 gen, __u32 j)
-{
+                                          const struct xb_fdb_val *v, __u32 gen, __u32 j) {
     *(__u64 *)&c->key = *(const __u64 *)key;
     c->ifindex = v->ifindex;
     c->slot = v->slot;
@@ -53,8 +49,7 @@ static __always_inline void xb_cache_fill(struct xb_fdb_cache_ent *c, const stru
 
 /* Looks key up, through the cache. Fills *out and returns 0, or -1 if not found. */
 static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen,
-                                         struct xb_fdb_val *out)
-{
+                                         struct xb_fdb_val *out) {
     struct xb_fdb_cache_ent *c = xb_cache_slot(key);
     struct xb_fdb_val *v;
 
@@ -82,8 +77,7 @@ static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen
  * moved by learning. Ageing follows this timestamp only: destination hits refresh
  * nothing. `gen` is the FDB generation read before any lookup of this frame. */
 static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 ifindex, __u32 slot,
-                                          struct xb_config *cfg, __u32 gen)
-{
+                                          struct xb_config *cfg, __u32 gen) {
     struct xb_fdb_cache_ent *c = xb_cache_slot(src);
     const __u32 j = (__u32)bpf_jiffies64();
     struct xb_fdb_val *v;

@@ -22,15 +22,14 @@ struct xb_frame {
     /* 8-byte aligned: the FDB cache compares keys as one 64-bit word. */
     struct xb_fdb_key src __attribute__((aligned(8))); /* source MAC + VLAN: the learning key */
     struct xb_fdb_key dst __attribute__((aligned(8))); /* destination: the forwarding key */
-    __u16 proto;           /* ethertype after the tags, host order */
-    __u16 l3_off;          /* offset of the network header */
-    __u32 len;             /* whole frame length */
+    __u16 proto;                                       /* ethertype after the tags, host order */
+    __u16 l3_off;                                      /* offset of the network header */
+    __u32 len;                                         /* whole frame length */
 };
 
 /* Parses [data, data_end). Returns 0, or -1 for a runt or truncated header. The
  * VLAN of the FDB key is the outermost tag's VID (0 when untagged). */
-static __always_inline int xb_parse(void *data, void *data_end, __u32 len, struct xb_frame *f)
-{
+static __always_inline int xb_parse(void *data, void *data_end, __u32 len, struct xb_frame *f) {
     struct ethhdr *eth = data;
     __u32 off = sizeof(*eth);
     __u16 vlan = 0;
@@ -65,31 +64,26 @@ static __always_inline int xb_parse(void *data, void *data_end, __u32 len, struc
     return 0;
 }
 
-static __always_inline int xb_is_group(const __u8 *mac)
-{
+static __always_inline int xb_is_group(const __u8 *mac) {
     return mac[0] & 1;
 }
 
-static __always_inline int xb_is_broadcast(const __u8 *mac)
-{
+static __always_inline int xb_is_broadcast(const __u8 *mac) {
     return (mac[0] & mac[1] & mac[2] & mac[3] & mac[4] & mac[5]) == 0xff;
 }
 
-static __always_inline int xb_is_zero(const __u8 *mac)
-{
+static __always_inline int xb_is_zero(const __u8 *mac) {
     return (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
 }
 
 /* One's complement sum folded to 16 bits. */
-static __always_inline __u32 xb_fold(__u32 sum)
-{
+static __always_inline __u32 xb_fold(__u32 sum) {
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
     return sum;
 }
 
-static __always_inline int xb_csum_is(__u16 field, __u32 sum)
-{
+static __always_inline int xb_csum_is(__u16 field, __u32 sum) {
     /* 0 and 0xffff are the same number in one's complement. */
     return field == sum || (field == 0 && sum == 0xffff) || (field == 0xffff && sum == 0);
 }
@@ -104,8 +98,7 @@ static __always_inline int xb_csum_is(__u16 field, __u32 sum)
  * Protocols whose checksum offload cannot be judged so (SCTP, IPv6 extension headers)
  * always take the TC path. */
 static __always_inline int xb_maybe_partial_csum(void *data, void *data_end,
-                                                 const struct xb_frame *f)
-{
+                                                 const struct xb_frame *f) {
     __u32 off = f->l3_off & 0xff; /* at most 22: bounds the offset for the verifier */
     __u16 *field;
     __u32 sum;
@@ -129,8 +122,8 @@ static __always_inline int xb_maybe_partial_csum(void *data, void *data_end,
         if ((void *)(field + 1) > data_end)
             return 0;
         l4len = bpf_ntohs(ip->tot_len) - ihl;
-        sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
-              (ip->daddr >> 16) + bpf_htons(ip->protocol) + bpf_htons(l4len);
+        sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16) +
+              bpf_htons(ip->protocol) + bpf_htons(l4len);
         return xb_csum_is(*field, xb_fold(sum));
     }
     if (f->proto == ETH_P_IPV6) {

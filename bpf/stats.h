@@ -6,13 +6,11 @@
 
 #include "maps.h"
 
-static __always_inline struct xb_port_stats *xb_stats(__u32 slot)
-{
+static __always_inline struct xb_port_stats *xb_stats(__u32 slot) {
     return bpf_map_lookup_elem(&stats, &slot);
 }
 
-static __always_inline void xb_count(__u32 slot, enum xb_counter c)
-{
+static __always_inline void xb_count(__u32 slot, enum xb_counter c) {
     struct xb_port_stats *st = xb_stats(slot);
 
     if (st)
@@ -21,9 +19,7 @@ static __always_inline void xb_count(__u32 slot, enum xb_counter c)
 
 /* A frame taken in on a port, and the hook that disposed of it. Returns the port's
  * counters (or NULL), for the caller's further counts on the same lookup. */
-static __always_inline struct xb_port_stats *xb_count_rx(__u32 slot, __u32 len,
-                                                         enum xb_hook hook)
-{
+static __always_inline struct xb_port_stats *xb_count_rx(__u32 slot, __u32 len, enum xb_hook hook) {
     struct xb_port_stats *st = xb_stats(slot);
 
     if (!st)
@@ -34,8 +30,7 @@ static __always_inline struct xb_port_stats *xb_count_rx(__u32 slot, __u32 len,
     return st;
 }
 
-static __always_inline void xb_count_tx(__u32 slot, __u32 len)
-{
+static __always_inline void xb_count_tx(__u32 slot, __u32 len) {
     struct xb_port_stats *st = xb_stats(slot);
 
     if (!st)
@@ -44,8 +39,7 @@ static __always_inline void xb_count_tx(__u32 slot, __u32 len)
     st->cnt[XB_CNT_TX_BYTES] += len;
 }
 
-static __always_inline void xb_count_drop(__u32 slot, enum xb_drop_reason reason)
-{
+static __always_inline void xb_count_drop(__u32 slot, enum xb_drop_reason reason) {
     struct xb_port_stats *st = xb_stats(slot);
 
     if (!st || reason >= XB_DROP_MAX)

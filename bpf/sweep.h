@@ -27,8 +27,7 @@ struct xb_sweep_args {
 };
 
 static long xb_sweep_one(struct bpf_map *map, struct xb_fdb_key *key, struct xb_fdb_val *val,
-                         struct xb_sweep_args *args)
-{
+                         struct xb_sweep_args *args) {
     struct xb_sweep_ctx *tally = args->tally;
 
     __sync_fetch_and_add(&tally->scanned, 1);
@@ -44,8 +43,7 @@ static long xb_sweep_one(struct bpf_map *map, struct xb_fdb_key *key, struct xb_
 }
 
 SEC("syscall")
-int xb_fdb_sweep(struct xb_sweep_ctx *ctx)
-{
+int xb_fdb_sweep(struct xb_sweep_ctx *ctx) {
     struct xb_config *cfg = xb_config();
     __u32 zero = 0;
     struct xb_sweep_ctx *tally = bpf_map_lookup_elem(&sweep_tally, &zero);

@@ -7,8 +7,7 @@
 #include "maps.h"
 #include "parse.h"
 
-static __always_inline int xb_mac_eq(const __u8 *a, const __u8 *b)
-{
+static __always_inline int xb_mac_eq(const __u8 *a, const __u8 *b) {
     return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
            a[5] == b[5];
 }
@@ -16,8 +15,7 @@ static __always_inline int xb_mac_eq(const __u8 *a, const __u8 *b)
 /* A function of its own so that the event type is in the object's BTF (BTF records
  * functions and globals, not local variables), where bpftool and the ABI test read it. */
 static __noinline void xb_trace_fill(struct xb_trace_event *ev, const struct xb_frame *f,
-                                     __u32 ifindex, __u32 out_ifindex, __u32 what)
-{
+                                     __u32 ifindex, __u32 out_ifindex, __u32 what) {
     ev->ts_ns = bpf_ktime_get_ns();
     ev->ifindex = ifindex;
     ev->out_ifindex = out_ifindex;
@@ -35,8 +33,7 @@ static __noinline void xb_trace_fill(struct xb_trace_event *ev, const struct xb_
 /* Out of line so the fast path carries only the flag test. BPF calls take at most five
  * arguments: hook, action and reason travel packed in `what`. */
 static __noinline void xb_trace_emit(const struct xb_config *cfg, const struct xb_frame *f,
-                                     __u32 ifindex, __u32 out_ifindex, __u32 what)
-{
+                                     __u32 ifindex, __u32 out_ifindex, __u32 what) {
     struct xb_trace_event *ev;
 
     if (bpf_ktime_get_coarse_ns() > cfg->trace_until_ns)
@@ -57,8 +54,7 @@ static __noinline void xb_trace_emit(const struct xb_config *cfg, const struct x
 
 static __always_inline void xb_trace(const struct xb_config *cfg, const struct xb_frame *f,
                                      __u32 ifindex, __u32 out_ifindex, enum xb_hook hook,
-                                     enum xb_action action, enum xb_drop_reason reason)
-{
+                                     enum xb_action action, enum xb_drop_reason reason) {
     if (cfg->flags & XB_CFG_TRACE)
         xb_trace_emit(cfg, f, ifindex, out_ifindex, hook | action << 8 | reason << 16);
 }

@@ -43,16 +43,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * only where the map is a constant, and clang would otherwise merge three call sites
  * into one with a selected map (an indirect call, through a retpoline, per frame). */
 #define XB_FLOOD_FN(map)                                                                           \
-    static __noinline int xb_flood_##map(void)                                                     \
-    {                                                                                              \
+    static __noinline int xb_flood_##map(void) {                                                   \
         return bpf_redirect_map(&map, 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);                 \
     }
 XB_FLOOD_FN(flood_bcast)
 XB_FLOOD_FN(flood_mcast)
 XB_FLOOD_FN(flood_ucast)
 
-static __always_inline int xb_xdp_flood(__u32 flood_class)
-{
+static __always_inline int xb_xdp_flood(__u32 flood_class) {
     if (flood_class == XB_FLOOD_BCAST)
         return xb_flood_flood_bcast();
     if (flood_class == XB_FLOOD_MCAST)
@@ -61,8 +59,7 @@ static __always_inline int xb_xdp_flood(__u32 flood_class)
 }
 
 SEC("xdp.frags")
-int xb_xdp_ingress(struct xdp_md *ctx)
-{
+int xb_xdp_ingress(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     __u32 ifindex = ctx->ingress_ifindex;
@@ -137,8 +134,7 @@ int xb_xdp_ingress(struct xdp_md *ctx)
 
 /* Counts each copy a flood map transmits (the kernel bridge counts tx per port). */
 SEC("xdp.frags/devmap")
-int xb_xdp_devmap_tx(struct xdp_md *ctx)
-{
+int xb_xdp_devmap_tx(struct xdp_md *ctx) {
     __u32 slot;
 
     if (xb_port_of(ctx->egress_ifindex, &slot))
@@ -151,16 +147,14 @@ int xb_xdp_devmap_tx(struct xdp_md *ctx)
 /* Sends skb out of port ifindex. A frame sent out of the uplink passes the uplink's
  * egress program, which must let it through rather than take it for host traffic. */
 static __always_inline int xb_tc_xmit(struct __sk_buff *skb, __u32 ifindex,
-                                      const struct xb_config *cfg)
-{
+                                      const struct xb_config *cfg) {
     if (ifindex == cfg->uplink_ifindex)
         skb->mark = XB_SKB_MARK;
     return bpf_redirect(ifindex, 0);
 }
 
 /* Hands skb to the stack of port `owner` as if it had been received there. */
-static __always_inline int xb_tc_to_host(struct __sk_buff *skb, __u32 owner, __u32 in_ifindex)
-{
+static __always_inline int xb_tc_to_host(struct __sk_buff *skb, __u32 owner, __u32 in_ifindex) {
     xb_count_tx(XB_HOST_SLOT, skb->len);
     if (owner == in_ifindex)
         return TC_ACT_OK;
@@ -176,8 +170,7 @@ struct xb_flood_ctx {
     __u32 len;
 };
 
-static long xb_flood_one(__u64 index, void *arg)
-{
+static long xb_flood_one(__u64 index, void *arg) {
     struct xb_flood_ctx *fc = arg;
     __u32 slot = (__u32)index;
     struct xb_port *p = bpf_map_lookup_elem(&ports, &slot);
@@ -200,9 +193,8 @@ static long xb_flood_one(__u64 index, void *arg)
 
 /* Clones skb to every port that takes this class of flood, except in_ifindex
  * (BPF_F_EXCLUDE_INGRESS's TC counterpart). */
-static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class,
-                                        __u32 in_ifindex, const struct xb_config *cfg)
-{
+static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class, __u32 in_ifindex,
+                                        const struct xb_config *cfg) {
     struct xb_flood_ctx fc = {
         .skb = skb,
         .in_ifindex = in_ifindex,
@@ -219,8 +211,7 @@ static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class
 
 /* Makes the headers the parser reads linear (a GSO skb from a tap may not have them
  * in its head) and parses them. */
-static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f)
-{
+static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f) {
     void *data = (void *)(long)skb->data;
     void *data_end = (void *)(long)skb->data_end;
 
@@ -233,8 +224,7 @@ static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f
 }
 
 SEC("tc")
-int xb_tc_ingress(struct __sk_buff *skb)
-{
+int xb_tc_ingress(struct __sk_buff *skb) {
     __u32 ifindex = skb->ifindex;
     struct xb_decision d;
     struct xb_config *cfg;
@@ -297,8 +287,7 @@ int xb_tc_ingress(struct __sk_buff *skb)
  * guest's port (unicast), or copied to the other ports besides going out on the wire
  * (broadcast, multicast, unknown unicast), as br0 would. Counted on the host slot. */
 SEC("tc")
-int xb_tc_egress(struct __sk_buff *skb)
-{
+int xb_tc_egress(struct __sk_buff *skb) {
     struct xb_config *cfg;
     struct xb_fdb_val *dst;
     struct xb_frame f;

@@ -56,11 +56,11 @@ enum xb_fdb_type {
 };
 
 struct xb_fdb_val {
-    __u32 ifindex;      /* port the MAC lives behind */
-    __u16 slot;         /* that port's slot */
-    __u8 type;          /* enum xb_fdb_type */
+    __u32 ifindex; /* port the MAC lives behind */
+    __u16 slot;    /* that port's slot */
+    __u8 type;     /* enum xb_fdb_type */
     __u8 pad;
-    __u64 updated_ns;   /* CLOCK_MONOTONIC_COARSE when the source was last seen */
+    __u64 updated_ns; /* CLOCK_MONOTONIC_COARSE when the source was last seen */
 };
 
 /* Per-port policy read by the datapath (after the kernel bridge's port flags). */
@@ -81,13 +81,13 @@ enum xb_port_flags {
 /* Controller bookkeeping kept with the port so that a restarted controller, or
  * `down`, knows what to undo. Unused by the datapath. */
 enum xb_port_ctl {
-    XB_CTL_CREATED_TAP = 1u << 0,   /* xbridge created this tap: delete it on down */
-    XB_CTL_PROMISC_SET = 1u << 1,   /* xbridge turned promiscuity on: turn it off on down */
+    XB_CTL_CREATED_TAP = 1u << 0,    /* xbridge created this tap: delete it on down */
+    XB_CTL_PROMISC_SET = 1u << 1,    /* xbridge turned promiscuity on: turn it off on down */
     XB_CTL_CLSACT_CREATED = 1u << 2, /* xbridge created the clsact qdisc: remove it */
-    XB_CTL_WAS_DOWN = 1u << 3,      /* the port was administratively down before up */
-    XB_CTL_TC_EGRESS = 1u << 4,     /* the host egress program is attached */
-    XB_CTL_ABSENT = 1u << 5,        /* the device vanished: the slot (ifindex 0) keeps its
-                                     * name and flags until a device of that name returns */
+    XB_CTL_WAS_DOWN = 1u << 3,       /* the port was administratively down before up */
+    XB_CTL_TC_EGRESS = 1u << 4,      /* the host egress program is attached */
+    XB_CTL_ABSENT = 1u << 5,         /* the device vanished: the slot (ifindex 0) keeps its
+                                      * name and flags until a device of that name returns */
 };
 
 enum xb_xdp_mode {
@@ -118,23 +118,23 @@ struct xb_port {
 };
 
 enum xb_config_flags {
-    XB_CFG_TRACE = 1u << 0,          /* a trace session runs: emit events until trace_until_ns */
-    XB_CFG_TRACE_PORT = 1u << 1,     /* ... only for trace_ifindex */
-    XB_CFG_TRACE_MAC = 1u << 2,      /* ... only when src or dst is trace_mac */
+    XB_CFG_TRACE = 1u << 0,      /* a trace session runs: emit events until trace_until_ns */
+    XB_CFG_TRACE_PORT = 1u << 1, /* ... only for trace_ifindex */
+    XB_CFG_TRACE_MAC = 1u << 2,  /* ... only when src or dst is trace_mac */
 };
 
 /* Bridge-wide settings and state (map "config", one element, mmapable so that the
  * controller can update n_learned atomically alongside the datapath). */
 struct xb_config {
     __u32 abi_version;
-    __u32 flags;            /* enum xb_config_flags */
-    __u32 uplink_ifindex;   /* 0: no host port */
-    __u32 max_slot;         /* highest used slot + 1: bounds the TC flood loop */
-    __u32 xdp_max_len;      /* longer frames are left to the TC path */
-    __u32 max_learned;      /* cap on dynamic entries (0: the map's size) */
-    __u64 ageing_ns;        /* 0: never age */
-    __u64 n_learned;        /* dynamic entries now in the FDB (atomic) */
-    __u32 controller_pid;   /* the running controller, 0 when none */
+    __u32 flags;          /* enum xb_config_flags */
+    __u32 uplink_ifindex; /* 0: no host port */
+    __u32 max_slot;       /* highest used slot + 1: bounds the TC flood loop */
+    __u32 xdp_max_len;    /* longer frames are left to the TC path */
+    __u32 max_learned;    /* cap on dynamic entries (0: the map's size) */
+    __u64 ageing_ns;      /* 0: never age */
+    __u64 n_learned;      /* dynamic entries now in the FDB (atomic) */
+    __u32 controller_pid; /* the running controller, 0 when none */
     __u32 trace_ifindex;
     __u8 trace_mac[6];
     __u16 pad0;
@@ -142,13 +142,13 @@ struct xb_config {
     __u8 name[XB_IFNAMSIZ]; /* the bridge's name */
     /* A trace session holds a lease it renews every second: if the tracer dies, even
      * by SIGKILL, the datapath stops emitting on its own once the lease runs out. */
-    __u64 trace_until_ns;   /* CLOCK_MONOTONIC_COARSE */
+    __u64 trace_until_ns; /* CLOCK_MONOTONIC_COARSE */
     __u32 trace_pid;
-    __u32 metrics_ip4;      /* /metrics listen address (network order), port 0: off */
+    __u32 metrics_ip4; /* /metrics listen address (network order), port 0: off */
     __u16 metrics_port;
-    __u16 max_ports;        /* slots 1..max_ports: the size of the devmaps */
-    __u32 fdb_gen;          /* bumped whenever an FDB entry moves or goes: the per-CPU
-                             * FDB caches hold only entries of the current generation */
+    __u16 max_ports; /* slots 1..max_ports: the size of the devmaps */
+    __u32 fdb_gen;   /* bumped whenever an FDB entry moves or goes: the per-CPU
+                      * FDB caches hold only entries of the current generation */
     __u8 reserved[24];
 };
 
@@ -158,28 +158,28 @@ enum xb_counter {
     XB_CNT_RX_BYTES = 1,
     XB_CNT_TX_PACKETS = 2, /* frames the bridge sent out this port, flood copies included */
     XB_CNT_TX_BYTES = 3,
-    XB_CNT_FORWARDED = 4,  /* known unicast, sent to one port */
-    XB_CNT_FLOODED = 5,    /* broadcast, multicast and unknown unicast */
-    XB_CNT_TO_HOST = 6,    /* delivered to the host stack */
-    XB_CNT_LEARNED = 7,    /* new FDB entries learned from this port */
-    XB_CNT_MOVED = 8,      /* FDB entries moved to this port */
-    XB_CNT_RX_XDP = 9,     /* ... of rx_packets, handled at XDP */
-    XB_CNT_RX_TC = 10,     /* ... of rx_packets, handled at TC */
+    XB_CNT_FORWARDED = 4,      /* known unicast, sent to one port */
+    XB_CNT_FLOODED = 5,        /* broadcast, multicast and unknown unicast */
+    XB_CNT_TO_HOST = 6,        /* delivered to the host stack */
+    XB_CNT_LEARNED = 7,        /* new FDB entries learned from this port */
+    XB_CNT_MOVED = 8,          /* FDB entries moved to this port */
+    XB_CNT_RX_XDP = 9,         /* ... of rx_packets, handled at XDP */
+    XB_CNT_RX_TC = 10,         /* ... of rx_packets, handled at TC */
     XB_CNT_LEARN_REFUSED = 11, /* new MAC not learned: learning limit reached */
-    XB_CNT_DROPPED = 12,   /* sum of drops[] */
+    XB_CNT_DROPPED = 12,       /* sum of drops[] */
     XB_CNT_MAX = 24,
 };
 
 enum xb_drop_reason {
     XB_DROP_NONE = 0,
-    XB_DROP_PARSE = 1,        /* runt or truncated header */
-    XB_DROP_BAD_SRC = 2,      /* multicast or all-zero source MAC */
-    XB_DROP_SAME_PORT = 3,    /* destination learned on the ingress port */
-    XB_DROP_LOCKED = 4,       /* locked port, source without a static entry */
-    XB_DROP_PORT_DOWN = 5,    /* destination port left the bridge a moment ago */
-    XB_DROP_REDIRECT = 6,     /* redirect failed */
-    XB_DROP_NO_READER = 7,    /* tap without a reader (no queue attached): refused */
-    XB_DROP_NO_HOST = 8,      /* frame for a local MAC on a bridge without host port */
+    XB_DROP_PARSE = 1,     /* runt or truncated header */
+    XB_DROP_BAD_SRC = 2,   /* multicast or all-zero source MAC */
+    XB_DROP_SAME_PORT = 3, /* destination learned on the ingress port */
+    XB_DROP_LOCKED = 4,    /* locked port, source without a static entry */
+    XB_DROP_PORT_DOWN = 5, /* destination port left the bridge a moment ago */
+    XB_DROP_REDIRECT = 6,  /* redirect failed */
+    XB_DROP_NO_READER = 7, /* tap without a reader (no queue attached): refused */
+    XB_DROP_NO_HOST = 8,   /* frame for a local MAC on a bridge without host port */
     XB_DROP_MAX = 16,
 };
 
@@ -220,25 +220,25 @@ struct xb_fdb_cache_ent {
 /* Context of the ageing sweep program (xb_fdb_sweep), run by the controller with
  * BPF_PROG_TEST_RUN: the sweep happens inside the kernel, without copying the FDB out. */
 struct xb_sweep_ctx {
-    __u64 now_ns;     /* in: CLOCK_MONOTONIC_COARSE */
-    __u64 ageing_ns;  /* in */
-    __u64 scanned;    /* out: entries looked at */
-    __u64 removed;    /* out: entries deleted */
+    __u64 now_ns;    /* in: CLOCK_MONOTONIC_COARSE */
+    __u64 ageing_ns; /* in */
+    __u64 scanned;   /* out: entries looked at */
+    __u64 removed;   /* out: entries deleted */
 };
 
 /* One event of the trace ring buffer (map "trace_rb"). */
 struct xb_trace_event {
     __u64 ts_ns;
-    __u32 ifindex;        /* ingress port (the uplink for host-sent frames) */
-    __u32 out_ifindex;    /* egress port for forward / to-host, 0 for flood */
+    __u32 ifindex;     /* ingress port (the uplink for host-sent frames) */
+    __u32 out_ifindex; /* egress port for forward / to-host, 0 for flood */
     __u8 src[6];
     __u8 dst[6];
     __u16 vlan;
-    __u16 proto;          /* ethertype after VLAN tags, host order */
+    __u16 proto; /* ethertype after VLAN tags, host order */
     __u32 len;
-    __u8 hook;            /* enum xb_hook */
-    __u8 action;          /* enum xb_action */
-    __u8 reason;          /* enum xb_drop_reason when action is drop */
+    __u8 hook;   /* enum xb_hook */
+    __u8 action; /* enum xb_action */
+    __u8 reason; /* enum xb_drop_reason when action is drop */
     __u8 pad[9];
 };
 
