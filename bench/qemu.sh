@@ -17,10 +17,11 @@
 #
 # The standard topology of scripts/lib/topology.sh: the outside PC (PFX-out, eth0 10.77.0.1,
 # running `iperf3 -s`) on a veth whose peer is eth0 in the VM host's namespace (PFX-host,
-# 10.77.0.2). There a persistent tap0 is made first (`ip tuntap add`), so that it outlives
-# each bridge, and one guest is booted once with vmtest/run.sh (virtme-ng; TCG unless
-# XB_VM_KVM=1), 1 vCPU, 1 GiB: virtio-net on tap0 with QEMU's default offloads (vnet_hdr=on:
-# checksum offload and TSO/GSO both ways), 52:54:00:12:34:56, 10.77.0.10. TCP keeps no
+# 10.77.0.2; GRO on, as on a NIC). There a persistent tap0 is made first (`ip tuntap add`),
+# so that it outlives each bridge, and one guest is booted once with vmtest/run.sh
+# (virtme-ng; TCG unless XB_VM_KVM=1), 1 vCPU, 1 GiB: virtio-net on tap0 with QEMU's default
+# offloads (vnet_hdr=on: checksum offload and TSO/GSO both ways), 52:54:00:12:34:56,
+# 10.77.0.10. TCP keeps no
 # metrics between connections (tcp_no_metrics_save, in the guest and the outside PC): one
 # contender's losses do not set the next one's ssthresh. Each round, under the running guest:
 #   xbridge         `xbridge up eth0 tap0` (eth0 the uplink, keeping the host's address);
@@ -314,8 +315,10 @@ main() {
 
 	topo_create 0
 	ip netns exec "$PFX-out" sysctl -qw net.ipv4.tcp_no_metrics_save=1
-	# The host's eth0 up, as a NIC would be (topo_create leaves that to the bridge).
-	{ ip -n "$PFX-host" link set eth0 up && ip -n "$PFX-host" tuntap add dev tap0 mode tap &&
+	# The host's eth0 up and receiving with GRO, as a NIC would be (topo_create leaves
+	# the first to the bridge; a veth has GRO off by default, a NIC's driver on).
+	{ ip -n "$PFX-host" link set eth0 up && ip netns exec "$PFX-host" ethtool -K eth0 gro on >/dev/null &&
+		ip -n "$PFX-host" tuntap add dev tap0 mode tap &&
 		ip -n "$PFX-host" link set tap0 up; } || fail "cannot make tap0"
 	log "booting the guest (virtio-net on tap0, $kernel, TCG unless XB_VM_KVM=1)"
 	boot_guest

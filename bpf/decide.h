@@ -23,7 +23,8 @@ struct xb_decision {
     __u8 host_copy;    /* XB_ACT_FLOOD: the host stack gets a copy too */
     __u32 out_ifindex; /* XB_ACT_FORWARD: target; XB_ACT_TO_HOST: the port whose stack takes it */
     __u32 out_slot;
-    __u32 pad;
+    __u8 out_kind; /* XB_ACT_FORWARD: the target's enum xb_port_kind */
+    __u8 pad[3];
 };
 
 /* The port-flag a port needs to take a flood of this class. */
@@ -107,6 +108,7 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
     d->action = XB_ACT_FORWARD;
     d->out_ifindex = dst.ifindex;
     d->out_slot = out_slot;
+    d->out_kind = out->kind;
 }
 
 /* The ingress port of a frame, or NULL when ifindex is not a port of this bridge. */

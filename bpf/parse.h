@@ -150,4 +150,37 @@ static __always_inline int xb_maybe_partial_csum(void *data, void *data_end,
     return 0;
 }
 
+/* Whether a frame is a TCP segment with payload: what GRO merges. */
+static __always_inline int xb_tcp_with_payload(void *data, void *data_end,
+                                               const struct xb_frame *f) {
+    __u32 off = f->l3_off & 0xff; /* at most 22: bounds the offset for the verifier */
+    __u8 *th;
+
+    if (f->proto == ETH_P_IP) {
+        struct iphdr *ip = data + off;
+        __u32 ihl;
+
+        if ((void *)(ip + 1) > data_end || ip->protocol != 6 || (ip->frag_off & bpf_htons(0x3fff)))
+            return 0;
+        ihl = ip->ihl * 4;
+        if (ihl < sizeof(*ip) || ihl > 60)
+            return 0;
+        th = data + off + ihl;
+        if ((void *)(th + 13) > data_end)
+            return 0;
+        return bpf_ntohs(ip->tot_len) > ihl + (th[12] >> 4) * 4;
+    }
+    if (f->proto == ETH_P_IPV6) {
+        struct ipv6hdr *ip6 = data + off;
+
+        if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != 6)
+            return 0;
+        th = data + off + sizeof(*ip6);
+        if ((void *)(th + 13) > data_end)
+            return 0;
+        return bpf_ntohs(ip6->payload_len) > (th[12] >> 4) * 4;
+    }
+    return 0;
+}
+
 #endif

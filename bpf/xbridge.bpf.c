@@ -105,6 +105,14 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         return XDP_DROP;
 
     case XB_ACT_FORWARD:
+        /* TCP data for a guest, from a device whose receive path has GRO (not another
+         * tap): passed, so that GRO merges the stream and the guest gets whole GSO
+         * frames through the TC path, as from the kernel bridge. Redirected here, it
+         * would get every wire-size segment through the tap's queue (a QEMU guest
+         * without vhost then falls behind, the queue drops, TCP backs off). */
+        if (d.out_kind == XB_KIND_TAP && in->kind != XB_KIND_TAP &&
+            xb_tcp_with_payload(data, data_end, &f))
+            return XDP_PASS;
         /* A port that left the devmap a moment ago: let TC decide again. */
         ret = bpf_redirect_map(&tx_ports, d.out_slot, XDP_PASS);
         if (ret != XDP_REDIRECT)

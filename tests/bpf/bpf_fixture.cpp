@@ -220,4 +220,12 @@ void BridgeTest::set_port_flags(int port, uint32_t set, uint32_t clear) {
     dp_->set_port(sp->slot, p);
 }
 
+void BridgeTest::set_port_kind(int port, uint8_t kind) {
+    auto sp = dp_->port_by_ifindex(ifindex_[port]);
+    ASSERT_TRUE(sp);
+    xb_port p = sp->port;
+    p.kind = kind;
+    dp_->set_port(sp->slot, p);
+}
+
 } // namespace xbtest

@@ -53,6 +53,8 @@ class BridgeTest : public ::testing::Test {
     xb_port_stats stats(int port) const;
     xb_port_stats host_stats() const;
     void set_port_flags(int port, uint32_t set, uint32_t clear);
+    // The fixture's ports are veths; the datapath treats taps differently in places.
+    void set_port_kind(int port, uint8_t kind);
 
     std::optional<xb::Datapath> dp_;
     std::optional<xb::Netlink> nl_;

@@ -298,6 +298,29 @@ TEST_F(BridgeTest, PartiallyChecksummedFramesTakeTheTcPath) {
     EXPECT_EQ(run_tc_ingress(1, tcp4_frame(kB, kA, tcp4_pseudo_sum())), TC_ACT_REDIRECT);
 }
 
+TEST_F(BridgeTest, TcpDataForATapIsLeftToGroAndTheTcPath) {
+    set_port_kind(2, XB_KIND_TAP);
+    run_xdp(2, eth_frame(kOut, kB)); // guest B known on tap p2
+    const uint16_t full = uint16_t(~tcp4_pseudo_sum());
+    // TCP data from the NIC side for the guest: passed (GRO merges it), uncounted here.
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, full)), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u);
+    // The TC hook forwards it to the tap.
+    EXPECT_EQ(run_tc_ingress(1, tcp4_frame(kB, kA, full)), TC_ACT_REDIRECT);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 1u);
+    // A pure ACK (no payload), or UDP, stays at XDP.
+    Frame ack = tcp4_frame(kB, kA, full);
+    ack.bytes[14 + 3] = 40;
+    EXPECT_EQ(run_xdp(1, ack), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    // Towards a port that is no tap (the fixture's veth p1), and from a tap (whose
+    // receive path has no GRO), TCP data stays at XDP too.
+    run_xdp(0, eth_frame(kBcast, kOut)); // the outside PC known on p0
+    EXPECT_EQ(run_xdp(2, tcp4_frame(kOut, kB, full)), XDP_REDIRECT);
+    set_port_kind(1, XB_KIND_TAP);
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, full)), XDP_REDIRECT);
+}
+
 TEST_F(BridgeTest, CachedEntriesFollowMovesAndRemovals) {
     run_xdp(2, eth_frame(kOut, kB)); // B on p2
     EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
