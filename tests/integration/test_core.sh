@@ -139,8 +139,31 @@ system_state() {
 		ip -n "$PFX-host" -d link show | grep -v 'link-netns\|alias' |
 			sed 's/ state [A-Z]*//; s/ qdisc no[a-z]*//'
 		tc -n "$PFX-host" qdisc show | grep -v '^qdisc no[a-z]* 0: dev [^ ]* root'
-		ls "${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge" 2>/dev/null | grep -x "$XB_BRIDGE"
+		[[ ! -e ${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge/$XB_BRIDGE ]] || echo "pins: $XB_BRIDGE"
 	} 2>&1 || true
+}
+
+# system_state once it holds still: two reads 0.2 s apart that agree (the kernel
+# finishes some link bookkeeping after a command returns, slowly in a TCG VM).
+settled_state() {
+	local a b t
+	a=$(system_state)
+	for ((t = 0; t < 25 * ${XB_TIME_SCALE:-1}; t++)); do
+		sleep 0.2
+		b=$(system_state)
+		[[ $a == "$b" ]] && break
+		a=$b
+	done
+	echo "$a"
+}
+
+# After a failed up: the state settles back to `before`, or the test fails with the diff.
+assert_rolled_back() {
+	local before=$1 now
+	now=$(settled_state)
+	[[ $now == "$before" ]] || fail "state changed after a failed up:
+$(diff <(echo "$before") <(echo "$now"))"
+	echo "ok: rolled back"
 }
 
 xbridge_objects() {
@@ -152,7 +175,7 @@ test_down_leaves_nothing() {
 	topo_create 2
 	ip -n "$PFX-host" link set eth0 down
 	local before progs_before
-	before=$(system_state)
+	before=$(settled_state)
 	progs_before=$(xbridge_objects)
 	xb up --name "$XB_BRIDGE" eth0 tap0 tap1 >/dev/null
 	topo_start_guest 0
@@ -167,7 +190,7 @@ test_down_leaves_nothing() {
 	in_ns host ip link show tap0 >/dev/null 2>&1 && fail "tap0, created by up, still exists"
 	in_ns host ip link show eth0 | grep -q 'xdp' && fail "eth0 still has an XDP program"
 	local after t
-	after=$(system_state)
+	after=$(settled_state)
 	[[ $before == "$after" ]] || fail "the host namespace differs after down:
 --- before
 $before
@@ -187,33 +210,28 @@ test_failed_up_rolls_back() {
 	require_tools bpftool
 	topo_create 0
 	local before
-	before=$(system_state)
 
 	step "a non-Ethernet port after two good ones"
 	in_ns host ip tuntap add dev tun9 mode tun
-	before=$(system_state)
+	before=$(settled_state)
 	expect_error "tun9 is not an Ethernet device" xb up --name "$XB_BRIDGE" eth0 tap0 tun9
-	[[ $(system_state) == "$before" ]] || fail "state changed after a failed up:
-$(diff <(echo "$before") <(system_state))"
-	echo "ok: rolled back"
+	assert_rolled_back "$before"
 
 	step "a port enslaved to a kernel bridge"
 	ip -n "$PFX-host" link add name br9 type bridge
 	ip -n "$PFX-host" link add name v9 type veth peer name v9p
 	ip -n "$PFX-host" link set v9 master br9
-	before=$(system_state)
+	before=$(settled_state)
 	expect_error "v9 is already enslaved to br9" xb up --name "$XB_BRIDGE" eth0 tap0 v9
-	[[ $(system_state) == "$before" ]] || fail "state changed after a failed up"
-	echo "ok: rolled back"
+	assert_rolled_back "$before"
 
 	step "a port that belongs to another xbridge"
 	ip -n "$PFX-host" link add name v8 type veth peer name v8p
 	xb up --name "${XB_BRIDGE}b" --metrics off --uplink none v8 >/dev/null
-	before=$(system_state)
+	before=$(settled_state)
 	expect_error "v8 is already a port of bridge ${XB_BRIDGE}b" xb up --name "$XB_BRIDGE" eth0 tap0 v8
-	[[ $(system_state) == "$before" ]] || fail "state changed after a failed up"
+	assert_rolled_back "$before"
 	xb down --name "${XB_BRIDGE}b" >/dev/null
-	echo "ok: rolled back"
 }
 
 test_bad_input_is_one_clear_line() {
@@ -232,7 +250,7 @@ test_bad_input_is_one_clear_line() {
 	if command -v setpriv >/dev/null; then
 		expect_error "must be run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$XB" status
 	fi
-	[[ -z $(ls /sys/fs/bpf/xbridge 2>/dev/null | grep -x "$XB_BRIDGE") ]] || fail "a failed command left pins"
+	[[ ! -e /sys/fs/bpf/xbridge/$XB_BRIDGE ]] || fail "a failed command left pins"
 
 	step "a bridge name in use in another network namespace"
 	xb up --name "$XB_BRIDGE" --uplink none tap0 >/dev/null
