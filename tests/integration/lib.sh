@@ -90,7 +90,7 @@ capture() {
 	CAPTURE_PID=$!
 	# tcpdump says "listening on" once its socket is attached: only then can a frame be
 	# caught, however loaded the machine is.
-	for ((t = 0; t < 100; t++)); do
+	for ((t = 0; t < 100 * ${XB_TIME_SCALE:-1}; t++)); do
 		grep -q 'listening on' "$TOPO_TMP/cap-$ns.err" && return 0
 		kill -0 "$CAPTURE_PID" 2>/dev/null || break
 		sleep 0.05
@@ -125,7 +125,7 @@ transfer() {
 	head -c "${mb}M" /dev/urandom >"$TOPO_TMP/send"
 	in_ns "$to" nc -l -p 5202 >"$TOPO_TMP/recv" &
 	local rx=$!
-	for ((t = 0; t < 50; t++)); do
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
 		in_ns "$to" ss -ltn 2>/dev/null | grep -q ':5202 ' && break
 		sleep 0.1
 	done

@@ -197,7 +197,7 @@ $before
 --- after
 $after"
 	# Programs and maps are freed asynchronously once their last reference goes.
-	for ((t = 0; t < 50; t++)); do
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
 		[[ $(xbridge_objects) -le $progs_before ]] && break
 		sleep 0.1
 	done

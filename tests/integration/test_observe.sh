@@ -106,7 +106,7 @@ EOF
 		>"$TOPO_TMP/prometheus.log" 2>&1 &
 	local q v t
 	q='xbridge_port_tx_packets_total{port="tap0"}'
-	for ((t = 0; t < 60; t++)); do
+	for ((t = 0; t < 60 * ${XB_TIME_SCALE:-1}; t++)); do
 		v=$(in_ns host curl -sf --get --data-urlencode "query=$q" http://127.0.0.1:9090/api/v1/query |
 			jq -r '.data.result[0].value[1] // empty' 2>/dev/null) || true
 		[[ -n $v ]] && break
@@ -142,7 +142,7 @@ test_trace_shows_the_path() {
 	g0mac=$(topo_guest_mac 0)
 	"$XB" -n "$PFX-host" trace --name "$XB_BRIDGE" --mac "$g0mac" --count 4 >"$TOPO_TMP/trace" &
 	local tracer=$! t
-	for ((t = 0; t < 50; t++)); do
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
 		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .trace) == true ]] && break
 		sleep 0.1
 	done
@@ -190,11 +190,11 @@ test_drops_after_redirect_are_counted() {
 	# A guest that stopped reading: its tap's ring fills and the rest must be counted.
 	in_ns host "$XB_TAP_HOLD" tap0 >"$TOPO_TMP/hold" &
 	local hold=$! t
-	for ((t = 0; t < 50; t++)); do
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
 		[[ -s $TOPO_TMP/hold ]] && break
 		sleep 0.05
 	done
-	for ((t = 0; t < 50; t++)); do
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
 		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == up ]] && break
 		sleep 0.1
 	done

@@ -30,7 +30,7 @@ iperf() {
 	local from=$1 to=$2 ip=$3 mb=$4
 	in_ns "$to" iperf3 -s -1 -p 5201 -J >"$TOPO_TMP/iperf-$to.json" 2>&1 &
 	local srv=$! t
-	for ((t = 0; t < 50; t++)); do
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
 		in_ns "$to" ss -ltn 2>/dev/null | grep -q ':5201 ' && break
 		sleep 0.1
 	done

@@ -118,7 +118,7 @@ test_ports_come_and_go() {
 	step "the guest's QEMU exits: its tap loses its reader"
 	topo_stop_guest 0
 	local t
-	for ((t = 0; t < 30; t++)); do
+	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
 		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == down ]] && break
 		sleep 0.1
 	done
@@ -140,7 +140,7 @@ test_ports_come_and_go() {
 	step "the tap is deleted and created again (QEMU making its own tap)"
 	topo_stop_guest 0
 	in_ns host ip link del tap0
-	for ((t = 0; t < 30; t++)); do
+	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
 		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == absent ]] && break
 		sleep 0.1
 	done
@@ -149,7 +149,7 @@ test_ports_come_and_go() {
 	xb fdb show --name "$XB_BRIDGE" | grep -q " tap0 " && fail "entries of the deleted tap remain"
 	in_ns host ip tuntap add dev tap0 mode tap
 	topo_start_guest 0
-	for ((t = 0; t < 50; t++)); do
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
 		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == up ]] && break
 		sleep 0.1
 	done
@@ -161,7 +161,7 @@ test_ports_come_and_go() {
 	in_ns host ip link set tap1 down
 	in_ns host ip link set tap1 name guest1
 	in_ns host ip link set guest1 up
-	for ((t = 0; t < 30; t++)); do
+	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
 		xb status --name "$XB_BRIDGE" --json | jq -e 'any(.ports[]; .name == "guest1")' >/dev/null && break
 		sleep 0.1
 	done
@@ -172,7 +172,7 @@ test_ports_come_and_go() {
 	step "a port moved to another namespace"
 	ip netns add "$PFX-else"
 	in_ns host ip link set guest1 netns "$PFX-else"
-	for ((t = 0; t < 30; t++)); do
+	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
 		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="guest1") | .state') == absent ]] && break
 		sleep 0.1
 	done
