@@ -236,6 +236,12 @@ std::string log_path(const std::string &name) {
     return fmt::format("{}/{}.log", kRunDir, name);
 }
 
+void remove_log(const std::string &name) {
+    ::unlink(log_path(name).c_str());
+    // The last bridge's log takes the directory with it (fails while others remain).
+    ::rmdir(kRunDir);
+}
+
 int run_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics) {
     Controller c(name, std::move(metrics));
     return c.run();

@@ -20,5 +20,7 @@ int run_controller(const std::string &name, std::unique_ptr<MetricsServer> metri
 int spawn_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics);
 
 std::string log_path(const std::string &name);
+// Removes the bridge's log, and the log directory once it is empty.
+void remove_log(const std::string &name);
 
 } // namespace xb

@@ -198,7 +198,12 @@ Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max, uint32_t 
     }
     dp.progs_ = prog_fds(obj.get(), kProgNames);
 
-    if (::mkdir(dp.dir_.c_str(), 0700) < 0)
+    // The root goes when its last bridge does (unpin_all): recreate it if a `down`
+    // elsewhere removed it since ensure_bpffs.
+    int made = ::mkdir(dp.dir_.c_str(), 0700);
+    if (made < 0 && errno == ENOENT && (::mkdir(pin_root().c_str(), 0700) == 0 || errno == EEXIST))
+        made = ::mkdir(dp.dir_.c_str(), 0700);
+    if (made < 0)
         throw_last_errno(fmt::format("cannot create {}", dp.dir_));
     try {
         for (size_t i = 0; i < kMapNames.size(); i++)
@@ -303,6 +308,8 @@ void Datapath::unpin_all() {
     for (const auto &e : fs::directory_iterator(dir_, ec))
         ::unlink(e.path().c_str());
     ::rmdir(dir_.c_str());
+    // The last bridge leaves no empty xbridge directory behind (fails while others exist).
+    ::rmdir(pin_root().c_str());
 }
 
 uint32_t Datapath::fdb_capacity() const {

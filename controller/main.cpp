@@ -331,7 +331,7 @@ int main(int argc, char **argv) {
             BridgeLock lock;
             Netlink nl;
             bridge_down(name, nl);
-            ::unlink(log_path(name).c_str());
+            remove_log(name);
             std::cout << fmt::format("bridge {} removed\n", name);
             return 0;
         }
