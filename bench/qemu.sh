@@ -116,23 +116,15 @@ cleanup() {
 
 # The guest's side: NIC by MAC, address, "up" with what it has, then the jobs in order.
 write_guest_script() {
+	cp "$vm_repo/tests/vm/guest_lib.sh" "$shared/"
 	cat >"$shared/guest.sh" <<'GUEST'
 shared=$1 mac=$2 ip=$3
 say() { echo "guest: $*"; }
+source "$shared/guest_lib.sh"
 modprobe virtio_net || say "modprobe virtio_net failed"
 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 sysctl -qw net.ipv4.tcp_no_metrics_save=1
-dev=""
-for ((i = 0; i < 100; i++)); do
-	for d in /sys/class/net/*; do
-		[ "$(cat "$d/address")" = "$mac" ] && dev=${d##*/}
-	done
-	[ -n "$dev" ] && break
-	sleep 0.1
-done
-[ -n "$dev" ] || { say "no NIC with MAC $mac"; ip -br link; exit 1; }
-ip link set "$dev" up
-ip addr add "$ip/24" dev "$dev"
+guest_nic_up "$mac" "$ip" || exit 1
 offloads=$(ethtool -k "$dev" | awk -F': ' '/^(tx-checksumming|rx-checksumming|tcp-segmentation-offload|generic-receive-offload|scatter-gather):/ { printf "%s%s=%s", sep, $1, $2; sep = "," }')
 printf '{"kernel": "%s", "dev": "%s", "driver": "%s", "offloads": "%s", "cpus": %s}\n' \
 	"$(uname -r)" "$dev" "$(basename "$(readlink "/sys/class/net/$dev/device/driver")")" \

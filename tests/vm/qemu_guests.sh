@@ -67,9 +67,11 @@ cleanup() {
 # The script each guest runs (as root inside the guest): NIC by MAC, address,
 # "up", wait for the peer, pings, "done", wait for the host's checks.
 write_guest_script() {
+	cp "$vm_repo/tests/vm/guest_lib.sh" "$shared/"
 	cat >"$shared/guest.sh" <<'GUEST'
 me=$1 peer=$2 mac=$3 ip=$4 peer_ip=$5 module=$6 shared=$7 out_ip=$8 host_ip=$9 xfer_mib=${10}
 say() { echo "guest $me: $*"; }
+source "$shared/guest_lib.sh"
 # wait_for FILE SECS: true once FILE exists; false on timeout or when the host aborts.
 wait_for() {
 	local i
@@ -85,17 +87,7 @@ finish() { echo "$1" >"$shared/$me.done"; wait_for "$shared/host.checked" 600; e
 
 modprobe "$module" || say "modprobe $module failed"
 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-dev=""
-for ((i = 0; i < 100; i++)); do
-	for d in /sys/class/net/*; do
-		[ "$(cat "$d/address")" = "$mac" ] && dev=${d##*/}
-	done
-	[ -n "$dev" ] && break
-	sleep 0.1
-done
-[ -n "$dev" ] || { say "no NIC with MAC $mac"; ip -br link; finish 1; }
-ip link set "$dev" up
-ip addr add "$ip/24" dev "$dev"
+guest_nic_up "$mac" "$ip" || finish 1
 say "$dev ($module, $mac) has $ip; $(uname -r)"
 echo up >"$shared/$me.up"
 wait_for "$shared/$peer.up" 600 || finish 1
