@@ -41,13 +41,18 @@ static __always_inline void xb_drop(struct xb_decision *d, enum xb_drop_reason r
     d->reason = reason;
 }
 
-/* Decides what happens to frame f that came in on port (in_ifindex, in_slot). */
+/* The generation of the FDB and the ports. Read once per frame, before any lookup:
+ * what the frame caches belongs to this generation. */
+static __always_inline __u32 xb_gen(const struct xb_config *cfg) {
+    return *(const volatile __u32 *)&cfg->fdb_gen;
+}
+
+/* Decides what happens to frame f that came in on port (in_ifindex, in_slot); `gen` is
+ * xb_gen() read before anything else of this frame. */
 static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex, __u32 in_slot,
-                                      const struct xb_port *in, struct xb_config *cfg,
+                                      const struct xb_port *in, struct xb_config *cfg, __u32 gen,
                                       struct xb_decision *d) {
     struct xb_fdb_val dst;
-    /* Read once, before any lookup: what this frame caches belongs to this generation. */
-    const __u32 gen = *(volatile __u32 *)&cfg->fdb_gen;
 
     __builtin_memset(d, 0, sizeof(*d));
 

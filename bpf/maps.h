@@ -27,6 +27,13 @@ struct {
     __uint(max_entries, XB_FDB_CACHE_SIZE);
 } fdb_cache SEC(".maps");
 
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct xb_flow_ent);
+    __uint(max_entries, XB_FLOW_CACHE_SIZE);
+} flow_cache SEC(".maps");
+
 /* slot → port (policy + controller bookkeeping). */
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);

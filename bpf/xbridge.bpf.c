@@ -4,9 +4,11 @@
  *
  *  xb_xdp_ingress   XDP on every port. Learns, then forwards known unicast and floods
  *                   unknown unicast (and broadcast/multicast when no host copy is due)
- *                   with bpf_redirect_map. Everything else - frames for the host,
- *                   floods the host must also hear, frames too long for XDP - is
- *                   passed to the stack untouched and uncounted, for the TC hook.
+ *                   with bpf_redirect_map. Known unicast that keeps coming takes its
+ *                   decision from the per-CPU flow cache (flow.h). Everything else -
+ *                   frames for the host, floods the host must also hear, frames too
+ *                   long for XDP - is passed to the stack untouched and uncounted, for
+ *                   the TC hook.
  *  xb_tc_ingress    TC ingress on every port: the same decision for the frames XDP
  *                   passed and the frames XDP never sees (GSO/TSO from a tap,
  *                   generic-mode devices), with skb primitives: bpf_redirect, a
@@ -26,6 +28,7 @@
 #include "decide.h"
 #include "devmap_xmit.h"
 #include "fdb.h"
+#include "flow.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
@@ -64,19 +67,19 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     void *data_end = (void *)(long)ctx->data_end;
     __u32 ifindex = ctx->ingress_ifindex;
     struct xb_port_stats *st;
+    struct xb_flow_ent *fl;
     struct xb_decision d;
     struct xb_config *cfg;
     struct xb_frame f;
     struct xb_port *in;
-    __u32 slot, len;
+    __u32 slot, len, gen, j;
+    __u8 to_tap_from_nontap;
     int ret;
 
     cfg = xb_config();
     if (!cfg)
         return XDP_PASS;
-    in = xb_port_of(ifindex, &slot);
-    if (!in)
-        return XDP_PASS;
+    gen = xb_gen(cfg);
 
     /* Frames longer than some port's MTU, and multi-buffer frames (jumbo), go to the
      * TC path: a devmap skips targets a frame does not fit, and a tap cannot take a
@@ -86,17 +89,33 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         return XDP_PASS;
 
     if (xb_parse(data, data_end, len, &f)) {
+        in = xb_port_of(ifindex, &slot);
+        if (!in)
+            return XDP_PASS;
         xb_count_rx(slot, len, XB_HOOK_XDP);
         xb_count_drop(slot, XB_DROP_PARSE);
         return XDP_DROP;
     }
 
-    xb_decide(&f, ifindex, slot, in, cfg, &d);
-    /* A frame to be sent on whose checksum is incomplete goes to the TC path, where
-     * the skb keeps its checksum state (learning above has happened either way). */
-    if ((d.action == XB_ACT_FORWARD || d.action == XB_ACT_FLOOD) &&
-        xb_maybe_partial_csum(data, data_end, &f))
+    /* Known unicast switched a moment ago: the cached decision (flow.h). */
+    j = (__u32)bpf_jiffies64();
+    fl = xb_flow_slot(&f);
+    if (fl && xb_flow_hit(fl, &f, ifindex, gen, j)) {
+        slot = fl->in_slot;
+        d.out_slot = fl->out_slot;
+        d.out_ifindex = fl->out_ifindex;
+        to_tap_from_nontap = fl->to_tap_from_nontap;
+        goto forward;
+    }
+
+    in = xb_port_of(ifindex, &slot);
+    if (!in)
         return XDP_PASS;
+    xb_decide(&f, ifindex, slot, in, cfg, gen, &d);
+    to_tap_from_nontap = d.out_kind == XB_KIND_TAP && in->kind != XB_KIND_TAP;
+    if (d.action == XB_ACT_FORWARD && fl)
+        xb_flow_fill(fl, &f, ifindex, slot, d.out_ifindex, d.out_slot, to_tap_from_nontap, gen, j);
+
     switch (d.action) {
     case XB_ACT_DROP:
         xb_count_rx(slot, len, XB_HOOK_XDP);
@@ -105,29 +124,16 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         return XDP_DROP;
 
     case XB_ACT_FORWARD:
-        /* TCP data for a guest, from a device whose receive path has GRO (not another
-         * tap): passed, so that GRO merges the stream and the guest gets whole GSO
-         * frames through the TC path, as from the kernel bridge. Redirected here, it
-         * would get every wire-size segment through the tap's queue (a QEMU guest
-         * without vhost then falls behind, the queue drops, TCP backs off). */
-        if (d.out_kind == XB_KIND_TAP && in->kind != XB_KIND_TAP &&
-            xb_tcp_with_payload(data, data_end, &f))
-            return XDP_PASS;
-        /* A port that left the devmap a moment ago: let TC decide again. */
-        ret = bpf_redirect_map(&tx_ports, d.out_slot, XDP_PASS);
-        if (ret != XDP_REDIRECT)
-            return XDP_PASS;
-        st = xb_count_rx(slot, len, XB_HOOK_XDP);
-        if (st)
-            st->cnt[XB_CNT_FORWARDED]++;
-        xb_count_tx(d.out_slot, len);
-        xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
-        return ret;
+        goto forward;
 
     case XB_ACT_FLOOD:
         /* XDP has one verdict per frame: it cannot both redirect copies and pass
          * the frame up. Floods the host must hear go to the TC hook. */
         if (d.host_copy)
+            return XDP_PASS;
+        /* A frame to be sent on whose checksum is incomplete goes to the TC path, where
+         * the skb keeps its checksum state (learning above has happened either way). */
+        if (xb_maybe_partial_csum(data, data_end, &f))
             return XDP_PASS;
         st = xb_count_rx(slot, len, XB_HOOK_XDP);
         if (st)
@@ -138,6 +144,27 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     default: /* XB_ACT_TO_HOST: delivered by the TC hook, which can inject into a stack */
         return XDP_PASS;
     }
+
+forward:
+    if (xb_maybe_partial_csum(data, data_end, &f))
+        return XDP_PASS;
+    /* TCP data for a guest, from a device whose receive path has GRO (not another tap):
+     * passed, so that GRO merges the stream and the guest gets whole GSO frames through
+     * the TC path, as from the kernel bridge. Redirected here, it would get every
+     * wire-size segment through the tap's queue (a QEMU guest without vhost then falls
+     * behind, the queue drops, TCP backs off). */
+    if (to_tap_from_nontap && xb_tcp_with_payload(data, data_end, &f))
+        return XDP_PASS;
+    /* A port that left the devmap a moment ago: let TC decide again. */
+    ret = bpf_redirect_map(&tx_ports, d.out_slot, XDP_PASS);
+    if (ret != XDP_REDIRECT)
+        return XDP_PASS;
+    st = xb_count_rx(slot, len, XB_HOOK_XDP);
+    if (st)
+        st->cnt[XB_CNT_FORWARDED]++;
+    xb_count_tx(d.out_slot, len);
+    xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
+    return ret;
 }
 
 /* Counts each copy a flood map transmits (the kernel bridge counts tx per port). */
@@ -238,7 +265,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     struct xb_config *cfg;
     struct xb_frame f;
     struct xb_port *in;
-    __u32 slot, len;
+    __u32 slot, len, gen;
 
     /* Injected by xbridge into this port's stack: already switched. */
     if (skb->mark == XB_SKB_MARK) {
@@ -249,6 +276,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     cfg = xb_config();
     if (!cfg)
         return TC_ACT_OK;
+    gen = xb_gen(cfg);
     in = xb_port_of(ifindex, &slot);
     if (!in)
         return TC_ACT_OK;
@@ -260,7 +288,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         return TC_ACT_SHOT;
     }
 
-    xb_decide(&f, ifindex, slot, in, cfg, &d);
+    xb_decide(&f, ifindex, slot, in, cfg, gen, &d);
     xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
     switch (d.action) {
     case XB_ACT_DROP:

@@ -28,8 +28,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
-    "fdb",   "fdb_cache", "ports",       "port_index",  "port_index_hi", "config",
-    "stats", "tx_ports",  "flood_ucast", "flood_mcast", "flood_bcast",   "trace_rb",
+    "fdb",   "fdb_cache", "flow_cache",  "ports",       "port_index",  "port_index_hi", "config",
+    "stats", "tx_ports",  "flood_ucast", "flood_mcast", "flood_bcast", "trace_rb",
 };
 // A name missing from a table is a null pointer at its end.
 static_assert(kMapNames.back() != nullptr);
@@ -328,11 +328,19 @@ std::optional<xb_port> Datapath::port(uint32_t slot) const {
 }
 
 void Datapath::set_port(uint32_t slot, const xb_port &p) {
+    xb_port old{};
+    const bool same = bpf_map_lookup_elem(map(MapId::Ports), &slot, &old) == 0 &&
+                      std::memcmp(&old, &p, sizeof(p)) == 0;
     check_libbpf(bpf_map_update_elem(map(MapId::Ports), &slot, &p, BPF_ANY),
                  "cannot update the port table");
     uint32_t ifindex = p.ifindex;
     check_libbpf(bpf_map_update_elem(index_map(ifindex), &ifindex, &slot, BPF_ANY),
                  "cannot update the port index");
+    // Cached forwarding decisions were taken under the old port (its flags, its kind,
+    // its slot): a new generation retires them. The periodic link sync changes nothing
+    // most of the time, and then keeps the caches.
+    if (!same)
+        fdb_changed();
 }
 
 int Datapath::index_map(uint32_t ifindex) const {
@@ -351,6 +359,7 @@ void Datapath::clear_port(uint32_t slot) {
     }
     xb_port empty{};
     bpf_map_update_elem(map(MapId::Ports), &slot, &empty, BPF_ANY);
+    fdb_changed();
 }
 
 std::vector<SlotPort> Datapath::ports() const {

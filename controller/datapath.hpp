@@ -21,6 +21,7 @@ namespace xb {
 enum class MapId {
     Fdb,
     FdbCache,
+    FlowCache,
     Ports,
     PortIndex,
     PortIndexHi,
@@ -114,7 +115,8 @@ class Datapath {
     void devmap_set(MapId map, uint32_t slot, uint32_t ifindex, bool with_counter);
     void devmap_del(MapId map, uint32_t slot);
 
-    // Tells the datapath's per-CPU FDB caches that entries moved or went.
+    // Retires what the datapath's per-CPU FDB and flow caches hold: FDB entries moved or
+    // went, or a port changed.
     void fdb_changed();
 
     // Per-port counters summed over CPUs.

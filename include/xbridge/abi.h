@@ -147,8 +147,8 @@ struct xb_config {
     __u32 metrics_ip4; /* /metrics listen address (network order), port 0: off */
     __u16 metrics_port;
     __u16 max_ports; /* slots 1..max_ports: the size of the devmaps */
-    __u32 fdb_gen;   /* bumped whenever an FDB entry moves or goes: the per-CPU
-                      * FDB caches hold only entries of the current generation */
+    __u32 fdb_gen;   /* bumped whenever an FDB entry moves or goes, or a port changes: the
+                      * per-CPU FDB and flow caches hold only entries of this generation */
     __u8 reserved[24];
 };
 
@@ -217,6 +217,27 @@ struct xb_fdb_cache_ent {
     __u64 updated_ns; /* the FDB entry's timestamp when cached */
 };
 
+/* Per-CPU, direct-mapped cache of forwarding decisions (map "flow_cache"): a frame
+ * whose ingress port, source and destination (with VLAN) match an entry of the current
+ * generation is a known unicast that was switched a moment ago, and goes to out_slot
+ * without the learning and lookup steps. Valid for XB_CACHE_RECHECK_J jiffies, so that
+ * the source's FDB timestamp is still refreshed by the full path. */
+#define XB_FLOW_CACHE_SIZE 256
+struct xb_flow_ent {
+    /* 8-byte aligned: compared as 64-bit words. */
+    struct xb_fdb_key src __attribute__((aligned(8)));
+    struct xb_fdb_key dst __attribute__((aligned(8)));
+    __u32 in_ifindex;
+    __u32 out_ifindex;
+    __u32 gen;
+    __u32 filled_j; /* jiffies (low 32 bits) when the full path filled it */
+    __u16 in_slot;
+    __u16 out_slot;
+    __u8 to_tap_from_nontap; /* TCP data is left to GRO (see xb_xdp_ingress) */
+    __u8 valid;
+    __u8 pad[2];
+};
+
 /* Context of the ageing sweep program (xb_fdb_sweep), run by the controller with
  * BPF_PROG_TEST_RUN: the sweep happens inside the kernel, without copying the FDB out. */
 struct xb_sweep_ctx {
@@ -253,5 +274,6 @@ XB_STATIC_ASSERT(sizeof(struct xb_port_stats) == 8 * ((int)XB_CNT_MAX + (int)XB_
 XB_STATIC_ASSERT(sizeof(struct xb_trace_event) == 48, "xb_trace_event");
 XB_STATIC_ASSERT(sizeof(struct xb_sweep_ctx) == 32, "xb_sweep_ctx");
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_cache_ent) == 32, "xb_fdb_cache_ent");
+XB_STATIC_ASSERT(sizeof(struct xb_flow_ent) == 40, "xb_flow_ent");
 
 #endif /* XBRIDGE_ABI_H */

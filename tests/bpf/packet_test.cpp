@@ -7,6 +7,7 @@
 #include <cstring>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <unistd.h>
 
 using namespace xbtest;
 
@@ -340,4 +341,41 @@ TEST_F(BridgeTest, CachedEntriesFollowMovesAndRemovals) {
     EXPECT_EQ(xb::fdb_sweep(*dp_, xb::monotonic_coarse_ns() + 5000000000ull), 2u); // A and B
     EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
     EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], flooded + 2) << "an aged-out entry is not served";
+}
+
+TEST_F(BridgeTest, CachedDecisionsFollowPortChanges) {
+    run_xdp(2, eth_frame(kOut, kB)); // B on p2
+    const uint16_t full = uint16_t(~tcp4_pseudo_sum());
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, full)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, full)), XDP_REDIRECT); // from the flow cache
+    // The target becomes a tap: TCP data for it is now left to GRO, cache or not.
+    set_port_kind(2, XB_KIND_TAP);
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, full)), XDP_PASS);
+    set_port_kind(2, XB_KIND_VETH);
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, full)), XDP_REDIRECT);
+    // The ingress port is locked: A has no static entry, so its frames stop at once.
+    set_port_flags(1, XB_PORT_LOCKED, 0);
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, full)), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_LOCKED], 1u);
+    set_port_flags(1, 0, XB_PORT_LOCKED);
+    EXPECT_EQ(run_xdp(1, tcp4_frame(kB, kA, full)), XDP_REDIRECT);
+    // The counters of cached and uncached frames are the same.
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FORWARDED], 4u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_XDP], 5u); // the locked drop included
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 4u);
+}
+
+TEST_F(BridgeTest, ASourceKeptBusyByCachedFramesIsStillRefreshed) {
+    run_xdp(2, eth_frame(kOut, kB)); // B on p2
+    run_xdp(1, eth_frame(kB, kA));
+    const uint64_t learned = fdb(kA)->updated_ns;
+    // Frames that hit the flow cache must not starve ageing: within a few jiffies the
+    // full path runs again and refreshes the timestamp once it is a second old.
+    bool refreshed = false;
+    for (int i = 0; i < 3000 && !refreshed; i++) {
+        ASSERT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+        refreshed = fdb(kA)->updated_ns > learned;
+        usleep(1000);
+    }
+    EXPECT_TRUE(refreshed) << "the timestamp stayed where learning left it";
 }
