@@ -94,6 +94,70 @@ static __always_inline int xb_csum_is(__u16 field, __u32 sum) {
     return field == sum || (field == 0 && sum == 0xffff) || (field == 0xffff && sum == 0);
 }
 
+/* A frame's TCP or UDP header, located once for the checks below. */
+#define XB_L4_OPAQUE 255 /* an L4 whose checksum offload cannot be judged by content */
+struct xb_l4 {
+    __u32 off;    /* offset of the TCP/UDP header from the frame's start */
+    __u32 len;    /* L4 length, from the IP header */
+    __u32 pseudo; /* the pseudo-header's one's complement sum, unfolded */
+    __u8 proto;   /* 6 (TCP), 17 (UDP), XB_L4_OPAQUE, or 0: nothing to judge */
+};
+
+/* Locates the L4 header of an IPv4 or IPv6 frame. proto 0 for other ethertypes,
+ * truncated or malformed IP headers, fragments (no whole L4 checksum to offload),
+ * ICMP and ICMPv6; XB_L4_OPAQUE for SCTP and IPv6 extension headers. */
+static __always_inline void xb_l4_locate(void *data, void *data_end, const struct xb_frame *f,
+                                         struct xb_l4 *l4) {
+    __u32 off = f->l3_off & 0xff; /* at most 22: bounds the offset for the verifier */
+
+    __builtin_memset(l4, 0, sizeof(*l4));
+    if (f->proto == ETH_P_IP) {
+        struct iphdr *ip = data + off;
+        __u32 ihl;
+
+        if ((void *)(ip + 1) > data_end)
+            return;
+        if (ip->protocol == 132 /* SCTP */) {
+            l4->proto = XB_L4_OPAQUE;
+            return;
+        }
+        if (ip->protocol != 6 && ip->protocol != 17)
+            return;
+        if (ip->frag_off & bpf_htons(0x3fff))
+            return;
+        ihl = ip->ihl * 4;
+        if (ihl < sizeof(*ip) || ihl > 60 || bpf_ntohs(ip->tot_len) < ihl)
+            return;
+        l4->off = off + ihl;
+        l4->len = bpf_ntohs(ip->tot_len) - ihl;
+        l4->pseudo = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
+                     (ip->daddr >> 16) + bpf_htons(ip->protocol) + bpf_htons(l4->len);
+        l4->proto = ip->protocol;
+        return;
+    }
+    if (f->proto == ETH_P_IPV6) {
+        struct ipv6hdr *ip6 = data + off;
+        __u32 *a, sum = 0;
+
+        if ((void *)(ip6 + 1) > data_end)
+            return;
+        if (ip6->nexthdr == 58 /* ICMPv6: never offloaded */ || ip6->nexthdr == 59)
+            return;
+        if (ip6->nexthdr != 6 && ip6->nexthdr != 17) {
+            l4->proto = XB_L4_OPAQUE;
+            return;
+        }
+        a = (__u32 *)&ip6->saddr;
+#pragma unroll
+        for (int i = 0; i < 8; i++)
+            sum += (a[i] & 0xffff) + (a[i] >> 16);
+        l4->off = off + sizeof(*ip6);
+        l4->len = bpf_ntohs(ip6->payload_len);
+        l4->pseudo = sum + ip6->payload_len + bpf_htons(ip6->nexthdr);
+        l4->proto = ip6->nexthdr;
+    }
+}
+
 /* Whether a frame may carry an incomplete (CHECKSUM_PARTIAL) TCP/UDP checksum: what a
  * guest with checksum offload writes into its tap (virtio-net NEEDS_CSUM), and what a
  * veth peer with tx offload hands over. The checksum field then holds only the
@@ -104,89 +168,26 @@ static __always_inline int xb_csum_is(__u16 field, __u32 sum) {
  * Protocols whose checksum offload cannot be judged so (SCTP, IPv6 extension headers)
  * always take the TC path. */
 static __always_inline int xb_maybe_partial_csum(void *data, void *data_end,
-                                                 const struct xb_frame *f) {
-    __u32 off = f->l3_off & 0xff; /* at most 22: bounds the offset for the verifier */
+                                                 const struct xb_l4 *l4) {
     __u16 *field;
-    __u32 sum;
 
-    if (f->proto == ETH_P_IP) {
-        struct iphdr *ip = data + off;
-        __u32 ihl, l4len;
-
-        if ((void *)(ip + 1) > data_end)
-            return 0;
-        if (ip->protocol == 132 /* SCTP */)
-            return 1;
-        if (ip->protocol != 6 && ip->protocol != 17)
-            return 0;
-        if (ip->frag_off & bpf_htons(0x3fff))
-            return 0; /* fragments carry no whole L4 checksum to offload */
-        ihl = ip->ihl * 4;
-        if (ihl < sizeof(*ip) || ihl > 60)
-            return 0;
-        field = data + off + ihl + (ip->protocol == 6 ? 16 : 6);
-        if ((void *)(field + 1) > data_end)
-            return 0;
-        l4len = bpf_ntohs(ip->tot_len) - ihl;
-        sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16) +
-              bpf_htons(ip->protocol) + bpf_htons(l4len);
-        return xb_csum_is(*field, xb_fold(sum));
-    }
-    if (f->proto == ETH_P_IPV6) {
-        struct ipv6hdr *ip6 = data + off;
-        __u32 *a;
-
-        if ((void *)(ip6 + 1) > data_end)
-            return 0;
-        if (ip6->nexthdr == 58 /* ICMPv6: never offloaded */ || ip6->nexthdr == 59)
-            return 0;
-        if (ip6->nexthdr != 6 && ip6->nexthdr != 17)
-            return 1; /* SCTP, extension headers: let the skb path decide */
-        field = data + off + sizeof(*ip6) + (ip6->nexthdr == 6 ? 16 : 6);
-        if ((void *)(field + 1) > data_end)
-            return 0;
-        a = (__u32 *)&ip6->saddr;
-        sum = 0;
-#pragma unroll
-        for (int i = 0; i < 8; i++)
-            sum += (a[i] & 0xffff) + (a[i] >> 16);
-        sum += ip6->payload_len + bpf_htons(ip6->nexthdr);
-        return xb_csum_is(*field, xb_fold(sum));
-    }
-    return 0;
+    if (l4->proto == XB_L4_OPAQUE)
+        return 1;
+    if (!l4->proto)
+        return 0;
+    field = data + (l4->off & 0x7f) + (l4->proto == 6 ? 16 : 6); /* off: at most 82 */
+    if ((void *)(field + 1) > data_end)
+        return 0;
+    return xb_csum_is(*field, xb_fold(l4->pseudo));
 }
 
 /* Whether a frame is a TCP segment with payload: what GRO merges. */
-static __always_inline int xb_tcp_with_payload(void *data, void *data_end,
-                                               const struct xb_frame *f) {
-    __u32 off = f->l3_off & 0xff; /* at most 22: bounds the offset for the verifier */
-    __u8 *th;
+static __always_inline int xb_tcp_with_payload(void *data, void *data_end, const struct xb_l4 *l4) {
+    __u8 *th = data + (l4->off & 0x7f);
 
-    if (f->proto == ETH_P_IP) {
-        struct iphdr *ip = data + off;
-        __u32 ihl;
-
-        if ((void *)(ip + 1) > data_end || ip->protocol != 6 || (ip->frag_off & bpf_htons(0x3fff)))
-            return 0;
-        ihl = ip->ihl * 4;
-        if (ihl < sizeof(*ip) || ihl > 60)
-            return 0;
-        th = data + off + ihl;
-        if ((void *)(th + 13) > data_end)
-            return 0;
-        return bpf_ntohs(ip->tot_len) > ihl + (th[12] >> 4) * 4;
-    }
-    if (f->proto == ETH_P_IPV6) {
-        struct ipv6hdr *ip6 = data + off;
-
-        if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != 6)
-            return 0;
-        th = data + off + sizeof(*ip6);
-        if ((void *)(th + 13) > data_end)
-            return 0;
-        return bpf_ntohs(ip6->payload_len) > (th[12] >> 4) * 4;
-    }
-    return 0;
+    if (l4->proto != 6 || (void *)(th + 13) > data_end)
+        return 0;
+    return l4->len > (th[12] >> 4) * 4;
 }
 
 #endif

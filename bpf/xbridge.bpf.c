@@ -72,6 +72,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     struct xb_config *cfg;
     struct xb_frame f;
     struct xb_port *in;
+    struct xb_l4 l4;
     __u32 slot, len, gen, j;
     __u8 to_tap_from_nontap;
     int ret;
@@ -133,7 +134,8 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
             return XDP_PASS;
         /* A frame to be sent on whose checksum is incomplete goes to the TC path, where
          * the skb keeps its checksum state (learning above has happened either way). */
-        if (xb_maybe_partial_csum(data, data_end, &f))
+        xb_l4_locate(data, data_end, &f, &l4);
+        if (xb_maybe_partial_csum(data, data_end, &l4))
             return XDP_PASS;
         st = xb_count_rx(slot, len, XB_HOOK_XDP);
         if (st)
@@ -146,14 +148,15 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     }
 
 forward:
-    if (xb_maybe_partial_csum(data, data_end, &f))
+    xb_l4_locate(data, data_end, &f, &l4);
+    if (xb_maybe_partial_csum(data, data_end, &l4))
         return XDP_PASS;
     /* TCP data for a guest, from a device whose receive path has GRO (not another tap):
      * passed, so that GRO merges the stream and the guest gets whole GSO frames through
      * the TC path, as from the kernel bridge. Redirected here, it would get every
      * wire-size segment through the tap's queue (a QEMU guest without vhost then falls
      * behind, the queue drops, TCP backs off). */
-    if (to_tap_from_nontap && xb_tcp_with_payload(data, data_end, &f))
+    if (to_tap_from_nontap && xb_tcp_with_payload(data, data_end, &l4))
         return XDP_PASS;
     /* A port that left the devmap a moment ago: let TC decide again. */
     ret = bpf_redirect_map(&tx_ports, d.out_slot, XDP_PASS);

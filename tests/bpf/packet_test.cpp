@@ -283,7 +283,47 @@ uint16_t tcp4_pseudo_sum() {
     return uint16_t(fold(s));
 }
 
+// An IPv6 frame with an 8-byte L4 header (UDP-like, or the first 8 bytes of whatever
+// `next` is) and 8 bytes of payload; a UDP checksum field holding `check` (host order).
+Frame ip6_frame(const std::string &dst, const std::string &src, uint8_t next, uint16_t check) {
+    Frame f = eth_frame(dst, src, 0x86dd, std::nullopt, 14 + 40 + 16);
+    uint8_t *ip = &f.bytes[14];
+    std::memset(ip, 0, 56);
+    ip[0] = 0x60;
+    ip[5] = 16; // payload length
+    ip[6] = next;
+    ip[7] = 64;
+    for (int i = 0; i < 16; i++) {
+        ip[8 + i] = uint8_t(0xfd + i);  // source
+        ip[24 + i] = uint8_t(0x20 + i); // destination
+    }
+    ip[40 + 4] = 0;
+    ip[40 + 5] = 16; // UDP length
+    ip[40 + 6] = uint8_t(check >> 8);
+    ip[40 + 7] = uint8_t(check);
+    return f;
+}
+
+// The pseudo-header sum of ip6_frame's UDP.
+uint16_t udp6_pseudo_sum() {
+    uint32_t s = 0;
+    for (int i = 0; i < 16; i += 2)
+        s += uint32_t(uint8_t(0xfd + i) << 8 | uint8_t(0xfd + i + 1)) +
+             uint32_t(uint8_t(0x20 + i) << 8 | uint8_t(0x20 + i + 1));
+    return uint16_t(fold(s + 16 + 17));
+}
+
 } // namespace
+
+TEST_F(BridgeTest, PartiallyChecksummedIpv6FramesTakeTheTcPath) {
+    run_xdp(2, eth_frame(kOut, kB)); // B known on p2
+    EXPECT_EQ(run_xdp(1, ip6_frame(kB, kA, 17, udp6_pseudo_sum())), XDP_PASS);
+    EXPECT_EQ(run_xdp(1, ip6_frame(kB, kA, 17, uint16_t(~udp6_pseudo_sum()))), XDP_REDIRECT);
+    // ICMPv6 is never offloaded; an extension header (hop-by-hop) cannot be judged.
+    EXPECT_EQ(run_xdp(1, ip6_frame(kB, kA, 58, udp6_pseudo_sum())), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, ip6_frame(kB, kA, 0, 0x1234)), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_XDP], 2u);
+}
 
 TEST_F(BridgeTest, PartiallyChecksummedFramesTakeTheTcPath) {
     run_xdp(2, eth_frame(kOut, kB)); // B known on p2
