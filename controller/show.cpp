@@ -58,8 +58,11 @@ std::string port_flag_names(uint32_t flags) {
     };
     std::string out;
     for (const auto &[bit, name] : names)
-        if (flags & bit)
-            out += (out.empty() ? "" : ",") + std::string(name);
+        if (flags & bit) {
+            if (!out.empty())
+                out += ',';
+            out += name;
+        }
     return out.empty() ? "-" : out;
 }
 
