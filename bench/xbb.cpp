@@ -659,6 +659,7 @@ int run_exec(const std::vector<std::string> &argv, const std::string &out) {
                 ::_exit(127);
         }
         std::vector<char *> args;
+        args.reserve(argv.size() + 1);
         for (const auto &a : argv)
             args.push_back(const_cast<char *>(a.c_str()));
         args.push_back(nullptr);

@@ -42,10 +42,9 @@ uint8_t xdp_attach(int prog_fd, int ifindex, const std::string &ifname, XdpMode 
     int fd = -EOPNOTSUPP;
     if (mode != XdpMode::Generic)
         fd = link_xdp(prog_fd, ifindex, XDP_FLAGS_DRV_MODE);
-    if (fd < 0 && mode == XdpMode::Auto && (fd == -EOPNOTSUPP || fd == -EINVAL)) {
-        got = XB_XDP_GENERIC;
-        fd = link_xdp(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
-    } else if (mode == XdpMode::Generic) {
+    // Generic mode when asked for, or in auto mode when the driver has no native XDP.
+    if (mode == XdpMode::Generic ||
+        (fd < 0 && mode == XdpMode::Auto && (fd == -EOPNOTSUPP || fd == -EINVAL))) {
         got = XB_XDP_GENERIC;
         fd = link_xdp(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
     }

@@ -23,9 +23,9 @@
 namespace xb {
 
 Undo::~Undo() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+    for (size_t i = steps_.size(); i-- > 0;) { // last step first
         try {
-            (*it)();
+            steps_[i]();
         } catch (...) {
             // Best effort: the next steps must still run.
         }

@@ -28,11 +28,12 @@ constexpr const char *kRunDir = "/run/xbridge";
 
 void log(const std::string &msg) {
     timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
+    (void)::clock_gettime(CLOCK_REALTIME, &ts); // cannot fail for CLOCK_REALTIME
     tm t{};
     ::localtime_r(&ts.tv_sec, &t);
     char stamp[32];
-    std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &t);
+    if (std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &t) == 0)
+        stamp[0] = '\0';
     const std::string line = fmt::format("{} xbridge[{}]: {}\n", stamp, ::getpid(), msg);
     // One write per line, so lines from concurrent writers do not interleave.
     [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());

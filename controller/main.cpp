@@ -167,7 +167,7 @@ int cmd_stats_watch(Datapath &dp, const std::optional<std::string> &port, uint32
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     CLI::App app{"xbridge: an XDP learning bridge for VM hosts"};
     app.require_subcommand(1);
     std::string netns;
@@ -473,4 +473,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     return 0;
+}
+
+// Every failure ends in one line on stderr and a non-zero exit, whatever throws.
+int main(int argc, char **argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception &e) {
+        std::cerr << "xbridge: " << e.what() << "\n";
+    }
+    return 1;
 }

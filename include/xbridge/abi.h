@@ -269,7 +269,8 @@ XB_STATIC_ASSERT(sizeof(struct xb_fdb_key) == 8, "xb_fdb_key");
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_val) == 16, "xb_fdb_val");
 XB_STATIC_ASSERT(sizeof(struct xb_port) == 64, "xb_port");
 XB_STATIC_ASSERT(sizeof(struct xb_config) == 128, "xb_config");
-XB_STATIC_ASSERT(sizeof(struct xb_port_stats) == 8 * ((int)XB_CNT_MAX + (int)XB_DROP_MAX),
+XB_STATIC_ASSERT(sizeof(struct xb_port_stats) ==
+                     sizeof(__u64) * ((unsigned long)XB_CNT_MAX + (unsigned long)XB_DROP_MAX),
                  "xb_port_stats");
 XB_STATIC_ASSERT(sizeof(struct xb_trace_event) == 48, "xb_trace_event");
 XB_STATIC_ASSERT(sizeof(struct xb_sweep_ctx) == 32, "xb_sweep_ctx");

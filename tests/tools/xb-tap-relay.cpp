@@ -435,7 +435,8 @@ struct Direction {
 
 class Relay {
   public:
-    Relay(Fd host, Fd guest, std::string hostName, std::string guestName, bool vnetHdr)
+    Relay(Fd host, Fd guest, const std::string &hostName, const std::string &guestName,
+          bool vnetHdr)
         : host_(std::move(host)), guest_(std::move(guest)),
           vnetHdr_(vnetHdr), toGuest_{host_, guest_, hostName, guestName, {}},
           toHost_{guest_, host_, guestName, hostName, {}}, buf_(kBufSize) {}
