@@ -222,6 +222,31 @@ Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max, uint32_t 
     return dp;
 }
 
+namespace {
+
+// A bridge created before the flow cache existed has no flow_cache pin. The map holds
+// no state (its programs never read it), so it is created empty and pinned: the bridge
+// stays manageable - status, down, and an upgrade to programs that use it. Returns
+// the map's fd, or -1 with errno set.
+int create_flow_cache(const std::string &pin) {
+    LIBBPF_OPTS(bpf_map_create_opts, opts);
+    int fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "flow_cache", sizeof(uint32_t),
+                            sizeof(xb_flow_ent), XB_FLOW_CACHE_SIZE, &opts);
+    if (fd < 0) {
+        errno = -fd;
+        return -1;
+    }
+    if (bpf_obj_pin(fd, pin.c_str()) < 0) {
+        const int err = errno;
+        ::close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+} // namespace
+
 std::optional<Datapath> Datapath::open(const std::string &bridge) {
     if (!exists(bridge))
         return std::nullopt;
@@ -230,6 +255,8 @@ std::optional<Datapath> Datapath::open(const std::string &bridge) {
     dp.dir_ = pin_dir(bridge);
     for (size_t i = 0; i < kMapNames.size(); i++) {
         int fd = bpf_obj_get(map_pin(dp.dir_, i).c_str());
+        if (fd < 0 && errno == ENOENT && static_cast<MapId>(i) == MapId::FlowCache)
+            fd = create_flow_cache(map_pin(dp.dir_, i));
         if (fd < 0)
             throw_errno(fmt::format("bridge {} is incomplete: cannot open pinned map {}", bridge,
                                     kMapNames[i]),

@@ -15,7 +15,8 @@ fi
 
 XB=$build/controller/xbridge
 XB_RELAY=$build/tests/tools/xb-tap-relay
-XB_BRIDGE=demo0
+# Unique, like the namespaces: cleanup takes down and unpins bridges of this name.
+XB_BRIDGE="demo$$"
 # shellcheck source=lib/topology.sh
 source "$repo/scripts/lib/topology.sh"
 topo_init "xbdemo$$"

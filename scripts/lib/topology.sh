@@ -101,6 +101,11 @@ topo_wait_ping() {
 # topo_cleanup: stops relays, takes the bridge down if it is still up, removes every
 # namespace of this prefix (and with them their devices). Safe to call twice.
 topo_cleanup() {
+	# Runs from an EXIT trap, maybe under the failed test's `set -e`: every step must
+	# run, whatever the one before it returned. The caller's errexit comes back at the end.
+	local errexit=0
+	[[ $- == *e* ]] && errexit=1
+	set +e
 	local f
 	for f in "$TOPO_TMP"/relay*.pid; do
 		[[ -e $f ]] || continue
@@ -108,19 +113,32 @@ topo_cleanup() {
 	done
 	# The bridge, and any other a test made with it as a prefix of its name.
 	local br
-	for br in "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge/"${XB_BRIDGE:-}"*; do
+	# (A digit after the name would be another test's pid: not ours.)
+	for br in "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge/"${XB_BRIDGE:-}"{,[!0-9]*}; do
 		[[ -n ${XB_BRIDGE:-} && -d $br ]] || continue
 		br=$(basename "$br")
 		"$XB" -n "$PFX-host" down --name "$br" >/dev/null 2>&1 ||
 			"$XB" down --name "$br" >/dev/null 2>&1
 	done
-	local ns
+	local ns i
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		# A process still inside (a controller that `down` could not stop) keeps the
+		# namespace busy: give it two seconds to go.
+		for ((i = 0; i < 20; i++)); do
+			[[ -z $(ip netns pids "$ns" 2>/dev/null) ]] && break
+			sleep 0.1
+		done
 		ip netns del "$ns" 2>/dev/null
 	done
+	# Pins of a bridge that `down` could not remove (its devices went with the namespaces).
+	if [[ -n ${XB_BRIDGE:-} ]]; then
+		rm -rf "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge/"$XB_BRIDGE"{,[!0-9]*}
+		rmdir "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge 2>/dev/null
+	fi
 	wait 2>/dev/null
 	[[ -n ${TOPO_TMP:-} ]] && rm -rf "$TOPO_TMP"
+	((errexit)) && set -e
 	return 0
 }
 

@@ -78,6 +78,21 @@ test_upgrade_without_loss() {
 	assert_ping g0 "$TOPO_OUT_IP"
 }
 
+test_bridge_from_before_the_flow_cache() {
+	standard_bridge
+	# A bridge made by a build without the flow cache has no flow_cache pin: this build
+	# must still manage it (status, upgrade, down), not call it incomplete.
+	local pin=${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge/$XB_BRIDGE/flow_cache
+	[[ -e $pin ]] || fail "no flow_cache pin to start with"
+	rm "$pin"
+	xb status --name "$XB_BRIDGE" >/dev/null || fail "status of a bridge without flow_cache failed"
+	[[ -e $pin ]] || fail "the flow_cache pin was not recreated"
+	xb upgrade --name "$XB_BRIDGE" >/dev/null || fail "upgrade onto the recreated flow_cache failed"
+	assert_ping g0 "$TOPO_OUT_IP"
+	assert_ping out "$G1"
+	echo "ok: the missing flow_cache pin was recreated, the upgraded bridge forwards"
+}
+
 test_concurrent_commands() {
 	require_tools jq
 	standard_bridge
