@@ -131,10 +131,13 @@ topo_cleanup() {
 		done
 		ip netns del "$ns" 2>/dev/null
 	done
-	# Pins of a bridge that `down` could not remove (its devices went with the namespaces).
+	# Pins and controller log of a bridge that `down` could not remove (its devices went
+	# with the namespaces).
 	if [[ -n ${XB_BRIDGE:-} ]]; then
 		rm -rf "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge/"$XB_BRIDGE"{,[!0-9]*}
 		rmdir "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge 2>/dev/null
+		rm -f /run/xbridge/"$XB_BRIDGE"{,[!0-9]*}.log
+		rmdir /run/xbridge 2>/dev/null
 	fi
 	wait 2>/dev/null
 	[[ -n ${TOPO_TMP:-} ]] && rm -rf "$TOPO_TMP"
