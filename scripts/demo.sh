@@ -17,7 +17,7 @@ XB=$build/controller/xbridge
 XB_RELAY=$build/tests/tools/xb-tap-relay
 # Unique, like the namespaces: cleanup takes down and unpins bridges of this name.
 XB_BRIDGE="demo$$"
-# shellcheck source=lib/topology.sh
+# shellcheck source-path=SCRIPTDIR source=lib/topology.sh
 source "$repo/scripts/lib/topology.sh"
 topo_init "xbdemo$$"
 trap topo_cleanup EXIT

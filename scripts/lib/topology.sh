@@ -111,10 +111,10 @@ topo_cleanup() {
 		[[ -e $f ]] || continue
 		kill "$(cat "$f")" 2>/dev/null
 	done
-	# The bridge, and any other a test made with it as a prefix of its name.
-	local br
-	# (A digit after the name would be another test's pid: not ours.)
-	for br in "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge/"${XB_BRIDGE:-}"{,[!0-9]*}; do
+	# The bridge, and any other a test made with it as a prefix of its name (the pattern
+	# "$XB_BRIDGE"{,[!0-9]*} below: a digit after the name would be another test's pid).
+	local br pins=${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge
+	for br in "$pins/${XB_BRIDGE:-}"{,[!0-9]*}; do
 		[[ -n ${XB_BRIDGE:-} && -d $br ]] || continue
 		br=$(basename "$br")
 		"$XB" -n "$PFX-host" down --name "$br" >/dev/null 2>&1 ||
@@ -134,8 +134,8 @@ topo_cleanup() {
 	# Pins and controller log of a bridge that `down` could not remove (its devices went
 	# with the namespaces).
 	if [[ -n ${XB_BRIDGE:-} ]]; then
-		rm -rf "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge/"$XB_BRIDGE"{,[!0-9]*}
-		rmdir "${XBRIDGE_BPFFS:-/sys/fs/bpf}"/xbridge 2>/dev/null
+		rm -rf "${pins:?}/${XB_BRIDGE:?}"{,[!0-9]*}
+		rmdir "$pins" 2>/dev/null
 		rm -f /run/xbridge/"$XB_BRIDGE"{,[!0-9]*}.log
 		rmdir /run/xbridge 2>/dev/null
 	fi
