@@ -84,10 +84,10 @@ test_tso_guests() {
 test_jumbo_frames() {
 	require_tools iperf3 jq ethtool tcpdump
 	offload_bridge 9000
-	in_ns out ping -c2 -W2 -s 8972 -M do -q "$G0" >/dev/null || fail "9000-byte ping outside -> guest 0 failed"
-	in_ns g0 ping -c2 -W2 -s 8972 -M do -q "$G1" >/dev/null || fail "9000-byte ping guest 0 -> guest 1 failed"
-	in_ns host ping -c2 -W2 -s 8972 -M do -q "$G1" >/dev/null || fail "9000-byte ping host -> guest 1 failed"
-	in_ns g1 ping -c2 -W2 -s 8972 -M do -q "$TOPO_OUT_IP" >/dev/null || fail "9000-byte ping guest 1 -> outside failed"
+	in_ns out ping -c2 -W2 -s 8972 -M "do" -q "$G0" >/dev/null || fail "9000-byte ping outside -> guest 0 failed"
+	in_ns g0 ping -c2 -W2 -s 8972 -M "do" -q "$G1" >/dev/null || fail "9000-byte ping guest 0 -> guest 1 failed"
+	in_ns host ping -c2 -W2 -s 8972 -M "do" -q "$G1" >/dev/null || fail "9000-byte ping host -> guest 1 failed"
+	in_ns g1 ping -c2 -W2 -s 8972 -M "do" -q "$TOPO_OUT_IP" >/dev/null || fail "9000-byte ping guest 1 -> outside failed"
 	echo "ok: 9000-byte frames bridged between every pair"
 	step "a jumbo broadcast"
 	local pids=() ns
