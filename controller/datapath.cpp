@@ -231,14 +231,15 @@ namespace {
 int create_flow_cache(const std::string &pin) {
     // The map as the datapath object this binary carries defines it: one definition.
     const ObjPtr obj = open_object(std::nullopt);
-    const bpf_map *m = bpf_object__find_map_by_name(obj.get(), "flow_cache");
+    const char *name = map_name(MapId::FlowCache);
+    const bpf_map *m = bpf_object__find_map_by_name(obj.get(), name);
     if (!m) {
         errno = ENOENT;
         return -1;
     }
     LIBBPF_OPTS(bpf_map_create_opts, opts);
-    int fd = bpf_map_create(bpf_map__type(m), "flow_cache", bpf_map__key_size(m),
-                            bpf_map__value_size(m), bpf_map__max_entries(m), &opts);
+    int fd = bpf_map_create(bpf_map__type(m), name, bpf_map__key_size(m), bpf_map__value_size(m),
+                            bpf_map__max_entries(m), &opts);
     if (fd < 0) {
         errno = -fd;
         return -1;
