@@ -21,6 +21,8 @@ topo_guest_ip() { echo "$TOPO_NET.$((10 + $1))"; }
 topo_guest_mac() { printf '52:54:00:12:34:%02x\n' "$((0x56 + $1))"; }
 
 topo_ns() { echo "$PFX-$1"; }
+# Where xbridge pins its bridges (the controller's pin_root()).
+topo_pins() { echo "${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge"; }
 
 # Runs a command in namespace $1 (host, out, g0, ...).
 in_ns() {
@@ -113,7 +115,8 @@ topo_cleanup() {
 	done
 	# The bridge, and any other a test made with it as a prefix of its name (the pattern
 	# "$XB_BRIDGE"{,[!0-9]*} below: a digit after the name would be another test's pid).
-	local br pins=${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge
+	local br pins
+	pins=$(topo_pins)
 	for br in "$pins/${XB_BRIDGE:-}"{,[!0-9]*}; do
 		[[ -n ${XB_BRIDGE:-} && -d $br ]] || continue
 		br=$(basename "$br")

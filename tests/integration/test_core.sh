@@ -139,7 +139,7 @@ system_state() {
 		ip -n "$PFX-host" -d link show | grep -v 'link-netns\|alias' |
 			sed 's/ state [A-Z]*//; s/ qdisc no[a-z]*//'
 		tc -n "$PFX-host" qdisc show | grep -v '^qdisc no[a-z]* 0: dev [^ ]* root'
-		[[ ! -e ${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge/$XB_BRIDGE ]] || echo "pins: $XB_BRIDGE"
+		[[ ! -e $(topo_pins)/$XB_BRIDGE ]] || echo "pins: $XB_BRIDGE"
 	} 2>&1 || true
 }
 

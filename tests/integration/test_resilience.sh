@@ -82,7 +82,8 @@ test_bridge_from_before_the_flow_cache() {
 	standard_bridge
 	# A bridge made by a build without the flow cache has no flow_cache pin: this build
 	# must still manage it (status, upgrade, down), not call it incomplete.
-	local pin=${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge/$XB_BRIDGE/flow_cache
+	local pin
+	pin=$(topo_pins)/$XB_BRIDGE/flow_cache
 	[[ -e $pin ]] || fail "no flow_cache pin to start with"
 	rm "$pin"
 	xb status --name "$XB_BRIDGE" >/dev/null || fail "status of a bridge without flow_cache failed"

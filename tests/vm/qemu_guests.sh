@@ -304,7 +304,7 @@ main() {
 	[[ ${rcs[*]} == "0 0" ]] || fail "a guest's pings failed (guest A exit ${rcs[0]}, guest B exit ${rcs[1]})"
 
 	xb down --name "$XB_BRIDGE" >/dev/null || fail "xbridge down failed"
-	[[ ! -e ${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge/$XB_BRIDGE ]] || fail "xbridge down left its pins"
+	[[ ! -e $(topo_pins)/$XB_BRIDGE ]] || fail "xbridge down left its pins"
 	echo "PASS: two QEMU guests (virtio-net, e1000) on xbridge's taps reach the outside PC, the host and each other"
 }
 
