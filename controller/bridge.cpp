@@ -147,7 +147,6 @@ void add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
 
 void init_config(Datapath &dp, const UpOptions &opts) {
     xb_config &c = *dp.config();
-    c.abi_version = XB_ABI_VERSION;
     c.ageing_ns = uint64_t(opts.ageing_sec.value_or(kDefaultAgeingSec)) * 1000000000ull;
     c.max_learned = opts.max_learned.value_or(opts.fdb_max);
     c.max_ports = static_cast<uint16_t>(opts.max_ports);

@@ -197,6 +197,9 @@ Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max, uint32_t 
         dp.maps_[i] = dup_fd(bpf_map__fd(m), "dup map fd");
     }
     dp.progs_ = prog_fds(obj.get(), kProgNames);
+    // Stamped before the pins appear: whoever opens the bridge can tell its ABI.
+    dp.cfg_ = ConfigView(dp.map(MapId::Config));
+    dp.cfg_->abi_version = XB_ABI_VERSION;
 
     // The root goes when its last bridge does (unpin_all): recreate it if a `down`
     // elsewhere removed it since ensure_bpffs.
@@ -218,11 +221,51 @@ Datapath Datapath::create(const std::string &bridge, uint32_t fdb_max, uint32_t 
         dp.unpin_all();
         throw;
     }
-    dp.cfg_ = ConfigView(dp.map(MapId::Config));
     return dp;
 }
 
 namespace {
+
+// The datapath object built into this binary, opened (not loaded) once per process: the
+// definition of every map, to compare pins with.
+const bpf_object *builtin_object() {
+    static const ObjPtr obj = open_object(std::nullopt);
+    return obj.get();
+}
+
+// The controller reads and writes a bridge's maps with this build's structs (abi.h). A
+// bridge made by a build with other layouts would be misread - a lookup copies the
+// pinned map's value size into this build's struct - so its maps must be the ones this
+// build's object defines: same type, key size and value size (the sizes of the FDB and
+// the devmaps are chosen at `up`).
+void check_layout(const std::string &bridge,
+                  const std::array<UniqueFd, static_cast<size_t>(MapId::Count)> &maps) {
+    for (size_t i = 0; i < kMapNames.size(); i++) {
+        const bpf_map *m = bpf_object__find_map_by_name(builtin_object(), kMapNames[i]);
+        if (!m)
+            throw Error(fmt::format("datapath object has no map {}", kMapNames[i]));
+        bpf_map_info info{};
+        uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(maps[i].get(), &info, &len) < 0)
+            throw_last_errno(
+                fmt::format("cannot inspect map {} of bridge {}", kMapNames[i], bridge));
+        std::string diff;
+        if (info.type != static_cast<uint32_t>(bpf_map__type(m)))
+            diff = fmt::format("is of map type {}, this build's of type {}", info.type,
+                               static_cast<uint32_t>(bpf_map__type(m)));
+        else if (info.key_size != bpf_map__key_size(m))
+            diff = fmt::format("has {}-byte keys, this build's {}", info.key_size,
+                               bpf_map__key_size(m));
+        else if (info.value_size != bpf_map__value_size(m))
+            diff = fmt::format("has {}-byte values, this build's {}", info.value_size,
+                               bpf_map__value_size(m));
+        if (!diff.empty())
+            throw Error(fmt::format("bridge {} was made by an incompatible xbridge: its map {} {} "
+                                    "(manage it with the xbridge that made it)",
+                                    bridge, kMapNames[i], diff),
+                        EPROTO);
+    }
+}
 
 // A bridge created before the flow cache existed has no flow_cache pin. The map holds
 // no state (its programs never read it), so it is created empty and pinned: the bridge
@@ -230,9 +273,8 @@ namespace {
 // the map's fd, or -1 with errno set.
 int create_flow_cache(const std::string &pin) {
     // The map as the datapath object this binary carries defines it: one definition.
-    const ObjPtr obj = open_object(std::nullopt);
     const char *name = map_name(MapId::FlowCache);
-    const bpf_map *m = bpf_object__find_map_by_name(obj.get(), name);
+    const bpf_map *m = bpf_object__find_map_by_name(builtin_object(), name);
     if (!m) {
         errno = ENOENT;
         return -1;
@@ -281,7 +323,13 @@ std::optional<Datapath> Datapath::open(const std::string &bridge) {
                         errno);
         dp.progs_[i] = UniqueFd(fd);
     }
+    check_layout(bridge, dp.maps_);
     dp.cfg_ = ConfigView(dp.map(MapId::Config));
+    if (const uint32_t abi = dp.cfg_->abi_version; abi != XB_ABI_VERSION)
+        throw Error(fmt::format("bridge {} was made by an xbridge of datapath ABI {}, this one "
+                                "speaks ABI {} (manage it with the xbridge that made it)",
+                                bridge, abi, XB_ABI_VERSION),
+                    EPROTO);
     return dp;
 }
 

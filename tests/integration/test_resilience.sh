@@ -94,6 +94,42 @@ test_bridge_from_before_the_flow_cache() {
 	echo "ok: the missing flow_cache pin was recreated, the upgraded bridge forwards"
 }
 
+test_bridge_of_another_build() {
+	require_tools bpftool jq
+	standard_bridge
+	# A bridge made by a build with other map layouts, or of another datapath ABI, is
+	# refused with one line naming the difference - not misread: a lookup copies the
+	# pinned map's value size into this build's struct - and left as it is.
+	local dir vs entries
+	dir=$(topo_pins)/$XB_BRIDGE
+	vs=$(bpftool map show pinned "$dir/stats" -j | jq .bytes_value)
+	entries=$(bpftool map show pinned "$dir/stats" -j | jq .max_entries)
+	step "its stats map holds $((vs + 8))-byte values"
+	mv "$dir/stats" "$dir/stats_orig"
+	bpftool map create "$dir/stats" type percpu_array key 4 value $((vs + 8)) entries "$entries" \
+		name stats || fail "cannot create the stand-in stats map"
+	expect_error "its map stats has $((vs + 8))-byte values, this build's $vs" xb status --name "$XB_BRIDGE"
+	expect_error "was made by an incompatible xbridge" xb down --name "$XB_BRIDGE"
+	expect_error "was made by an incompatible xbridge" xb upgrade --name "$XB_BRIDGE"
+	rm "$dir/stats"
+	mv "$dir/stats_orig" "$dir/stats"
+	xb status --name "$XB_BRIDGE" >/dev/null || fail "status failed with the bridge's own stats map"
+	assert_ping g0 "$TOPO_OUT_IP"
+
+	step "its config says datapath ABI 99"
+	local rest=() # the config's bytes after abi_version, its first 4
+	mapfile -t rest < <(bpftool map lookup pinned "$dir/config" key 0 0 0 0 -j | jq -r '.value[4:][]')
+	((${#rest[@]} > 0)) || fail "cannot read the config map"
+	bpftool map update pinned "$dir/config" key 0 0 0 0 value 99 0 0 0 "${rest[@]}"
+	expect_error "was made by an xbridge of datapath ABI 99, this one speaks ABI 1" xb status --name "$XB_BRIDGE"
+	expect_error "datapath ABI 99" xb restart --name "$XB_BRIDGE"
+	bpftool map update pinned "$dir/config" key 0 0 0 0 value 1 0 0 0 "${rest[@]}"
+	xb status --name "$XB_BRIDGE" >/dev/null || fail "status failed with the bridge's own ABI"
+	assert_ping g0 "$TOPO_OUT_IP"
+	assert_ping out "$G1"
+	echo "ok: refused with one line and left forwarding, then managed again once restored"
+}
+
 test_concurrent_commands() {
 	require_tools jq
 	standard_bridge
