@@ -62,6 +62,17 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
         return;
     }
 
+    /* Link-local control frames, as br_handle_frame with STP off and the default
+     * group_fwd_mask: PAUSE is dropped unlearned; STP BPDUs (…:00) are flooded, to keep
+     * loop detection working; the rest (LACP, 802.1X, LLDP...) belong to the link they
+     * came on and go up the stack of their ingress port, after learning. */
+    const int link_local = xb_link_local(f->dst.mac);
+
+    if (link_local == 0x01) {
+        xb_drop(d, XB_DROP_PAUSE);
+        return;
+    }
+
     if (in->flags & XB_PORT_LOCKED) {
         struct xb_fdb_val *s = xb_fdb_find(&f->src);
 
@@ -73,6 +84,13 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
 
     if (in->flags & XB_PORT_LEARNING)
         xb_fdb_update(&f->src, in_ifindex, in_slot, cfg, gen);
+
+    if (link_local > 0) {
+        d->action = XB_ACT_TO_HOST;
+        d->out_ifindex = in_ifindex;
+        d->out_slot = in_slot;
+        return;
+    }
 
     if (xb_is_group(f->dst.mac)) {
         d->action = XB_ACT_FLOOD;

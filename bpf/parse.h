@@ -78,6 +78,14 @@ static __always_inline int xb_is_broadcast(const __u8 *mac) {
     return (mac[0] & mac[1] & mac[2] & mac[3] & mac[4] & mac[5]) == 0xff;
 }
 
+/* 01:80:c2:00:00:00-0f, the IEEE 802.1D reserved group addresses a bridge does not
+ * relay (STP, PAUSE, LACP, 802.1X, LLDP...). Returns the last byte, or -1. */
+static __always_inline int xb_link_local(const __u8 *mac) {
+    if (mac[0] != 0x01 || mac[1] != 0x80 || mac[2] != 0xc2 || mac[3] || mac[4] || mac[5] > 0x0f)
+        return -1;
+    return mac[5];
+}
+
 static __always_inline int xb_is_zero(const __u8 *mac) {
     return (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
 }

@@ -350,6 +350,11 @@ int xb_tc_egress(struct __sk_buff *skb) {
     if (xb_tc_parse(skb, &f))
         return TC_ACT_OK;
 
+    /* Link-local control frames the host sends on the uplink (LLDP, LACP...) are for the
+     * wire it is plugged into, not for the guests. */
+    if (xb_link_local(f.dst.mac) > 0)
+        return TC_ACT_OK;
+
     if (xb_is_group(f.dst.mac)) {
         __u32 flood_class = xb_is_broadcast(f.dst.mac) ? XB_FLOOD_BCAST : XB_FLOOD_MCAST;
 

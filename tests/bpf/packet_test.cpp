@@ -133,6 +133,33 @@ TEST_F(BridgeTest, BroadcastAndMulticastGoToTheTcHookForTheHostCopy) {
     EXPECT_EQ(stats(1).cnt[XB_CNT_RX_TC], 1u);
 }
 
+TEST_F(BridgeTest, LinkLocalControlFramesAreNotBridged) {
+    // PAUSE: dropped, not learned (br_handle_frame).
+    EXPECT_EQ(run_xdp(1, eth_frame("01:80:c2:00:00:01", kA, 0x8808)), XDP_DROP);
+    EXPECT_EQ(run_tc_ingress(1, eth_frame("01:80:c2:00:00:01", kA, 0x8808)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_PAUSE], 2u);
+    EXPECT_FALSE(fdb(kA));
+    // LLDP, LACP, 802.1X: learned, then up the stack of the port they came on, and
+    // nowhere else - not flooded, not injected into the uplink's stack.
+    for (const char *dst : {"01:80:c2:00:00:0e", "01:80:c2:00:00:02", "01:80:c2:00:00:03"}) {
+        EXPECT_EQ(run_xdp(1, eth_frame(dst, kA, 0x88cc)), XDP_PASS) << dst;
+        EXPECT_EQ(run_tc_ingress(1, eth_frame(dst, kA, 0x88cc)), TC_ACT_OK) << dst;
+        EXPECT_EQ(run_tc_ingress(0, eth_frame(dst, kOut, 0x88cc)), TC_ACT_OK) << dst;
+    }
+    EXPECT_TRUE(fdb(kA));
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 0u);
+    EXPECT_EQ(stats(0).cnt[XB_CNT_FLOODED], 0u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 3u);
+    // STP BPDUs are flooded: with STP off, a bridge must relay them (loop detection).
+    EXPECT_EQ(run_tc_ingress(1, eth_frame("01:80:c2:00:00:00", kA, 0x0026)), TC_ACT_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);
+    // The host's own LLDP on the uplink goes to the wire only.
+    auto up = dp_->port_by_ifindex(ifindex(0));
+    const std::string host_mac = xb::format_mac(up->port.mac);
+    EXPECT_EQ(run_tc_egress(0, eth_frame("01:80:c2:00:00:0e", host_mac, 0x88cc)), TC_ACT_OK);
+    EXPECT_EQ(host_stats().cnt[XB_CNT_FLOODED], 0u);
+}
+
 TEST_F(BridgeNoUplinkTest, BroadcastIsFloodedAtXdpWithoutAHostPort) {
     EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
     EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);
