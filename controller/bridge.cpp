@@ -133,16 +133,68 @@ std::optional<std::string> owner_bridge(int ifindex, const std::string &except) 
     return std::nullopt;
 }
 
-void add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
+// What add_local_entry did, for its undo.
+struct LocalEntry {
+    bool written = false;                       // the port's entry is in the FDB now
+    std::optional<xb_fdb_val> replaced_static; // a static entry it replaced
+};
+
+// The local entry of a port's own MAC, as the kernel bridge's fdb_add_local: when another
+// port already has the address, that port's entry stays ("just use the first one"); a
+// learned or static entry for the address gives way to it.
+LocalEntry add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
     xb_fdb_key key{};
     std::memcpy(key.mac, p.mac, 6);
     xb_fdb_val val{};
     val.ifindex = p.ifindex;
     val.slot = static_cast<uint16_t>(slot);
     val.type = XB_FDB_LOCAL;
-    check_libbpf(bpf_map_update_elem(dp.map(MapId::Fdb), &key, &val, BPF_ANY),
-                 fmt::format("cannot add the local FDB entry of {}", p.name));
-    dp.fdb_changed(); // it may replace a learned entry some CPU has cached
+    const int fd = dp.map(MapId::Fdb);
+    // The datapath may learn the address at any moment: insert-if-absent, else decide on
+    // what is there.
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0) {
+            dp.fdb_changed();
+            return {true, std::nullopt};
+        }
+        if (errno == E2BIG)
+            throw Error(fmt::format("cannot add the local FDB entry of {}: the FDB is full", p.name),
+                        ENOSPC);
+        if (errno != EEXIST)
+            throw_errno(fmt::format("cannot add the local FDB entry of {}", p.name), errno);
+        xb_fdb_val cur{};
+        if (bpf_map_lookup_elem(fd, &key, &cur) < 0)
+            continue; // aged out meanwhile: try again
+        if (cur.type == XB_FDB_LOCAL)
+            return {};
+        if (bpf_map_update_elem(fd, &key, &val, BPF_EXIST) == 0) {
+            if (cur.type == XB_FDB_DYNAMIC)
+                fdb_forget(dp, 1); // a learned entry is gone
+            dp.fdb_changed();      // some CPU may have it cached
+            return {true, cur.type == XB_FDB_STATIC ? std::optional(cur) : std::nullopt};
+        }
+    }
+    throw Error(fmt::format("cannot add the local FDB entry of {}: the entry keeps changing",
+                            p.name),
+                EAGAIN);
+}
+
+// Removes the local entry of `mac` if port `ifindex` holds it; another port with the same
+// address then takes it over, as the kernel's fdb_delete_local does.
+void release_local_entry(Datapath &dp, const uint8_t *mac, uint32_t ifindex) {
+    xb_fdb_key key{};
+    std::memcpy(key.mac, mac, 6);
+    xb_fdb_val cur{};
+    if (bpf_map_lookup_elem(dp.map(MapId::Fdb), &key, &cur) == 0 && cur.type == XB_FDB_LOCAL &&
+        cur.ifindex == ifindex) {
+        bpf_map_delete_elem(dp.map(MapId::Fdb), &key);
+        dp.fdb_changed();
+    }
+    for (const auto &sp : dp.ports())
+        if (sp.port.ifindex != ifindex && std::memcmp(sp.port.mac, mac, 6) == 0) {
+            add_local_entry(dp, sp.port, sp.slot);
+            return;
+        }
 }
 
 void init_config(Datapath &dp, const UpOptions &opts) {
@@ -151,7 +203,7 @@ void init_config(Datapath &dp, const UpOptions &opts) {
     c.max_learned = opts.max_learned.value_or(opts.fdb_max);
     c.max_ports = static_cast<uint16_t>(opts.max_ports);
     c.netns_ino = current_netns();
-    c.xdp_max_len = 1514 + 8;
+    c.xdp_max_len = 1514 + 4; // the ports set it (update_xdp_max_len)
     std::memset(c.name, 0, sizeof(c.name));
     std::memcpy(c.name, opts.name.data(), std::min(opts.name.size(), sizeof(c.name) - 1));
 }
@@ -211,12 +263,16 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
 
     dp.set_port(slot, p);
     undo.push([&dp, slot] { dp.clear_port(slot); });
-    add_local_entry(dp, p, slot);
-    undo.push([&dp, p] {
-        xb_fdb_key key{};
-        std::memcpy(key.mac, p.mac, 6);
-        bpf_map_delete_elem(dp.map(MapId::Fdb), &key);
-    });
+    if (const LocalEntry local = add_local_entry(dp, p, slot); local.written)
+        undo.push([&dp, p, local] {
+            xb_fdb_key key{};
+            std::memcpy(key.mac, p.mac, 6);
+            if (local.replaced_static)
+                bpf_map_update_elem(dp.map(MapId::Fdb), &key, &*local.replaced_static, BPF_ANY);
+            else
+                bpf_map_delete_elem(dp.map(MapId::Fdb), &key);
+            dp.fdb_changed();
+        });
 
     // TC before XDP: frames XDP passes up are the TC program's to finish.
     if (tc_attach(ifindex, li.name, TcDir::Ingress, dp.prog(ProgId::TcIngress)))
@@ -283,6 +339,14 @@ void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
     if (!cur || cur->ifindex != static_cast<uint32_t>(li.ifindex))
         return;
     xb_port p = *cur;
+    if (std::memcmp(p.mac, li.mac.data(), 6) != 0) {
+        // The port's address changed: its local entry follows (br_fdb_changeaddr).
+        const xb_port old = p;
+        std::memcpy(p.mac, li.mac.data(), 6);
+        dp.set_port(slot, p);
+        release_local_entry(dp, old.mac, old.ifindex);
+        add_local_entry(dp, p, slot);
+    }
     const bool up = li.up() && li.carrier;
     p.flags = up ? (p.flags | XB_PORT_UP) : (p.flags & ~XB_PORT_UP);
     p.mtu = li.mtu;
@@ -331,12 +395,14 @@ void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on
 
 void update_xdp_max_len(Datapath &dp) {
     // Frames longer than the smallest port MTU allows cannot all be redirected at XDP
-    // (devmap skips targets whose MTU they exceed): the TC path handles them.
+    // (devmap skips targets whose MTU they exceed): the TC path handles them. The devmap
+    // allows the MTU, the Ethernet header and one VLAN tag (xdp_ok_fwd_dev); a full-size
+    // frame with two tags is the TC path's, where the outer tag rides outside the length.
     uint32_t min_mtu = 0;
     for (const auto &sp : dp.ports())
         if (sp.port.mtu && (!min_mtu || sp.port.mtu < min_mtu))
             min_mtu = sp.port.mtu;
-    dp.config()->xdp_max_len = (min_mtu ? min_mtu : 1500) + 14 + 8;
+    dp.config()->xdp_max_len = (min_mtu ? min_mtu : 1500) + 14 + 4;
 }
 
 UpResult bridge_up(const UpOptions &opts, Netlink &nl) {
@@ -506,7 +572,6 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
     for (MapId m : {MapId::FloodUcast, MapId::FloodMcast, MapId::FloodBcast, MapId::TxPorts})
         dp.devmap_del(m, slot);
     xdp_detach(dp.link_pin(ifindex));
-    fdb_flush_port(dp, ifindex, true);
     if (dp.config()->uplink_ifindex == ifindex)
         dp.config()->uplink_ifindex = 0;
     dp.clear_port(slot);
@@ -519,6 +584,11 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
         kept.flags &= ~XB_PORT_UP;
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &kept, BPF_ANY);
     }
+    // Flushed once the datapath no longer takes the device for a port (its TC program is
+    // still attached): a frame arriving meanwhile can no longer learn a MAC back onto it,
+    // where the entry would black-hole that MAC until it aged out.
+    fdb_flush_port(dp, ifindex, true);
+    release_local_entry(dp, p->mac, ifindex);
     update_max_slot(dp);
     update_xdp_max_len(dp);
     if (device_gone)

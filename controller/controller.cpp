@@ -183,7 +183,17 @@ class Controller {
                 drop_port(sp, "is gone");
                 continue;
             }
-            sync_port(dp_, sp.slot, *li);
+            sync(sp.slot, *li);
+        }
+    }
+
+    // Follows a port's link state, MTU, name and address; a failure (a full FDB for a new
+    // address's local entry) is logged, and the next resync tries again.
+    void sync(uint32_t slot, const LinkInfo &li) {
+        try {
+            sync_port(dp_, slot, li);
+        } catch (const Error &e) {
+            log(fmt::format("port {}: {}", li.name, e.what()));
         }
     }
 
@@ -199,7 +209,7 @@ class Controller {
             return;
         }
         const bool was_up = sp->port.flags & XB_PORT_UP;
-        sync_port(dp_, sp->slot, ev.link);
+        sync(sp->slot, ev.link);
         const bool up = ev.link.up() && ev.link.carrier;
         if (was_up != up)
             log(fmt::format("port {} is {}", ev.link.name, up ? "up" : "down"));

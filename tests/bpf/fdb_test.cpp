@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The controller's FDB operations against a real map: sweeps, static entries, flushes,
 // and the learned-entry count they keep in step with the datapath.
+#include "attach.hpp"
 #include "bpf_fixture.hpp"
 #include "error.hpp"
 
 #include <bpf/bpf.h>
 #include <cstring>
+#include <fmt/format.h>
 
 using namespace xbtest;
 
@@ -167,4 +169,64 @@ TEST_F(BridgeTest, SweepOnAFakeClock) {
     dp_->config()->ageing_ns = 0;
     EXPECT_EQ(xb::fdb_sweep(*dp_, 1000000 * kSec), 0u) << "ageing time 0: never";
     EXPECT_TRUE(fdb("02:00:00:00:01:04"));
+}
+
+namespace {
+
+std::string port_mac(const xb::Datapath &dp, int ifindex) {
+    return xb::format_mac(dp.port_by_ifindex(uint32_t(ifindex))->port.mac);
+}
+
+} // namespace
+
+TEST_F(BridgeTest, TheLocalEntryFollowsTheAddressOfItsPort) {
+    const std::string old_mac = port_mac(*dp_, ifindex(1)), new_mac = "02:00:00:aa:00:01";
+    ASSERT_TRUE(sh("ip link set dev p1 address " + new_mac));
+    xb::sync_port(*dp_, slot_of(1), *nl_->link("p1")); // the controller does it on the event
+    EXPECT_FALSE(fdb(old_mac)) << "the old address is no longer the host's";
+    ASSERT_TRUE(fdb(new_mac));
+    EXPECT_EQ(fdb(new_mac)->type, XB_FDB_LOCAL);
+    EXPECT_EQ(fdb(new_mac)->ifindex, uint32_t(ifindex(1)));
+    EXPECT_EQ(port_mac(*dp_, ifindex(1)), new_mac);
+}
+
+TEST_F(BridgeTest, TwoPortsWithOneAddressShareItsLocalEntry) {
+    // As the kernel bridge: the first port keeps the entry, the other takes it over when
+    // the first leaves.
+    const std::string mac = port_mac(*dp_, ifindex(1)), p2_mac = port_mac(*dp_, ifindex(2));
+    ASSERT_TRUE(sh("ip link set dev p2 address " + mac));
+    xb::sync_port(*dp_, slot_of(2), *nl_->link("p2"));
+    EXPECT_FALSE(fdb(p2_mac));
+    EXPECT_EQ(fdb(mac)->ifindex, uint32_t(ifindex(1)));
+    xb::remove_port(*dp_, slot_of(1), *nl_, false);
+    ASSERT_TRUE(fdb(mac)) << "p2 still has the address";
+    EXPECT_EQ(fdb(mac)->type, XB_FDB_LOCAL);
+    EXPECT_EQ(fdb(mac)->ifindex, uint32_t(ifindex(2)));
+}
+
+TEST_F(BridgeTest, AFailedUpLeavesTheFdbAsItWas) {
+    run_xdp(1, eth_frame(kOut, kA));
+    const std::string mac = port_mac(*dp_, ifindex(1));
+    ASSERT_TRUE(sh("ip link add p9 type veth peer name p9peer"));
+    // p9 has p1's address, and a TC filter where xbridge's would go: adding it fails
+    // after its local entry was decided on.
+    ASSERT_TRUE(sh("ip link set dev p9 address " + mac));
+    ASSERT_TRUE(sh("tc qdisc add dev p9 clsact"));
+    ASSERT_TRUE(sh(fmt::format("tc filter add dev p9 ingress prio {} handle {} bpf bytecode '1,6 "
+                               "0 0 0'",
+                               xb::kTcPriority, xb::kTcHandle)));
+    xb::UpOptions o;
+    o.name = bridge_;
+    o.ports = {"p9"};
+    EXPECT_THROW(
+        {
+            xb::BridgeLock lock;
+            xb::bridge_up(o, *nl_);
+        },
+        xb::Error);
+    ASSERT_TRUE(fdb(mac)) << "p1's local entry survives";
+    EXPECT_EQ(fdb(mac)->ifindex, uint32_t(ifindex(1)));
+    EXPECT_TRUE(fdb(kA));
+    EXPECT_FALSE(dp_->port_by_ifindex(uint32_t(nl_->link("p9")->ifindex)));
+    sh("ip link del p9");
 }
