@@ -339,6 +339,10 @@ static int run(int argc, char **argv) {
             BridgeLock lock;
             Datapath dp = open_bridge(name);
             const MetricsAddr addr{dp.config()->metrics_ip4, dp.config()->metrics_port};
+            // The new controller can bind the port only once the old one is gone: what can
+            // be checked before stopping it is (an address that went away since `up`).
+            if (addr.port)
+                check_metrics_addr(addr);
             const bool was = stop_controller(dp);
             std::unique_ptr<MetricsServer> server;
             if (addr.port)

@@ -3,14 +3,18 @@
 
 #include "bridge.hpp"
 #include "error.hpp"
+#include "fd.hpp"
 #include "options.hpp"
 #include "stats.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <cstring>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <mutex>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 namespace xb {
 
@@ -42,6 +46,22 @@ std::string format_metrics_addr(const MetricsAddr &a) {
     return fmt::format("{}:{}", buf, a.port);
 }
 
+void check_metrics_addr(const MetricsAddr &addr) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd)
+        throw_last_errno("socket");
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = addr.ip4;
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) < 0) {
+        const int err = errno;
+        throw Error(fmt::format("cannot serve metrics on {}: {} (choose --metrics ADDR:PORT or "
+                                "--metrics off)",
+                                format_metrics_addr(addr), std::strerror(err)),
+                    err);
+    }
+}
+
 MetricsServer::MetricsServer(const std::string &bridge, const MetricsAddr &addr)
     : bridge_(bridge), svr_(std::make_unique<httplib::Server>()) {
     // One worker: scrapes are rare, and idle threads cost memory.
@@ -71,11 +91,15 @@ MetricsServer::MetricsServer(const std::string &bridge, const MetricsAddr &addr)
     });
     const std::string where = format_metrics_addr(addr);
     const auto colon = where.rfind(':');
-    if (!svr_->bind_to_port(where.substr(0, colon), addr.port))
-        throw Error(fmt::format("cannot serve metrics on {} (in use? choose --metrics ADDR:PORT "
-                                "or --metrics off)",
-                                where),
-                    EADDRINUSE);
+    errno = 0;
+    if (!svr_->bind_to_port(where.substr(0, colon), addr.port)) {
+        // httplib keeps the socket calls' errno: say which of them failed, and why.
+        const int err = errno ? errno : EADDRINUSE;
+        throw Error(fmt::format("cannot serve metrics on {}: {} (choose --metrics ADDR:PORT or "
+                                "--metrics off)",
+                                where, std::strerror(err)),
+                    err);
+    }
 }
 
 void MetricsServer::start() {

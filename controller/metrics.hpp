@@ -26,6 +26,11 @@ struct MetricsAddr {
 std::optional<MetricsAddr> parse_metrics_addr(const std::string &s);
 std::string format_metrics_addr(const MetricsAddr &a);
 
+// Throws, with the cause, unless a socket can be bound to addr's address (its port is left
+// out: the running controller may hold it). For a restart, which must stop the old
+// controller before the new one can take the port.
+void check_metrics_addr(const MetricsAddr &addr);
+
 class MetricsServer {
   public:
     // Binds the listening socket now, so that a port in use fails `up` before it

@@ -12,9 +12,11 @@ namespace xb {
 bool valid_ifname(std::string_view name) {
     if (name.empty() || name.size() >= 16 || name == "." || name == "..")
         return false;
+    // '%' makes a name a template the kernel fills in (tap%d → tap0): no device has it, and
+    // a tap created under it would not be the device asked for.
     return std::none_of(name.begin(), name.end(), [](char c) {
-        return c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-               c == '\v' || c == '\f' || c == '\0';
+        return c == '/' || c == ':' || c == '%' || c == ' ' || c == '\t' || c == '\n' ||
+               c == '\r' || c == '\v' || c == '\f' || c == '\0';
     });
 }
 
@@ -53,8 +55,8 @@ PortPlan plan_ports(const std::vector<std::string> &ports, const std::optional<s
     PortPlan plan;
     for (const auto &p : ports) {
         if (!valid_ifname(p))
-            throw Error(fmt::format("invalid interface name '{}' (1-15 characters, no '/', ':' "
-                                    "or spaces)",
+            throw Error(fmt::format("invalid interface name '{}' (1-15 characters, no '/', ':', "
+                                    "'%' or spaces)",
                                     p));
         if (std::find(plan.ports.begin(), plan.ports.end(), p) != plan.ports.end())
             throw Error(fmt::format("port {} is given twice", p));

@@ -17,6 +17,7 @@ TEST(Names, InterfaceNamesFollowTheKernel) {
     EXPECT_FALSE(valid_ifname("a/b"));
     EXPECT_FALSE(valid_ifname("a:b"));
     EXPECT_FALSE(valid_ifname("a b"));
+    EXPECT_FALSE(valid_ifname("tap%d")) << "a template: the kernel would pick the name";
 }
 
 TEST(Names, BridgeNamesAreSafeDirectoryNames) {
