@@ -405,7 +405,8 @@ void update_xdp_max_len(Datapath &dp) {
     dp.config()->xdp_max_len = (min_mtu ? min_mtu : 1500) + 14 + 4;
 }
 
-UpResult bridge_up(const UpOptions &opts, Netlink &nl) {
+UpResult bridge_up(const UpOptions &opts, Netlink &nl,
+                   const std::function<void(Datapath &)> &finish) {
     if (!valid_bridge_name(opts.name))
         throw Error(
             fmt::format("invalid bridge name '{}' (1-15 characters of A-Z a-z 0-9 _ -)", opts.name),
@@ -433,6 +434,16 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl) {
             throw Error(fmt::format("uplink {}: no such device", name), ENODEV);
         infos.push_back(std::move(li));
     }
+    // A port's role does not change by `up`: a port already in the bridge named as its
+    // uplink must be the uplink.
+    if (!fresh && uplink)
+        for (const auto &li : infos)
+            if (li && li->name == *uplink)
+                if (auto sp = dp->port_by_ifindex(li->ifindex);
+                    sp && !(sp->port.flags & XB_PORT_UPLINK))
+                    throw Error(fmt::format("{} is already a port of bridge {}, not its uplink",
+                                            *uplink, opts.name),
+                                EEXIST);
     if (!fresh && uplink && dp->config()->uplink_ifindex) {
         auto cur = dp->port_by_ifindex(dp->config()->uplink_ifindex);
         if (cur && *uplink != cur->port.name)
@@ -484,11 +495,31 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl) {
                 throw Error(fmt::format("tap {} vanished after creation", name), ENODEV);
             res.created.push_back(name);
         }
-        const bool is_uplink = uplink && *uplink == name && dp->config()->uplink_ifindex == 0;
-        add_port(*dp, nl, *li, is_uplink, created, opts.xdp_mode, undo);
+        // A port that is absent (its device was deleted) comes back in its own slot with
+        // its flags, as when its device returns by itself.
+        std::optional<SlotPort> absent;
+        for (const auto &sp : dp->absent_ports())
+            if (name == sp.port.name)
+                absent = sp;
+        const bool is_uplink = dp->config()->uplink_ifindex == 0 &&
+                               ((uplink && *uplink == name) ||
+                                (absent && (absent->port.flags & XB_PORT_UPLINK)));
+        if (absent) {
+            undo.push([&dp, kept = *absent] {
+                xb_port p = kept.port;
+                uint32_t slot = kept.slot;
+                bpf_map_update_elem(dp->map(MapId::Ports), &slot, &p, BPF_ANY);
+            });
+            add_port(*dp, nl, *li, is_uplink, created, opts.xdp_mode, undo, absent->slot,
+                     absent->port.flags);
+        } else {
+            add_port(*dp, nl, *li, is_uplink, created, opts.xdp_mode, undo);
+        }
         res.added.push_back(name);
     }
 
+    if (finish)
+        finish(*dp);
     undo.commit();
     return res;
 }

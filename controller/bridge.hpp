@@ -29,6 +29,9 @@ struct UpOptions {
     uint32_t max_ports = XB_DEFAULT_MAX_PORTS;
     std::optional<uint32_t> ageing_sec;
     std::optional<uint32_t> max_learned;
+    // The options given that only shape a new bridge (--fdb-size, ...): refused for a
+    // bridge that exists rather than silently ignored.
+    std::vector<std::string> new_bridge_only;
 };
 
 struct UpResult {
@@ -81,8 +84,11 @@ Datapath open_bridge(const std::string &name, bool allow_orphan = false);
 bool netns_alive(uint64_t ino);
 
 // Creates bridge opts.name or adds ports to it. The caller holds a BridgeLock. With no
-// ports, only checks that the bridge exists (to adopt it).
-UpResult bridge_up(const UpOptions &opts, Netlink &nl);
+// ports, only checks that the bridge exists (to adopt it). `finish`, when given, runs
+// last (the caller starts the controller there): if it throws, everything this call did
+// is undone too.
+UpResult bridge_up(const UpOptions &opts, Netlink &nl,
+                   const std::function<void(Datapath &)> &finish = {});
 
 // Stops the controller, detaches every port, restores what up changed and removes
 // the pins. Devices that vanished meanwhile are skipped. The caller holds a BridgeLock.

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <iostream>
 #include <chrono>
 #include <csignal>
@@ -97,7 +98,20 @@ int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foregro
     // in use fails `up` with nothing to roll back.
     std::unique_ptr<MetricsServer> server;
     std::optional<Datapath> existing = Datapath::open(upo.name);
+    if (existing && !upo.new_bridge_only.empty())
+        throw Error(fmt::format("bridge {} exists: {} only shape a new bridge (`xbridge set` "
+                                "changes ageing-time and max-learned)",
+                                upo.name, fmt::join(upo.new_bridge_only, ", ")),
+                    EEXIST);
     const bool need_controller = !existing || !controller_alive(*existing);
+    if (existing && !need_controller && maddr && !foreground) {
+        const MetricsAddr cur{existing->config()->metrics_ip4, existing->config()->metrics_port};
+        if (cur.ip4 != maddr->ip4 || cur.port != maddr->port)
+            throw Error(fmt::format("bridge {}'s controller serves metrics on {}: --metrics applies "
+                                    "when a controller starts",
+                                    upo.name, format_metrics_addr(cur)),
+                        EEXIST);
+    }
     if (existing && !need_controller && foreground)
         throw Error(fmt::format("bridge {} already has a controller (pid {})", upo.name,
                                 existing->config()->controller_pid),
@@ -112,27 +126,30 @@ int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foregro
         server = std::make_unique<MetricsServer>(upo.name, addr);
 
     Netlink nl;
-    UpResult res = bridge_up(upo, nl);
+    int pid = 0;
+    // The controller starts inside bridge_up's transaction: if it cannot, the bridge is
+    // left as it was (a new bridge removed, new ports taken out, new taps deleted).
+    UpResult res = bridge_up(upo, nl, [&](Datapath &dp) {
+        if (!need_controller)
+            return;
+        dp.config()->metrics_ip4 = addr.ip4;
+        dp.config()->metrics_port = addr.port;
+        if (!foreground)
+            pid = spawn_controller(upo.name, std::move(server));
+    });
     for (const auto &t : res.created)
         std::cout << fmt::format("created tap {}\n", t);
     for (const auto &p : res.added)
         std::cout << fmt::format("port {} added to {}\n", p, upo.name);
-    Datapath dp = open_bridge(upo.name);
-    if (need_controller) {
-        dp.config()->metrics_ip4 = addr.ip4;
-        dp.config()->metrics_port = addr.port;
-    }
     if (foreground) {
         std::cout.flush();
         return run_controller(upo.name, std::move(server));
     }
-    if (need_controller) {
-        const int pid = spawn_controller(upo.name, std::move(server));
+    if (need_controller)
         std::cout << fmt::format("bridge {} is up (controller pid {}, metrics {}, log {})\n",
                                  upo.name, pid, format_metrics_addr(addr), log_path(upo.name));
-    } else {
+    else
         std::cout << fmt::format("bridge {} is up\n", upo.name);
-    }
     return 0;
 }
 
@@ -318,6 +335,11 @@ static int run(int argc, char **argv) {
                 upo.max_learned = number_option("--max-learned", max_learned, 0, upo.fdb_max);
             if (!max_ports.empty())
                 upo.max_ports = number_option("--max-ports", max_ports, 1, XB_MAX_PORTS - 1);
+            for (const auto &[opt, given] :
+                 {std::pair{"--fdb-size", &fdb_size}, std::pair{"--max-ports", &max_ports},
+                  std::pair{"--ageing-time", &ageing}, std::pair{"--max-learned", &max_learned}})
+                if (!given->empty())
+                    upo.new_bridge_only.push_back(opt);
             std::optional<MetricsAddr> maddr;
             if (!metrics.empty()) {
                 maddr = parse_metrics_addr(metrics);

@@ -230,3 +230,27 @@ TEST_F(BridgeTest, AFailedUpLeavesTheFdbAsItWas) {
     EXPECT_FALSE(dp_->port_by_ifindex(uint32_t(nl_->link("p9")->ifindex)));
     sh("ip link del p9");
 }
+
+TEST_F(BridgeTest, UpOfAnAbsentPortBringsItBackInItsSlot) {
+    const uint32_t slot = slot_of(2);
+    set_port_flags(2, 0, XB_PORT_MCAST_FLOOD);
+    ASSERT_TRUE(sh("ip link del p2"));
+    xb::remove_port(*dp_, slot, *nl_, true); // the controller does it on the event
+    ASSERT_EQ(dp_->absent_ports().size(), 1u);
+    ASSERT_TRUE(sh("ip link add p2 type veth peer name p2peer"));
+    xb::UpOptions o;
+    o.name = bridge_;
+    o.ports = {"p2"};
+    {
+        xb::BridgeLock lock;
+        xb::bridge_up(o, *nl_);
+    }
+    ifindex_[2] = nl_->link("p2")->ifindex;
+    EXPECT_EQ(slot_of(2), slot) << "its own slot, not a second one";
+    EXPECT_TRUE(dp_->absent_ports().empty());
+    EXPECT_FALSE(dp_->port(slot)->flags & XB_PORT_MCAST_FLOOD) << "its flags kept";
+    size_t named = 0;
+    for (const auto &sp : dp_->ports())
+        named += std::string(sp.port.name) == "p2";
+    EXPECT_EQ(named, 1u);
+}

@@ -236,6 +236,7 @@ test_ports_come_and_go() {
 }
 
 test_every_command_refuses_bad_input() {
+	require_tools jq
 	standard_bridge
 	expect_error "invalid MAC address '52:54:00:zz:00:01'" xb fdb add --name "$XB_BRIDGE" 52:54:00:zz:00:01 dev tap0
 	expect_error "invalid MAC address 'x'" xb fdb del --name "$XB_BRIDGE" x
@@ -261,6 +262,14 @@ test_every_command_refuses_bad_input() {
 	for ((i = 0; i < 300; i++)); do many+=("t$i"); done
 	expect_error "too many ports: 300 (at most 255)" xb up --name "${XB_BRIDGE}x" "${many[@]}"
 	expect_error "The following argument was not expected" xb status --name "$XB_BRIDGE" --colour
+	expect_error "invalid interface name 'tap%d'" xb up --name "$XB_BRIDGE" 'tap%d'
+	in_ns host ip link show tap2 >/dev/null 2>&1 && fail "a refused 'tap%d' created tap2"
+	# Options that shape a new bridge, or a running controller, are not silently ignored.
+	expect_error "exists: --fdb-size, --ageing-time only shape a new bridge" \
+		xb up --name "$XB_BRIDGE" --fdb-size 100 --ageing-time 10 tap5
+	expect_error "controller serves metrics on 127.0.0.1:9477" xb up --name "$XB_BRIDGE" --metrics 127.0.0.1:9598
+	expect_error "tap1 is already a port of bridge $XB_BRIDGE, not its uplink" xb up --name "$XB_BRIDGE" --uplink tap1 tap1
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .ageing_time) == 300 ]] || fail "a refused up changed the ageing time"
 	[[ ! -e /sys/fs/bpf/xbridge/${XB_BRIDGE}x ]] || fail "a refused command created a bridge"
 	in_ns host ip link show tap5 >/dev/null 2>&1 && fail "a refused command created tap5"
 	assert_ping g0 "$G1"
