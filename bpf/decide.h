@@ -101,6 +101,18 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
     }
 
     if (xb_fdb_lookup(&f->dst, gen, &dst)) {
+        /* The ports' own addresses are the host's on every VLAN, but their local entries
+         * are kept for VLAN 0: a tagged frame for one goes up too, for the VLAN device. */
+        struct xb_fdb_key untagged = f->dst;
+        struct xb_fdb_val *l;
+
+        untagged.vlan = 0;
+        if (f->dst.vlan && (l = xb_fdb_find(&untagged)) && l->type == XB_FDB_LOCAL) {
+            d->action = XB_ACT_TO_HOST;
+            d->out_ifindex = l->ifindex;
+            d->out_slot = l->slot;
+            return;
+        }
         d->action = XB_ACT_FLOOD;
         d->flood_class = XB_FLOOD_UCAST;
         return;

@@ -72,8 +72,8 @@ static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen
 /* Learns the source of a frame that came in on port `slot`. Writes the FDB only when
  * the entry is new, moved, or its timestamp is older than XB_FDB_REFRESH_NS: a
  * per-frame write would serialise CPUs on the bucket lock and bounce the entry's
- * cache line. Existing entries are updated in place (plain stores; a reader racing a
- * move sees the old or the new port, both valid). Static and local entries are never
+ * cache line. Existing entries are updated in place (a move is one 64-bit store of
+ * the port: a reader racing it sees the old or the new port, both valid). Static and local entries are never
  * moved by learning. Ageing follows this timestamp only: destination hits refresh
  * nothing. `gen` is the FDB generation read before any lookup of this frame. */
 static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 ifindex, __u32 slot,
@@ -100,8 +100,9 @@ static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 if
     v = xb_fdb_find(src);
     if (v) {
         if (v->type == XB_FDB_DYNAMIC && v->ifindex != ifindex) {
-            v->ifindex = ifindex;
-            v->slot = slot;
+            /* ifindex, slot and type in one 64-bit store: a reader sees the old port or
+             * the new one, never the new ifindex with the old slot. */
+            *(__u64 *)v = ifindex | (__u64)slot << 32 | (__u64)XB_FDB_DYNAMIC << 48;
             v->updated_ns = now;
             xb_count(slot, XB_CNT_MOVED);
             /* Every CPU's cached port for this MAC is wrong now. */

@@ -32,8 +32,12 @@ struct xb_frame {
 };
 
 /* Parses [data, data_end). Returns 0, or -1 for a runt or truncated header. The
- * VLAN of the FDB key is the outermost tag's VID (0 when untagged). */
-static __always_inline int xb_parse(void *data, void *data_end, __u32 len, struct xb_frame *f) {
+ * VLAN of the FDB key is the outermost tag's VID (0 when untagged): `oob_vid` when the
+ * frame's outer tag was taken out of the packet (an skb's vlan_tci: the stack untags
+ * on receive, and a VLAN device's tag rides there on transmit), else the first tag in
+ * the packet. oob_vid < 0: none. */
+static __always_inline int xb_parse_vid(void *data, void *data_end, __u32 len, int oob_vid,
+                                        struct xb_frame *f) {
     struct ethhdr *eth = data;
     __u32 off = sizeof(*eth);
     __u16 vlan = 0;
@@ -52,11 +56,14 @@ static __always_inline int xb_parse(void *data, void *data_end, __u32 len, struc
         vh = data + off;
         if ((void *)(vh + 1) > data_end)
             return -1;
-        if (i == 0)
+        if (i == 0 && oob_vid < 0)
             vlan = bpf_ntohs(vh->tci) & 0x0fff;
         proto = vh->proto;
         off += sizeof(*vh);
     }
+
+    if (oob_vid >= 0)
+        vlan = oob_vid & 0x0fff;
 
     /* Each address as one 64-bit key (struct xb_fdb_key: the MAC in bytes 0-5, the VLAN
      * in 6-7), put together from word loads and stored whole: the cache compares that
@@ -68,6 +75,11 @@ static __always_inline int xb_parse(void *data, void *data_end, __u32 len, struc
     f->l3_off = off;
     f->len = len;
     return 0;
+}
+
+/* A frame as XDP sees it: every tag still in the packet. */
+static __always_inline int xb_parse(void *data, void *data_end, __u32 len, struct xb_frame *f) {
+    return xb_parse_vid(data, data_end, len, -1, f);
 }
 
 static __always_inline int xb_is_group(const __u8 *mac) {
@@ -113,7 +125,8 @@ struct xb_l4 {
 
 /* Locates the L4 header of an IPv4 or IPv6 frame. proto 0 for other ethertypes,
  * truncated or malformed IP headers, fragments (no whole L4 checksum to offload),
- * ICMP and ICMPv6; XB_L4_OPAQUE for SCTP and IPv6 extension headers. */
+ * ICMP and ICMPv6; XB_L4_OPAQUE for SCTP, tunnels (IPv4's IP-in-IP and GRE) and any
+ * other IPv6 next header. */
 static __always_inline void xb_l4_locate(void *data, void *data_end, const struct xb_frame *f,
                                          struct xb_l4 *l4) {
     __u32 off = f->l3_off & 0xff; /* at most 22: bounds the offset for the verifier */
@@ -125,7 +138,10 @@ static __always_inline void xb_l4_locate(void *data, void *data_end, const struc
 
         if ((void *)(ip + 1) > data_end)
             return;
-        if (ip->protocol == 132 /* SCTP */) {
+        /* SCTP's checksum is not a one's complement sum; IP-in-IP, IPv6-in-IP and GRE
+         * carry an inner packet whose offloaded checksum this cannot see. */
+        if (ip->protocol == 132 || ip->protocol == 4 || ip->protocol == 41 ||
+            ip->protocol == 47) {
             l4->proto = XB_L4_OPAQUE;
             return;
         }
@@ -173,19 +189,34 @@ static __always_inline void xb_l4_locate(void *data, void *data_end, const struc
  * checksum state, so a redirect would send it out broken; the skb of the TC path keeps
  * it. Frames are judged by content: a field equal to the pseudo-header sum. A complete
  * checksum that happens to be equal (1 in 65536) merely takes the slower TC path.
- * Protocols whose checksum offload cannot be judged so (SCTP, IPv6 extension headers)
- * always take the TC path. */
+ * Protocols whose checksum offload cannot be judged so (SCTP, IPv6 extension headers,
+ * tunnels: IP-in-IP, GRE, and VXLAN and Geneve on their ports - a tunnel on another
+ * UDP port goes unseen) always take the TC path. */
 static __always_inline int xb_maybe_partial_csum(void *data, void *data_end,
                                                  const struct xb_l4 *l4) {
+    const __u32 off = l4->off & 0x7f; /* at most 82 */
     __u16 *field;
 
     if (l4->proto == XB_L4_OPAQUE)
         return 1;
     if (!l4->proto)
         return 0;
-    field = data + (l4->off & 0x7f) + (l4->proto == 6 ? 16 : 6); /* off: at most 82 */
-    if ((void *)(field + 1) > data_end)
-        return 0;
+    if (l4->proto == 17) {
+        __u16 *uh = data + off;
+
+        if ((void *)(uh + 4) > data_end)
+            return 0;
+        /* A UDP tunnel (VXLAN, VXLAN-GPE, Geneve; 8472: Linux's first VXLAN port): an
+         * offloaded checksum would be the inner packet's. */
+        if (uh[1] == bpf_htons(4789) || uh[1] == bpf_htons(8472) || uh[1] == bpf_htons(6081) ||
+            uh[1] == bpf_htons(4790))
+            return 1;
+        field = &uh[3];
+    } else {
+        field = data + off + 16;
+        if ((void *)(field + 1) > data_end)
+            return 0;
+    }
     return xb_csum_is(*field, xb_fold(l4->pseudo));
 }
 

@@ -248,7 +248,8 @@ static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class
 }
 
 /* Makes the headers the parser reads linear (a GSO skb from a tap may not have them
- * in its head) and parses them. */
+ * in its head) and parses them. The outer VLAN tag of an skb is usually not in the
+ * packet but in vlan_tci: it is the key's VLAN, as the tag XDP reads. */
 static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f) {
     void *data = (void *)(long)skb->data;
     void *data_end = (void *)(long)skb->data_end;
@@ -258,7 +259,7 @@ static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f
         data = (void *)(long)skb->data;
         data_end = (void *)(long)skb->data_end;
     }
-    return xb_parse(data, data_end, skb->len, f);
+    return xb_parse_vid(data, data_end, skb->len, skb->vlan_present ? (int)skb->vlan_tci : -1, f);
 }
 
 SEC("tc")

@@ -268,6 +268,10 @@ struct xb_trace_event {
  * BTF of the built object by a test. */
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_key) == 8, "xb_fdb_key");
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_val) == 16, "xb_fdb_val");
+/* A move rewrites ifindex, slot and type as one 64-bit word (fdb.h). */
+XB_STATIC_ASSERT(__builtin_offsetof(struct xb_fdb_val, slot) == 4 &&
+                     __builtin_offsetof(struct xb_fdb_val, type) == 6,
+                 "xb_fdb_val: the port in the first 8 bytes");
 XB_STATIC_ASSERT(sizeof(struct xb_port) == 64, "xb_port");
 XB_STATIC_ASSERT(sizeof(struct xb_config) == 128, "xb_config");
 XB_STATIC_ASSERT(sizeof(struct xb_port_stats) ==

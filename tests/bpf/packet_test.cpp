@@ -228,6 +228,18 @@ TEST_F(BridgeTest, VlanIsPartOfTheKey) {
     EXPECT_EQ(stats(2).cnt[XB_CNT_FLOODED], 1u);
 }
 
+TEST_F(BridgeTest, TaggedFramesForTheHostGoUpOnEveryVlan) {
+    // Local entries are kept for VLAN 0; the host's address is its own on every VLAN
+    // (a VLAN device on the uplink), as br0's is.
+    auto up = dp_->port_by_ifindex(ifindex(0));
+    const std::string host_mac = xb::format_mac(up->port.mac);
+    EXPECT_EQ(run_xdp(1, eth_frame(host_mac, kA, 0x0800, 100)), XDP_PASS);
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(host_mac, kA, 0x0800, 100)), TC_ACT_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 0u) << "not flooded as unknown unicast";
+    EXPECT_TRUE(fdb(kA, 100));
+}
+
 TEST_F(BridgeTest, FramesLongerThanXdpMayTakeGoToTc) {
     dp_->config()->xdp_max_len = 100;
     EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA, 0x0800, std::nullopt, 200)), XDP_PASS);
@@ -341,6 +353,27 @@ uint16_t udp6_pseudo_sum() {
 }
 
 } // namespace
+
+TEST_F(BridgeTest, TunnelsTakeTheTcPath) {
+    // An offloaded checksum in a tunnel is the inner packet's: the outer header says
+    // nothing of it, so tunnels are left to TC, whose skb keeps the checksum state.
+    run_xdp(2, eth_frame(kOut, kB)); // B known on p2
+    const auto with = [](Frame f, uint8_t proto, uint16_t dport) {
+        uint8_t *ip = &f.bytes[14];
+        ip[9] = proto;
+        ip[20 + 2] = uint8_t(dport >> 8);
+        ip[20 + 3] = uint8_t(dport);
+        ip[20 + 6] = ip[20 + 7] = 0; // an outer UDP checksum of 0: "none"
+        return f;
+    };
+    const Frame plain = tcp4_frame(kB, kA, 0x1234);
+    for (uint16_t port : {4789, 8472, 6081, 4790})
+        EXPECT_EQ(run_xdp(1, with(plain, 17, port)), XDP_PASS) << "UDP port " << port;
+    for (uint8_t proto : {4, 41, 47})
+        EXPECT_EQ(run_xdp(1, with(plain, proto, 0)), XDP_PASS) << "IP protocol " << int(proto);
+    EXPECT_EQ(run_xdp(1, with(plain, 17, 53)), XDP_REDIRECT) << "plain UDP stays at XDP";
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_XDP], 1u);
+}
 
 TEST_F(BridgeTest, PartiallyChecksummedIpv6FramesTakeTheTcPath) {
     run_xdp(2, eth_frame(kOut, kB)); // B known on p2

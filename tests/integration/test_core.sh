@@ -206,6 +206,36 @@ $after"
 	echo "ok: nothing left (links, qdiscs, promiscuity, admin state, taps, pins, programs, process)"
 }
 
+test_vlans_across_host_guests_and_wire() {
+	require_tools jq
+	standard_bridge
+	# VLAN 100 over the untagged LAN: the host's eth0.100, the guests' and the outside
+	# PC's. Frames cross the bridge tagged, whichever hook takes them (the stack moves an
+	# skb's tag out of the packet before TC); the host's addresses are local on every VLAN.
+	local ns
+	for ns in host out g0 g1; do
+		in_ns "$ns" ip link add link eth0 name eth0.100 type vlan id 100 || skip "no 802.1Q VLAN devices"
+	done
+	ip -n "$PFX-host" addr add 10.78.0.2/24 dev eth0.100
+	ip -n "$PFX-out" addr add 10.78.0.1/24 dev eth0.100
+	ip -n "$PFX-g0" addr add 10.78.0.10/24 dev eth0.100
+	ip -n "$PFX-g1" addr add 10.78.0.11/24 dev eth0.100
+	for ns in host out g0 g1; do
+		in_ns "$ns" ip link set eth0.100 up
+	done
+	assert_ping g0 10.78.0.2
+	assert_ping host 10.78.0.11
+	assert_ping g0 10.78.0.11
+	assert_ping out 10.78.0.10
+	local fdb
+	fdb=$(xb fdb show --name "$XB_BRIDGE" --json)
+	jq -e --arg m "$(topo_guest_mac 0)" 'any(.[]; .mac == $m and .vlan == 100 and .port == "tap0")' <<<"$fdb" >/dev/null ||
+		fail "guest 0 not learned in VLAN 100: $fdb"
+	jq -e --arg m "$TOPO_OUT_MAC" 'any(.[]; .mac == $m and .vlan == 100 and .port == "eth0")' <<<"$fdb" >/dev/null ||
+		fail "the outside PC not learned in VLAN 100: $fdb"
+	echo "ok: host, guests and the wire talk over VLAN 100, learned per VLAN"
+}
+
 test_failed_up_rolls_back() {
 	require_tools bpftool
 	topo_create 0
