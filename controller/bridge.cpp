@@ -200,7 +200,8 @@ void release_local_entry(Datapath &dp, const uint8_t *mac, uint32_t ifindex) {
 void init_config(Datapath &dp, const UpOptions &opts) {
     xb_config &c = *dp.config();
     c.ageing_ns = uint64_t(opts.ageing_sec.value_or(kDefaultAgeingSec)) * 1000000000ull;
-    c.max_learned = opts.max_learned.value_or(opts.fdb_max);
+    // 0: as many as the FDB holds - never into the entries kept for static ones.
+    c.max_learned = opts.max_learned.value_or(0) ? *opts.max_learned : opts.fdb_max;
     c.max_ports = static_cast<uint16_t>(opts.max_ports);
     c.netns_ino = current_netns();
     c.xdp_max_len = 1514 + 4; // the ports set it (update_xdp_max_len)

@@ -70,25 +70,26 @@ void fdb_forget(Datapath &dp, uint64_t n) {
 }
 
 size_t fdb_remove_if(Datapath &dp, const std::function<bool(const FdbEntry &)> &pred) {
-    // Deleted per chunk while iterating, so a million matches never sit in memory.
-    std::vector<xb_fdb_key> keys;
-    uint64_t dynamic = 0;
+    // Deleted per chunk while iterating, so a million matches never sit in memory. Learned
+    // entries apart: n_learned goes down by those this call deleted, not by those it saw
+    // (the ageing sweep may delete some of them meanwhile, and counts them itself).
+    std::vector<xb_fdb_key> dynamic, other;
     size_t removed = 0;
     auto flush = [&] {
-        removed += fdb_delete(dp, keys);
-        keys.clear();
+        const size_t gone = fdb_delete(dp, dynamic);
+        fdb_forget(dp, gone);
+        removed += gone + fdb_delete(dp, other);
+        dynamic.clear();
+        other.clear();
     };
     fdb_for_each(dp, [&](const FdbEntry &e) {
         if (!pred(e))
             return;
-        if (e.val.type == XB_FDB_DYNAMIC)
-            dynamic++;
-        keys.push_back(e.key);
-        if (keys.size() >= 4096)
+        (e.val.type == XB_FDB_DYNAMIC ? dynamic : other).push_back(e.key);
+        if (dynamic.size() + other.size() >= 4096)
             flush();
     });
     flush();
-    fdb_forget(dp, dynamic);
     return removed;
 }
 

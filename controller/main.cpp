@@ -459,8 +459,11 @@ static int run(int argc, char **argv) {
                 dp.config()->ageing_ns =
                     uint64_t(number_option("ageing-time", value, 0, 1000000)) * 1000000000ull;
             } else if (setting == "max-learned" || setting == "max_learned") {
+                // 0: as many as the FDB holds. The datapath reads 0 as no cap at all,
+                // which would let learning take the entries kept for static ones.
                 const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
-                dp.config()->max_learned = number_option("max-learned", value, 0, cap);
+                const uint32_t n = number_option("max-learned", value, 0, cap);
+                dp.config()->max_learned = n ? n : cap;
             } else {
                 throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned)", setting),
                             EINVAL);

@@ -219,6 +219,10 @@ test_learning_limit() {
 		fail "a frame to an unlearned MAC was not flooded"
 	echo "ok: frames from and to unlearned MACs still get through"
 
+	xb set --name "$XB_BRIDGE" max-learned 0
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq .max_learned) -eq 65536 ]] ||
+		fail "max-learned 0 is not the FDB's size: $(xb status --name "$XB_BRIDGE" --json | jq .max_learned)"
+
 	step "a flood of random source MACs from a guest"
 	xb set --name "$XB_BRIDGE" max-learned 1000
 	send g0 "$TOPO_OUT_MAC" 02:00:01:00:00:00 --src-count 50000 --count 50000
