@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <unistd.h>
 
 namespace xb {
 
@@ -35,7 +36,7 @@ Undo::~Undo() {
 int BridgeLock::held_fd_ = -1;
 
 BridgeLock::BridgeLock(Mode mode) {
-    ensure_bpffs();
+    made_root_ = ensure_bpffs();
     UniqueFd fd(::open(pin_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd)
         throw_last_errno(fmt::format("cannot open {}", pin_root()));
@@ -53,6 +54,10 @@ BridgeLock::BridgeLock(Mode mode) {
 }
 
 BridgeLock::~BridgeLock() {
+    // A command that made the pin root and leaves no bridge in it (it failed, or took
+    // nothing down) leaves no root either: rmdir fails on a root with bridges.
+    if (fd_ && made_root_)
+        ::rmdir(pin_root().c_str());
     if (fd_ && held_fd_ == fd_.get())
         held_fd_ = -1;
 }

@@ -72,6 +72,7 @@ class BridgeLock {
 
   private:
     UniqueFd fd_;
+    bool made_root_ = false; // this lock created the pin root (removed again if left empty)
     static int held_fd_;
 };
 

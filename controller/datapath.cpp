@@ -123,7 +123,7 @@ std::string pin_dir(const std::string &bridge) {
     return pin_root() + "/" + bridge;
 }
 
-void ensure_bpffs() {
+bool ensure_bpffs() {
     const char *base = std::getenv("XBRIDGE_BPFFS");
     const std::string mnt = base && *base ? base : "/sys/fs/bpf";
     struct statfs st {};
@@ -133,8 +133,11 @@ void ensure_bpffs() {
         if (::mount("bpf", mnt.c_str(), "bpf", 0, "mode=0700") < 0)
             throw_last_errno(fmt::format("no bpffs: cannot mount bpffs on {}", mnt));
     }
-    if (::mkdir(pin_root().c_str(), 0700) < 0 && errno != EEXIST)
+    if (::mkdir(pin_root().c_str(), 0700) == 0)
+        return true;
+    if (errno != EEXIST)
         throw_last_errno(fmt::format("cannot create {}", pin_root()));
+    return false;
 }
 
 std::vector<std::string> list_bridges() {

@@ -44,7 +44,7 @@ const char *prog_name(ProgId id);
 std::string pin_root();
 std::string pin_dir(const std::string &bridge);
 // Mounts bpffs on /sys/fs/bpf when nothing is mounted there (as `bpftool` does).
-void ensure_bpffs();
+bool ensure_bpffs();
 std::vector<std::string> list_bridges();
 
 // The mmapped config map element: shared with the datapath, updated in place.

@@ -277,6 +277,18 @@ test_bad_input_is_one_clear_line() {
 	expect_error "no bridge named $XB_BRIDGE" xb down --name "$XB_BRIDGE"
 	expect_error "network namespace $PFX-nope" "$XB" -n "$PFX-nope" status
 	expect_error "no bpffs: cannot access /nonexistent-bpffs" env XBRIDGE_BPFFS=/nonexistent-bpffs "$XB" -n "$PFX-host" up --name "$XB_BRIDGE" eth0
+	# On a bpffs of its own (a private mount namespace), failed commands leave no pin root.
+	local fs=$TOPO_TMP/bpffs rc=0
+	mkdir -p "$fs"
+	unshare -m bash -c "mount -t bpf bpf '$fs' || exit 77
+		XBRIDGE_BPFFS='$fs' '$XB' -n '$PFX-host' down --name nosuch 2>/dev/null
+		XBRIDGE_BPFFS='$fs' '$XB' -n '$PFX-host' up --name '$XB_BRIDGE' eth9 2>/dev/null
+		[[ ! -e '$fs/xbridge' ]]" || rc=$?
+	case $rc in
+	0) echo "ok: failed commands left no pin root" ;;
+	77) echo "(no private bpffs mount: pin-root check left out)" ;;
+	*) fail "a failed command left $fs/xbridge behind" ;;
+	esac
 	if command -v setpriv >/dev/null; then
 		expect_error "must be run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$XB" status
 	fi
