@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "error.hpp"
 
+#include <bpf/libbpf.h>
 #include <cerrno>
 #include <cstring>
 #include <cstdlib>
@@ -8,6 +9,13 @@
 namespace xb {
 
 std::string errno_message(const std::string &what, int err) {
+    // libbpf's own codes (LIBBPF_ERRNO__*, from 4000: a bad ELF, a failed relocation...)
+    // are not errnos: strerror would say "Unknown error 4001".
+    if (std::abs(err) >= __LIBBPF_ERRNO__START) {
+        char buf[128] = {};
+        libbpf_strerror(std::abs(err), buf, sizeof(buf));
+        return what + ": " + buf;
+    }
     return what + ": " + std::strerror(std::abs(err));
 }
 

@@ -188,7 +188,8 @@ static int run(int argc, char **argv) {
     CLI::App app{"xbridge: an XDP learning bridge for VM hosts"};
     app.require_subcommand(1);
     std::string netns;
-    app.add_option("-n,--netns", netns, "Work in this named network namespace (as ip -n)");
+    auto *netns_opt =
+        app.add_option("-n,--netns", netns, "Work in this named network namespace (as ip -n)");
 
     // up
     auto *up = app.add_subcommand("up", "Create a bridge, or add ports to a running one");
@@ -309,6 +310,8 @@ static int run(int argc, char **argv) {
                       << ")\n";
             return 0;
         }
+        if (netns_opt->count() && netns.empty())
+            throw Error("--netns: the namespace name is empty", EINVAL);
         require_root();
         if (!netns.empty())
             enter_netns(netns);

@@ -75,6 +75,8 @@ test_upgrade_without_loss() {
 	assert_ping out "$G1"
 	echo "ok: programs $id0 -> $id1 -> $id2 replaced under a 50/s ping; FDB and counters kept"
 	expect_error "cannot open the datapath object /nonexistent.o" xb upgrade --name "$XB_BRIDGE" --object /nonexistent.o
+	printf '\177ELF not really' >"$TOPO_TMP/junk.o"
+	expect_error "$TOPO_TMP/junk.o: BPF object format invalid" xb upgrade --name "$XB_BRIDGE" --object "$TOPO_TMP/junk.o"
 	assert_ping g0 "$TOPO_OUT_IP"
 }
 
