@@ -75,7 +75,7 @@ uint64_t current_netns() {
     return st.st_ino;
 }
 
-bool netns_alive(uint64_t ino) {
+bool netns_alive(uint64_t ino, int except_pid) {
     // A namespace lives while a process is in it or a bind mount (ip netns) holds it.
     auto matches = [ino](const std::string &path) {
         struct stat st {};
@@ -88,7 +88,7 @@ bool netns_alive(uint64_t ino) {
     for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string n = e.path().filename();
         if (!n.empty() && std::isdigit(static_cast<unsigned char>(n[0])) &&
-            matches(e.path().string() + "/ns/net"))
+            n != std::to_string(except_pid) && matches(e.path().string() + "/ns/net"))
             return true;
     }
     return false;
@@ -101,7 +101,10 @@ Datapath open_bridge(const std::string &name, bool allow_orphan) {
     if (!dp)
         throw Error(fmt::format("no bridge named {}", name), ENOENT);
     const uint64_t ns = dp->config()->netns_ino;
-    if (ns != current_netns() && !(allow_orphan && !netns_alive(ns)))
+    // Orphaned: nothing but the bridge's own controller keeps its namespace (an `ip netns
+    // del` does not end a namespace a process is in).
+    if (ns != current_netns() &&
+        !(allow_orphan && !netns_alive(ns, static_cast<int>(dp->config()->controller_pid))))
         throw Error(fmt::format("bridge {} belongs to another network namespace", name), ENOENT);
     return std::move(*dp);
 }

@@ -132,6 +132,26 @@ test_bridge_of_another_build() {
 	echo "ok: refused with one line and left forwarding, then managed again once restored"
 }
 
+test_down_after_its_namespace_was_deleted() {
+	require_tools jq
+	topo_create 0
+	xb up --name "$XB_BRIDGE" --uplink none --metrics off tap0 >/dev/null
+	local pid
+	pid=$(xb status --name "$XB_BRIDGE" --json | jq .controller_pid)
+	# `ip netns del` does not end a namespace a process is in: the bridge's own controller
+	# keeps it. From outside, the bridge is an orphan all the same, and down takes it.
+	ip netns del "$PFX-host"
+	"$XB" down --name "$XB_BRIDGE" >/dev/null || fail "down of the bridge whose namespace was deleted failed"
+	[[ ! -e $(topo_pins)/$XB_BRIDGE ]] || fail "its pins are left"
+	local t
+	for ((t = 0; t < 50; t++)); do
+		process_running "$pid" || break
+		sleep 0.1
+	done
+	process_running "$pid" && fail "its controller still runs"
+	echo "ok: taken down from outside; controller stopped, pins removed"
+}
+
 test_concurrent_commands() {
 	require_tools jq
 	standard_bridge
