@@ -73,9 +73,10 @@ static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen
  * the entry is new, moved, or its timestamp is older than XB_FDB_REFRESH_NS: a
  * per-frame write would serialise CPUs on the bucket lock and bounce the entry's
  * cache line. Existing entries are updated in place (a move is one 64-bit store of
- * the port: a reader racing it sees the old or the new port, both valid). Static and local entries are never
- * moved by learning. Ageing follows this timestamp only: destination hits refresh
- * nothing. `gen` is the FDB generation read before any lookup of this frame. */
+ * the port: a reader racing it sees the old or the new port, both valid). Static and
+ * local entries are never moved by learning. Ageing follows this timestamp only:
+ * destination hits refresh nothing. `gen` is the FDB generation read before any lookup
+ * of this frame. */
 static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 ifindex, __u32 slot,
                                           struct xb_config *cfg, __u32 gen) {
     struct xb_fdb_cache_ent *c = xb_cache_slot(src);

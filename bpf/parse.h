@@ -140,8 +140,7 @@ static __always_inline void xb_l4_locate(void *data, void *data_end, const struc
             return;
         /* SCTP's checksum is not a one's complement sum; IP-in-IP, IPv6-in-IP and GRE
          * carry an inner packet whose offloaded checksum this cannot see. */
-        if (ip->protocol == 132 || ip->protocol == 4 || ip->protocol == 41 ||
-            ip->protocol == 47) {
+        if (ip->protocol == 132 || ip->protocol == 4 || ip->protocol == 41 || ip->protocol == 47) {
             l4->proto = XB_L4_OPAQUE;
             return;
         }

@@ -143,7 +143,7 @@ std::optional<std::string> owner_bridge(int ifindex, const std::string &except) 
 
 // What add_local_entry did, for its undo.
 struct LocalEntry {
-    bool written = false;                       // the port's entry is in the FDB now
+    bool written = false;                      // the port's entry is in the FDB now
     std::optional<xb_fdb_val> replaced_static; // a static entry it replaced
 };
 
@@ -166,8 +166,9 @@ LocalEntry add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
             return {true, std::nullopt};
         }
         if (errno == E2BIG)
-            throw Error(fmt::format("cannot add the local FDB entry of {}: the FDB is full", p.name),
-                        ENOSPC);
+            throw Error(
+                fmt::format("cannot add the local FDB entry of {}: the FDB is full", p.name),
+                ENOSPC);
         if (errno != EEXIST)
             throw_errno(fmt::format("cannot add the local FDB entry of {}", p.name), errno);
         xb_fdb_val cur{};
@@ -182,9 +183,9 @@ LocalEntry add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
             return {true, cur.type == XB_FDB_STATIC ? std::optional(cur) : std::nullopt};
         }
     }
-    throw Error(fmt::format("cannot add the local FDB entry of {}: the entry keeps changing",
-                            p.name),
-                EAGAIN);
+    throw Error(
+        fmt::format("cannot add the local FDB entry of {}: the entry keeps changing", p.name),
+        EAGAIN);
 }
 
 // Removes the local entry of `mac` if port `ifindex` holds it; another port with the same
@@ -510,9 +511,9 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
         for (const auto &sp : dp->absent_ports())
             if (name == sp.port.name)
                 absent = sp;
-        const bool is_uplink = dp->config()->uplink_ifindex == 0 &&
-                               ((uplink && *uplink == name) ||
-                                (absent && (absent->port.flags & XB_PORT_UPLINK)));
+        const bool is_uplink =
+            dp->config()->uplink_ifindex == 0 &&
+            ((uplink && *uplink == name) || (absent && (absent->port.flags & XB_PORT_UPLINK)));
         if (absent) {
             undo.push([&dp, kept = *absent] {
                 xb_port p = kept.port;

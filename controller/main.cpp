@@ -107,10 +107,11 @@ int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foregro
     if (existing && !need_controller && maddr && !foreground) {
         const MetricsAddr cur{existing->config()->metrics_ip4, existing->config()->metrics_port};
         if (cur.ip4 != maddr->ip4 || cur.port != maddr->port)
-            throw Error(fmt::format("bridge {}'s controller serves metrics on {}: --metrics applies "
-                                    "when a controller starts",
-                                    upo.name, format_metrics_addr(cur)),
-                        EEXIST);
+            throw Error(
+                fmt::format("bridge {}'s controller serves metrics on {}: --metrics applies "
+                            "when a controller starts",
+                            upo.name, format_metrics_addr(cur)),
+                EEXIST);
     }
     if (existing && !need_controller && foreground)
         throw Error(fmt::format("bridge {} already has a controller (pid {})", upo.name,
