@@ -323,13 +323,30 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
 
 } // namespace
 
+namespace {
+
+// Attaches device li as absent port `kept`, in its slot with its flags. A failure
+// leaves the port absent, as it was (add_port's own undo clears the slot).
+void add_absent_port(Datapath &dp, Netlink &nl, const LinkInfo &li, const SlotPort &kept,
+                     bool uplink, bool created, XdpMode mode, Undo &undo) {
+    undo.push([&dp, kept] {
+        xb_port p = kept.port;
+        uint32_t slot = kept.slot;
+        bpf_map_update_elem(dp.map(MapId::Ports), &slot, &p, BPF_ANY);
+    });
+    add_port(dp, nl, li, uplink, created, mode, undo, kept.slot, kept.port.flags);
+}
+
+} // namespace
+
 bool readd_port(Datapath &dp, Netlink &nl, const LinkInfo &li) {
     for (const auto &sp : dp.absent_ports()) {
         if (li.name != sp.port.name)
             continue;
         Undo undo;
-        add_port(dp, nl, li, sp.port.flags & XB_PORT_UPLINK, false, XdpMode::Auto, undo, sp.slot,
-                 sp.port.flags);
+        add_absent_port(dp, nl, li, sp,
+                        (sp.port.flags & XB_PORT_UPLINK) && !dp.config()->uplink_ifindex, false,
+                        XdpMode::Auto, undo);
         undo.commit();
         return true;
     }
@@ -514,17 +531,10 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
         const bool is_uplink =
             dp->config()->uplink_ifindex == 0 &&
             ((uplink && *uplink == name) || (absent && (absent->port.flags & XB_PORT_UPLINK)));
-        if (absent) {
-            undo.push([&dp, kept = *absent] {
-                xb_port p = kept.port;
-                uint32_t slot = kept.slot;
-                bpf_map_update_elem(dp->map(MapId::Ports), &slot, &p, BPF_ANY);
-            });
-            add_port(*dp, nl, *li, is_uplink, created, opts.xdp_mode, undo, absent->slot,
-                     absent->port.flags);
-        } else {
+        if (absent)
+            add_absent_port(*dp, nl, *li, *absent, is_uplink, created, opts.xdp_mode, undo);
+        else
             add_port(*dp, nl, *li, is_uplink, created, opts.xdp_mode, undo);
-        }
         res.added.push_back(name);
     }
 

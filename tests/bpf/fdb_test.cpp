@@ -254,3 +254,20 @@ TEST_F(BridgeTest, UpOfAnAbsentPortBringsItBackInItsSlot) {
         named += std::string(sp.port.name) == "p2";
     EXPECT_EQ(named, 1u);
 }
+
+TEST_F(BridgeTest, AnAbsentPortThatCannotBeReattachedStaysAbsent) {
+    const uint32_t slot = slot_of(2);
+    ASSERT_TRUE(sh("ip link del p2"));
+    xb::remove_port(*dp_, slot, *nl_, true);
+    // p2 returns with a TC filter where xbridge's goes: attaching it fails midway.
+    ASSERT_TRUE(sh("ip link add p2 type veth peer name p2peer"));
+    ASSERT_TRUE(sh("tc qdisc add dev p2 clsact"));
+    ASSERT_TRUE(sh(fmt::format("tc filter add dev p2 ingress prio {} handle {} bpf bytecode '1,6 "
+                               "0 0 0'",
+                               xb::kTcPriority, xb::kTcHandle)));
+    EXPECT_THROW(xb::readd_port(*dp_, *nl_, *nl_->link("p2")), xb::Error);
+    const auto absent = dp_->absent_ports();
+    ASSERT_EQ(absent.size(), 1u) << "still remembered, for the next try";
+    EXPECT_EQ(absent[0].slot, slot);
+    EXPECT_STREQ(absent[0].port.name, "p2");
+}
