@@ -639,7 +639,12 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
     // still attached): a frame arriving meanwhile can no longer learn a MAC back onto it,
     // where the entry would black-hole that MAC until it aged out.
     fdb_flush_port(dp, ifindex, true);
-    release_local_entry(dp, p->mac, ifindex);
+    try {
+        release_local_entry(dp, p->mac, ifindex);
+    } catch (const Error &) {
+        // Another port with this address found the FDB full: it goes without a local
+        // entry (frames for it are flooded) rather than this port half removed.
+    }
     update_max_slot(dp);
     update_xdp_max_len(dp);
     if (device_gone)
