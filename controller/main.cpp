@@ -343,7 +343,7 @@ static int run(int argc, char **argv) {
                  {std::pair{"--fdb-size", &fdb_size}, std::pair{"--max-ports", &max_ports},
                   std::pair{"--ageing-time", &ageing}, std::pair{"--max-learned", &max_learned}})
                 if (!given->empty())
-                    upo.new_bridge_only.push_back(opt);
+                    upo.new_bridge_only.emplace_back(opt);
             std::optional<MetricsAddr> maddr;
             if (!metrics.empty()) {
                 maddr = parse_metrics_addr(metrics);
