@@ -461,6 +461,12 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
             throw Error(fmt::format("uplink {}: no such device", name), ENODEV);
         infos.push_back(std::move(li));
     }
+    if (!fresh && uplink && dp->config()->uplink_ifindex) {
+        auto cur = dp->port_by_ifindex(dp->config()->uplink_ifindex);
+        if (cur && *uplink != cur->port.name)
+            throw Error(fmt::format("bridge {} already has uplink {}", opts.name, cur->port.name),
+                        EEXIST);
+    }
     // A port's role does not change by `up`: a port already in the bridge named as its
     // uplink must be the uplink.
     if (!fresh && uplink)
@@ -471,12 +477,6 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
                     throw Error(fmt::format("{} is already a port of bridge {}, not its uplink",
                                             *uplink, opts.name),
                                 EEXIST);
-    if (!fresh && uplink && dp->config()->uplink_ifindex) {
-        auto cur = dp->port_by_ifindex(dp->config()->uplink_ifindex);
-        if (cur && *uplink != cur->port.name)
-            throw Error(fmt::format("bridge {} already has uplink {}", opts.name, cur->port.name),
-                        EEXIST);
-    }
 
     // Enough free slots for the new ports, or nothing happens.
     size_t fresh_ports = 0;

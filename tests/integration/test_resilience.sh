@@ -290,7 +290,9 @@ test_every_command_refuses_bad_input() {
 	expect_error "exists: --fdb-size, --ageing-time only shape a new bridge" \
 		xb up --name "$XB_BRIDGE" --fdb-size 100 --ageing-time 10 tap5
 	expect_error "controller serves metrics on 127.0.0.1:9477" xb up --name "$XB_BRIDGE" --metrics 127.0.0.1:9598
-	expect_error "tap1 is already a port of bridge $XB_BRIDGE, not its uplink" xb up --name "$XB_BRIDGE" --uplink tap1 tap1
+	xb up --name "${XB_BRIDGE}n" --uplink none --metrics off tap6 >/dev/null
+	expect_error "tap6 is already a port of bridge ${XB_BRIDGE}n, not its uplink" xb up --name "${XB_BRIDGE}n" --uplink tap6 tap6
+	xb down --name "${XB_BRIDGE}n" >/dev/null
 	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .ageing_time) == 300 ]] || fail "a refused up changed the ageing time"
 	[[ ! -e /sys/fs/bpf/xbridge/${XB_BRIDGE}x ]] || fail "a refused command created a bridge"
 	in_ns host ip link show tap5 >/dev/null 2>&1 && fail "a refused command created tap5"
