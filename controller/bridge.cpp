@@ -141,51 +141,18 @@ std::optional<std::string> owner_bridge(int ifindex, const std::string &except) 
     return std::nullopt;
 }
 
-// What add_local_entry did, for its undo.
-struct LocalEntry {
-    bool written = false;                      // the port's entry is in the FDB now
-    std::optional<xb_fdb_val> replaced_static; // a static entry it replaced
-};
-
 // The local entry of a port's own MAC, as the kernel bridge's fdb_add_local: when another
 // port already has the address, that port's entry stays ("just use the first one"); a
 // learned or static entry for the address gives way to it.
-LocalEntry add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
+FdbPut add_local_entry(Datapath &dp, const xb_port &p, uint32_t slot) {
     xb_fdb_key key{};
     std::memcpy(key.mac, p.mac, 6);
     xb_fdb_val val{};
     val.ifindex = p.ifindex;
     val.slot = static_cast<uint16_t>(slot);
     val.type = XB_FDB_LOCAL;
-    const int fd = dp.map(MapId::Fdb);
-    // The datapath may learn the address at any moment: insert-if-absent, else decide on
-    // what is there.
-    for (int attempt = 0; attempt < 8; attempt++) {
-        if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0) {
-            dp.fdb_changed();
-            return {true, std::nullopt};
-        }
-        if (errno == E2BIG)
-            throw Error(
-                fmt::format("cannot add the local FDB entry of {}: the FDB is full", p.name),
-                ENOSPC);
-        if (errno != EEXIST)
-            throw_errno(fmt::format("cannot add the local FDB entry of {}", p.name), errno);
-        xb_fdb_val cur{};
-        if (bpf_map_lookup_elem(fd, &key, &cur) < 0)
-            continue; // aged out meanwhile: try again
-        if (cur.type == XB_FDB_LOCAL)
-            return {};
-        if (bpf_map_update_elem(fd, &key, &val, BPF_EXIST) == 0) {
-            if (cur.type == XB_FDB_DYNAMIC)
-                fdb_forget(dp, 1); // a learned entry is gone
-            dp.fdb_changed();      // some CPU may have it cached
-            return {true, cur.type == XB_FDB_STATIC ? std::optional(cur) : std::nullopt};
-        }
-    }
-    throw Error(
-        fmt::format("cannot add the local FDB entry of {}: the entry keeps changing", p.name),
-        EAGAIN);
+    return fdb_put(dp, key, val, fmt::format("the local FDB entry of {}", p.name),
+                   [](const xb_fdb_val &cur) { return cur.type == XB_FDB_LOCAL; });
 }
 
 // Removes the local entry of `mac` if port `ifindex` holds it; another port with the same
@@ -273,12 +240,13 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
 
     dp.set_port(slot, p);
     undo.push([&dp, slot] { dp.clear_port(slot); });
-    if (const LocalEntry local = add_local_entry(dp, p, slot); local.written)
+    // Undone by restoring a static entry it replaced; a learned one is learned again.
+    if (const FdbPut local = add_local_entry(dp, p, slot); local.written)
         undo.push([&dp, p, local] {
             xb_fdb_key key{};
             std::memcpy(key.mac, p.mac, 6);
-            if (local.replaced_static)
-                bpf_map_update_elem(dp.map(MapId::Fdb), &key, &*local.replaced_static, BPF_ANY);
+            if (local.replaced && local.replaced->type == XB_FDB_STATIC)
+                bpf_map_update_elem(dp.map(MapId::Fdb), &key, &*local.replaced, BPF_ANY);
             else
                 bpf_map_delete_elem(dp.map(MapId::Fdb), &key);
             dp.fdb_changed();

@@ -135,51 +135,60 @@ std::string port_label(const Datapath &dp, uint32_t ifindex) {
 
 } // namespace
 
+FdbPut fdb_put(Datapath &dp, const xb_fdb_key &key, const xb_fdb_val &val, const std::string &what,
+               const std::function<bool(const xb_fdb_val &)> &keep) {
+    const int fd = dp.map(MapId::Fdb);
+    // Insert-if-absent, else decide on what is there and replace it with BPF_EXIST: a
+    // learned entry may appear, age out or move between the calls.
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0) {
+            dp.fdb_changed();
+            return {true, std::nullopt};
+        }
+        if (errno == E2BIG)
+            throw Error(fmt::format("cannot add {}: the FDB is full", what), ENOSPC);
+        if (errno != EEXIST)
+            throw_errno(fmt::format("cannot add {}", what), errno);
+        xb_fdb_val cur{};
+        if (bpf_map_lookup_elem(fd, &key, &cur) < 0)
+            continue; // aged out meanwhile: try again
+        if (keep(cur))
+            return {};
+        if (bpf_map_update_elem(fd, &key, &val, BPF_EXIST) == 0) {
+            if (cur.type == XB_FDB_DYNAMIC)
+                fdb_forget(dp, 1); // a learned entry is gone
+            dp.fdb_changed();      // some CPU may have it cached
+            return {true, cur};
+        }
+    }
+    throw Error(fmt::format("cannot add {}: the entry keeps changing", what), EAGAIN);
+}
+
 void fdb_add_static(Datapath &dp, const Mac &mac, uint16_t vlan, uint32_t ifindex, uint32_t slot) {
     if (!is_valid_unicast(mac))
         throw Error(fmt::format("{} is not a unicast address: static entries are for unicast MACs",
                                 format_mac(mac)),
                     EINVAL);
-    const xb_fdb_key key = make_key(mac, vlan);
     xb_fdb_val val{};
     val.ifindex = ifindex;
     val.slot = static_cast<uint16_t>(slot);
     val.type = XB_FDB_STATIC;
     val.updated_ns = monotonic_coarse_ns();
-    const int fd = dp.map(MapId::Fdb);
-    // The datapath may learn the same MAC at any moment: insert-if-absent, else decide
-    // on what is there and replace only a learned entry.
-    for (int attempt = 0; attempt < 8; attempt++) {
-        if (bpf_map_update_elem(fd, &key, &val, BPF_NOEXIST) == 0) {
-            dp.fdb_changed();
-            return;
-        }
-        if (errno == E2BIG)
-            throw Error("the FDB is full", ENOSPC);
-        if (errno != EEXIST)
-            throw_errno("cannot add the FDB entry", errno);
-        xb_fdb_val cur{};
-        if (bpf_map_lookup_elem(fd, &key, &cur) < 0)
-            continue; // aged out meanwhile: try again
+    // Only a learned entry is replaced.
+    fdb_put(dp, make_key(mac, vlan), val, entry_name(mac, vlan), [&](const xb_fdb_val &cur) {
         if (cur.type == XB_FDB_LOCAL)
             throw Error(fmt::format("{} is the address of port {} (a local entry)",
                                     entry_name(mac, vlan), port_label(dp, cur.ifindex)),
                         EEXIST);
         if (cur.type == XB_FDB_STATIC) {
             if (cur.ifindex == ifindex)
-                return;
+                return true;
             throw Error(fmt::format("{} already has a static entry on port {}",
                                     entry_name(mac, vlan), port_label(dp, cur.ifindex)),
                         EEXIST);
         }
-        if (bpf_map_update_elem(fd, &key, &val, BPF_EXIST) == 0) {
-            fdb_forget(dp, 1); // a learned entry became static
-            dp.fdb_changed();
-            return;
-        }
-    }
-    throw Error(fmt::format("cannot add {}: the entry keeps changing", entry_name(mac, vlan)),
-                EAGAIN);
+        return false;
+    });
 }
 
 void fdb_del(Datapath &dp, const Mac &mac, uint16_t vlan) {

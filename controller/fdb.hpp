@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 
 namespace xb {
 
@@ -41,6 +42,19 @@ size_t fdb_sweep(Datapath &dp, uint64_t now_ns);
 
 // Lowers the learned-entry count after the controller deleted n dynamic entries.
 void fdb_forget(Datapath &dp, uint64_t n);
+
+// What fdb_put did.
+struct FdbPut {
+    bool written = false;               // val is the entry now
+    std::optional<xb_fdb_val> replaced; // the entry val replaced
+};
+
+// Writes val under key while the datapath may learn the same key at any moment: inserts
+// it if absent; an entry that is there is shown to `keep`, which returns true to leave it
+// as it is (or throws to refuse), else it is replaced - a learned one taking the learned
+// count down. `what` names the entry in errors ("the local FDB entry of tap0").
+FdbPut fdb_put(Datapath &dp, const xb_fdb_key &key, const xb_fdb_val &val, const std::string &what,
+               const std::function<bool(const xb_fdb_val &)> &keep);
 
 // Adds a static entry for mac/vlan on port (ifindex, slot): replaces a learned entry,
 // is a no-op for the same static entry, and refuses a local address or a static entry
