@@ -46,6 +46,17 @@ std::string format_metrics_addr(const MetricsAddr &a) {
     return fmt::format("{}:{}", buf, a.port);
 }
 
+namespace {
+
+[[noreturn]] void throw_cannot_serve(const std::string &where, int err) {
+    throw Error(fmt::format("cannot serve metrics on {}: {} (choose --metrics ADDR:PORT or "
+                            "--metrics off)",
+                            where, std::strerror(err)),
+                err);
+}
+
+} // namespace
+
 void check_metrics_addr(const MetricsAddr &addr) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd)
@@ -53,13 +64,8 @@ void check_metrics_addr(const MetricsAddr &addr) {
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = addr.ip4;
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) < 0) {
-        const int err = errno;
-        throw Error(fmt::format("cannot serve metrics on {}: {} (choose --metrics ADDR:PORT or "
-                                "--metrics off)",
-                                format_metrics_addr(addr), std::strerror(err)),
-                    err);
-    }
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) < 0)
+        throw_cannot_serve(format_metrics_addr(addr), errno);
 }
 
 MetricsServer::MetricsServer(const std::string &bridge, const MetricsAddr &addr)
@@ -92,14 +98,9 @@ MetricsServer::MetricsServer(const std::string &bridge, const MetricsAddr &addr)
     const std::string where = format_metrics_addr(addr);
     const auto colon = where.rfind(':');
     errno = 0;
-    if (!svr_->bind_to_port(where.substr(0, colon), addr.port)) {
-        // httplib keeps the socket calls' errno: say which of them failed, and why.
-        const int err = errno ? errno : EADDRINUSE;
-        throw Error(fmt::format("cannot serve metrics on {}: {} (choose --metrics ADDR:PORT or "
-                                "--metrics off)",
-                                where, std::strerror(err)),
-                    err);
-    }
+    // httplib keeps the socket calls' errno: say which of them failed, and why.
+    if (!svr_->bind_to_port(where.substr(0, colon), addr.port))
+        throw_cannot_serve(where, errno ? errno : EADDRINUSE);
 }
 
 void MetricsServer::start() {

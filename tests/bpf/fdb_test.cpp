@@ -177,6 +177,14 @@ std::string port_mac(const xb::Datapath &dp, int ifindex) {
     return xb::format_mac(dp.port_by_ifindex(uint32_t(ifindex))->port.mac);
 }
 
+// Puts a TC filter on dev where xbridge's goes: attaching dev as a port fails midway,
+// after its slot and local entry were written.
+bool block_tc_attach(const std::string &dev) {
+    return sh("tc qdisc add dev " + dev + " clsact") &&
+           sh(fmt::format("tc filter add dev {} ingress prio {} handle {} bpf bytecode '1,6 0 0 0'",
+                          dev, xb::kTcPriority, xb::kTcHandle));
+}
+
 } // namespace
 
 TEST_F(BridgeTest, TheLocalEntryFollowsTheAddressOfItsPort) {
@@ -211,10 +219,7 @@ TEST_F(BridgeTest, AFailedUpLeavesTheFdbAsItWas) {
     // p9 has p1's address, and a TC filter where xbridge's would go: adding it fails
     // after its local entry was decided on.
     ASSERT_TRUE(sh("ip link set dev p9 address " + mac));
-    ASSERT_TRUE(sh("tc qdisc add dev p9 clsact"));
-    ASSERT_TRUE(sh(fmt::format("tc filter add dev p9 ingress prio {} handle {} bpf bytecode '1,6 "
-                               "0 0 0'",
-                               xb::kTcPriority, xb::kTcHandle)));
+    ASSERT_TRUE(block_tc_attach("p9"));
     xb::UpOptions o;
     o.name = bridge_;
     o.ports = {"p9"};
@@ -261,10 +266,7 @@ TEST_F(BridgeTest, AnAbsentPortThatCannotBeReattachedStaysAbsent) {
     xb::remove_port(*dp_, slot, *nl_, true);
     // p2 returns with a TC filter where xbridge's goes: attaching it fails midway.
     ASSERT_TRUE(sh("ip link add p2 type veth peer name p2peer"));
-    ASSERT_TRUE(sh("tc qdisc add dev p2 clsact"));
-    ASSERT_TRUE(sh(fmt::format("tc filter add dev p2 ingress prio {} handle {} bpf bytecode '1,6 "
-                               "0 0 0'",
-                               xb::kTcPriority, xb::kTcHandle)));
+    ASSERT_TRUE(block_tc_attach("p2"));
     EXPECT_THROW(xb::readd_port(*dp_, *nl_, *nl_->link("p2")), xb::Error);
     const auto absent = dp_->absent_ports();
     ASSERT_EQ(absent.size(), 1u) << "still remembered, for the next try";
