@@ -3,18 +3,20 @@
  * xbridge datapath: the entry programs of every hook.
  *
  *  xb_xdp_ingress   XDP on every port. Learns, then forwards known unicast and floods
- *                   unknown unicast (and broadcast/multicast when no host copy is due)
- *                   with bpf_redirect_map. Known unicast that keeps coming takes its
- *                   decision from the per-CPU flow cache (flow.h). Everything else -
- *                   frames for the host, floods the host must also hear, frames too
- *                   long for XDP - is passed to the stack untouched and uncounted, for
- *                   the TC hook.
+ *                   unknown unicast, broadcast and multicast (the host's copy through
+ *                   the host pair) with bpf_redirect_map. Known unicast that keeps
+ *                   coming takes its decision from the per-CPU flow cache (flow.h).
+ *                   Everything else - frames for the host, floods the host must hear
+ *                   on a bridge without host pair, frames too long for XDP - is passed
+ *                   to the stack untouched and uncounted, for the TC hook.
  *  xb_tc_ingress    TC ingress on every port: the same decision for the frames XDP
  *                   passed and the frames XDP never sees (GSO/TSO from a tap,
  *                   generic-mode devices), with skb primitives: bpf_redirect, a
  *                   clone-redirect loop for floods, ingress redirect to the host.
  *  xb_tc_egress     TC egress on the uplink: frames the host sends on the uplink towards
  *                   a guest are turned to that guest's port (host → guest).
+ *  xb_xdp_host,     the host pair (abi.h: xb_config.host_ifindex): the host's copy of
+ *  xb_tc_host       an XDP flood arrives there and goes up the uplink's stack.
  *  xb_xdp_devmap_tx devmap egress program of the flood maps: counts each copy.
  *  xb_devmap_xmit   tp_btf/xdp_devmap_xmit: counts frames a port refused after a redirect.
  *  xb_fdb_sweep     syscall program: the controller's ageing sweep, inside the kernel.
@@ -52,6 +54,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 XB_FLOOD_FN(flood_bcast)
 XB_FLOOD_FN(flood_mcast)
 XB_FLOOD_FN(flood_ucast)
+
+/* Whether the host pair is a target of this class's flood map: the host's copy then
+ * rides the XDP broadcast. The map is looked at rather than the config, because the
+ * kernel takes a deleted device out of every devmap by itself. */
+static __always_inline int xb_host_pair_floods(__u32 flood_class) {
+    __u32 host = XB_HOST_SLOT;
+
+    if (flood_class == XB_FLOOD_BCAST)
+        return bpf_map_lookup_elem(&flood_bcast, &host) != NULL;
+    return bpf_map_lookup_elem(&flood_mcast, &host) != NULL;
+}
 
 static __always_inline int xb_xdp_flood(__u32 flood_class) {
     if (flood_class == XB_FLOOD_BCAST)
@@ -128,9 +141,11 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         goto forward;
 
     case XB_ACT_FLOOD:
-        /* XDP has one verdict per frame: it cannot both redirect copies and pass
-         * the frame up. Floods the host must hear go to the TC hook. */
-        if (d.host_copy)
+        /* XDP has one verdict per frame: it cannot both redirect copies and pass the
+         * frame up. The host's copy of a flood is one more copy of the broadcast, to the
+         * host pair (xb_tc_host takes it up the uplink's stack); without a host pair,
+         * floods the host must hear go to the TC hook, which clones. */
+        if (d.host_copy && !xb_host_pair_floods(d.flood_class))
             return XDP_PASS;
         /* A frame to be sent on whose checksum is incomplete goes to the TC path, where
          * the skb keeps its checksum state (learning above has happened either way). */
@@ -138,8 +153,11 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         if (xb_maybe_partial_csum(data, data_end, &l4))
             return XDP_PASS;
         st = xb_count_rx(slot, len, XB_HOOK_XDP);
-        if (st)
+        if (st) {
             st->cnt[XB_CNT_FLOODED]++;
+            if (d.host_copy)
+                st->cnt[XB_CNT_TO_HOST]++;
+        }
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_FLOOD, 0);
         return xb_xdp_flood(d.flood_class);
 
@@ -168,6 +186,15 @@ forward:
     xb_count_tx(d.out_slot, len);
     xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
     return ret;
+}
+
+/* The host pair's second end, where the host's copies of XDP floods arrive. A veth
+ * takes redirected frames only when its peer has NAPI, which an XDP program gives it:
+ * this one passes everything on to xb_tc_host. */
+SEC("xdp.frags")
+int xb_xdp_host(struct xdp_md *ctx) {
+    (void)ctx;
+    return XDP_PASS;
 }
 
 /* Counts each copy a flood map transmits (the kernel bridge counts tx per port). */
@@ -320,6 +347,18 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_TO_HOST, 0);
         return xb_tc_to_host(skb, d.out_ifindex, ifindex);
     }
+}
+
+/* TC ingress of the host pair's second end: the host's copy of a flood goes up the
+ * uplink's stack, as if it had come in there (br0's local delivery). Counted as sent to
+ * the host; the ingress port counted the flood and its host copy. */
+SEC("tc")
+int xb_tc_host(struct __sk_buff *skb) {
+    struct xb_config *cfg = xb_config();
+
+    if (!cfg || !cfg->uplink_ifindex)
+        return TC_ACT_SHOT;
+    return xb_tc_to_host(skb, cfg->uplink_ifindex, skb->ifindex);
 }
 
 /* Host → bridge. The host keeps its addresses on the uplink, so frames it sends to a

@@ -185,6 +185,98 @@ void init_config(Datapath &dp, const UpOptions &opts) {
     std::memcpy(c.name, opts.name.data(), std::min(opts.name.size(), sizeof(c.name) - 1));
 }
 
+// The host pair's MTU: the largest a veth takes, so that every frame XDP floods fits
+// (a devmap skips a target a frame does not fit, and the host would miss its copy).
+constexpr unsigned kHostPairMtu = 65535;
+
+std::string host_pair_name(uint32_t uplink_ifindex) {
+    return fmt::format("xbh{}", uplink_ifindex);
+}
+
+// The host pair's devices are no hosts of their own: no IPv6 link-local address, no
+// router or neighbour solicitations, nothing sent but what the bridge hands over.
+void disable_ipv6(const std::string &ifname) {
+    std::ofstream f(fmt::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", ifname));
+    if (f) // no such file: IPv6 is off in this kernel or namespace
+        f << "1\n";
+}
+
+// Gives a bridge with an uplink its host pair (abi.h: xb_config.host_ifindex): a veth
+// pair xbh<uplink ifindex> / xbh<uplink ifindex>p. The first end is the host's target in
+// the broadcast and multicast flood maps; what the second receives, xb_tc_host hands to
+// the uplink's stack. XDP then floods with the host's copy as one more devmap copy,
+// instead of passing the frame to TC to be cloned port by port.
+void add_host_pair(Datapath &dp, Netlink &nl, uint32_t uplink_ifindex, Undo &undo) {
+    const std::string name = host_pair_name(uplink_ifindex), peer = name + "p";
+    nl.create_veth(name, peer, kHostPairMtu);
+    undo.push([&nl, name] {
+        if (auto l = nl.link(name))
+            nl.delete_link(l->ifindex); // takes its peer with it
+    });
+    const auto a = nl.link(name), b = nl.link(peer);
+    if (!a || !b)
+        throw Error(fmt::format("the host pair {}/{} vanished after creation", name, peer), ENODEV);
+    disable_ipv6(name);
+    disable_ipv6(peer);
+    tc_attach(b->ifindex, peer, TcDir::Ingress, dp.prog(ProgId::TcHost));
+    const std::string pin = dp.link_pin(static_cast<uint32_t>(b->ifindex));
+    xdp_attach(dp.prog(ProgId::XdpHost), b->ifindex, peer, XdpMode::Auto, pin);
+    undo.push([pin] { xdp_detach(pin); });
+    nl.set_up(b->ifindex, true);
+    nl.set_up(a->ifindex, true);
+    dp.config()->host_ifindex = static_cast<uint32_t>(a->ifindex);
+    dp.config()->host_peer_ifindex = static_cast<uint32_t>(b->ifindex);
+    undo.push([&dp] { dp.config()->host_ifindex = dp.config()->host_peer_ifindex = 0; });
+    for (MapId m : {MapId::FloodBcast, MapId::FloodMcast}) {
+        dp.devmap_set(m, XB_HOST_SLOT, static_cast<uint32_t>(a->ifindex), false);
+        undo.push([&dp, m] { dp.devmap_del(m, XB_HOST_SLOT); });
+    }
+}
+
+// Removes the host pair: XDP floods go back to passing the host's copies to TC.
+void remove_host_pair(Datapath &dp, Netlink &nl, uint32_t uplink_ifindex) {
+    for (MapId m : {MapId::FloodBcast, MapId::FloodMcast})
+        dp.devmap_del(m, XB_HOST_SLOT);
+    xb_config &c = *dp.config();
+    if (c.host_peer_ifindex)
+        xdp_detach(dp.link_pin(c.host_peer_ifindex));
+    // Only the pair this bridge made: an ifindex can be taken again by another device.
+    if (auto l = nl.link(static_cast<int>(c.host_ifindex));
+        c.host_ifindex && l && l->name == host_pair_name(uplink_ifindex))
+        nl.delete_link(l->ifindex);
+    c.host_ifindex = c.host_peer_ifindex = 0;
+}
+
+} // namespace
+
+bool restore_host_pair(Datapath &dp, Netlink &nl) {
+    xb_config &c = *dp.config();
+    if (!c.uplink_ifindex)
+        return false;
+    if (auto a = nl.link(host_pair_name(c.uplink_ifindex));
+        a && static_cast<uint32_t>(a->ifindex) == c.host_ifindex)
+        return false;
+    remove_host_pair(dp, nl, c.uplink_ifindex); // what is left of the old one
+    Undo undo;
+    add_host_pair(dp, nl, c.uplink_ifindex, undo);
+    undo.commit();
+    return true;
+}
+
+std::optional<std::string> host_pair(Datapath &dp) {
+    const xb_config &c = *dp.config();
+    uint32_t slot = XB_HOST_SLOT;
+    bpf_devmap_val v{};
+    // The kernel takes a deleted device out of the flood map: the map is the truth.
+    if (!c.host_ifindex || !c.uplink_ifindex ||
+        bpf_map_lookup_elem(dp.map(MapId::FloodBcast), &slot, &v) != 0 ||
+        v.ifindex != c.host_ifindex)
+        return std::nullopt;
+    return host_pair_name(c.uplink_ifindex);
+}
+
+namespace {
+
 void update_max_slot(Datapath &dp) {
     uint32_t max = 0;
     for (const auto &sp : dp.ports())
@@ -280,6 +372,7 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     if (uplink) {
         dp.config()->uplink_ifindex = p.ifindex;
         undo.push([&dp] { dp.config()->uplink_ifindex = 0; });
+        add_host_pair(dp, nl, p.ifindex, undo);
     }
     update_max_slot(dp);
     undo.push([&dp] { update_max_slot(dp); });
@@ -531,6 +624,16 @@ size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
         xdp_replace(pin, name, progs[size_t(ProgId::XdpIngress)].get());
         undo.push([=] { xdp_replace(pin, name, old_xdp); });
     }
+    if (const uint32_t hp = dp.config()->host_peer_ifindex) {
+        const int ifindex = static_cast<int>(hp);
+        const std::string name = host_pair_name(dp.config()->uplink_ifindex) + "p",
+                          pin = dp.link_pin(hp);
+        const int old_tc = dp.prog(ProgId::TcHost), old_x = dp.prog(ProgId::XdpHost);
+        tc_replace(ifindex, name, TcDir::Ingress, progs[size_t(ProgId::TcHost)].get());
+        undo.push([=] { tc_replace(ifindex, name, TcDir::Ingress, old_tc); });
+        xdp_replace(pin, name, progs[size_t(ProgId::XdpHost)].get());
+        undo.push([=] { xdp_replace(pin, name, old_x); });
+    }
     // The old programs stay loaded until the undo steps are dropped with the old fds.
     dp.replace_programs(std::move(progs));
     undo.commit();
@@ -591,8 +694,10 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
     for (MapId m : {MapId::FloodUcast, MapId::FloodMcast, MapId::FloodBcast, MapId::TxPorts})
         dp.devmap_del(m, slot);
     xdp_detach(dp.link_pin(ifindex));
-    if (dp.config()->uplink_ifindex == ifindex)
+    if (dp.config()->uplink_ifindex == ifindex) {
+        remove_host_pair(dp, nl, ifindex);
         dp.config()->uplink_ifindex = 0;
+    }
     dp.clear_port(slot);
     if (device_gone) {
         // Remember the port by name: QEMU recreates its tap under the same name when a

@@ -105,6 +105,15 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone);
 bool readd_port(Datapath &dp, Netlink &nl, const LinkInfo &li);
 void forget_absent_ports(Datapath &dp);
 
+// A bridge with an uplink has a host pair, a veth pair named xbh<uplink ifindex> and
+// xbh<uplink ifindex>p, through which XDP floods give the host its copy (abi.h:
+// xb_config.host_ifindex). host_pair: the first end's name, nullopt when the bridge has
+// none (no uplink, or the pair was deleted: floods then give the host its copy at TC).
+std::optional<std::string> host_pair(Datapath &dp);
+// Makes the host pair again when it was deleted; returns whether it did. The caller
+// holds the lock.
+bool restore_host_pair(Datapath &dp, Netlink &nl);
+
 // Brings a port's operational state into the bridge: the UP flag (for status), its
 // name and MTU, and the bridge's XDP length limit.
 void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);

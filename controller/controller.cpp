@@ -173,7 +173,24 @@ class Controller {
         }
     }
 
+    // The host pair, deleted behind the bridge's back (floods meanwhile give the host its
+    // copy at TC), is made again.
+    void check_host_pair() {
+        if (host_pair(dp_) || !dp_.config()->uplink_ifindex)
+            return;
+        BridgeLock lock(BridgeLock::Mode::Try);
+        if (!lock.held())
+            return; // the next resync tries again
+        try {
+            if (restore_host_pair(dp_, nl_))
+                log(fmt::format("the host pair was gone: made {} again", *host_pair(dp_)));
+        } catch (const Error &e) {
+            log(fmt::format("the host pair was gone and cannot be made again: {}", e.what()));
+        }
+    }
+
     void resync() {
+        check_host_pair();
         for (const auto &sp : dp_.absent_ports())
             if (auto li = nl_.link(std::string(sp.port.name)))
                 maybe_readd(*li);
@@ -202,6 +219,8 @@ class Controller {
         if (!sp) {
             if (!ev.deleted)
                 maybe_readd(ev.link);
+            else if (static_cast<uint32_t>(ev.link.ifindex) == dp_.config()->host_ifindex)
+                check_host_pair();
             return;
         }
         if (ev.deleted) {

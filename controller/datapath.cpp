@@ -34,8 +34,8 @@ constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames 
 // A name missing from a table is a null pointer at its end.
 static_assert(kMapNames.back() != nullptr);
 constexpr std::array<const char *, static_cast<size_t>(ProgId::Count)> kProgNames = {
-    "xb_xdp_ingress",   "xb_tc_ingress",  "xb_tc_egress",
-    "xb_xdp_devmap_tx", "xb_devmap_xmit", "xb_fdb_sweep",
+    "xb_xdp_ingress", "xb_tc_ingress", "xb_tc_egress", "xb_xdp_devmap_tx",
+    "xb_devmap_xmit", "xb_fdb_sweep",  "xb_xdp_host",  "xb_tc_host",
 };
 static_assert(kProgNames.back() != nullptr);
 

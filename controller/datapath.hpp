@@ -35,7 +35,17 @@ enum class MapId {
     Count
 };
 // DevmapXmit is optional: it needs the kernel's BTF (tp_btf), and its fd is -1 without.
-enum class ProgId { XdpIngress, TcIngress, TcEgress, DevmapTx, DevmapXmit, FdbSweep, Count };
+enum class ProgId {
+    XdpIngress,
+    TcIngress,
+    TcEgress,
+    DevmapTx,
+    DevmapXmit,
+    FdbSweep,
+    XdpHost,
+    TcHost,
+    Count
+};
 
 const char *map_name(MapId id);
 const char *prog_name(ProgId id);

@@ -14,6 +14,7 @@
 #include <linux/sockios.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -160,6 +161,25 @@ void Netlink::set_up(int ifindex, bool up) {
 void Netlink::set_promisc(int ifindex, bool on) {
     change_flags(ifindex, on ? IFF_PROMISC : 0, on ? 0 : IFF_PROMISC,
                  on ? "set promiscuous mode on" : "turn promiscuous mode off on");
+}
+
+void Netlink::create_veth(const std::string &name, const std::string &peer, unsigned mtu) {
+    LinkPtr l(rtnl_link_veth_alloc());
+    if (!l)
+        throw Error("out of memory", ENOMEM);
+    rtnl_link *p = rtnl_link_veth_get_peer(l.get()); // a reference of its own
+    rtnl_link_set_name(l.get(), name.c_str());
+    rtnl_link_set_name(p, peer.c_str());
+    rtnl_link_set_mtu(l.get(), mtu);
+    rtnl_link_set_mtu(p, mtu);
+    rtnl_link_put(p);
+    if (int err = rtnl_link_add(sk_.get(), l.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0) {
+        if (err == -NLE_EXIST)
+            throw Error(fmt::format("cannot create veth pair {}/{}: a device of that name exists",
+                                    name, peer),
+                        EEXIST);
+        throw_nl(fmt::format("cannot create veth pair {}/{}", name, peer), err);
+    }
 }
 
 void Netlink::delete_link(int ifindex) {

@@ -50,6 +50,8 @@ class Netlink {
     void set_up(int ifindex, bool up);
     void set_promisc(int ifindex, bool on);
     void delete_link(int ifindex);
+    // Creates a veth pair name/peer with the given MTU on both ends, down.
+    void create_veth(const std::string &name, const std::string &peer, unsigned mtu);
 
   private:
     std::optional<LinkInfo> get(int ifindex, const char *name);

@@ -110,6 +110,7 @@ nlohmann::ordered_json status_json(Datapath &dp) {
     return {
         {"name", dp.name()},
         {"uplink", uplink_name(dp)},
+        {"host_pair", host_pair(dp) ? nlohmann::ordered_json(*host_pair(dp)) : nullptr},
         {"ageing_time", c.ageing_ns / 1000000000ull},
         {"fdb_learned", c.n_learned},
         {"max_learned", c.max_learned},
@@ -127,9 +128,11 @@ nlohmann::ordered_json status_json(Datapath &dp) {
 
 void print_status(Datapath &dp, std::ostream &out) {
     const xb_config &c = *dp.config();
-    out << fmt::format("bridge {}: uplink {}, ageing {} s, {} learned of {} max, controller {}\n",
-                       dp.name(), uplink_name(dp), c.ageing_ns / 1000000000ull, c.n_learned,
-                       c.max_learned,
+    const auto pair = host_pair(dp);
+    out << fmt::format("bridge {}: uplink {}{}, ageing {} s, {} learned of {} max, controller {}\n",
+                       dp.name(), uplink_name(dp),
+                       pair ? fmt::format(" (host pair {})", *pair) : std::string(),
+                       c.ageing_ns / 1000000000ull, c.n_learned, c.max_learned,
                        controller_alive(dp) ? fmt::format("running (pid {})", c.controller_pid)
                                             : std::string("not running"));
     out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<6} {:<8} {}\n", "PORT", "IFINDEX",

@@ -16,7 +16,7 @@
 #define XB_STATIC_ASSERT _Static_assert
 #endif
 
-#define XB_ABI_VERSION 1
+#define XB_ABI_VERSION 2
 
 /* Port slots index the per-port arrays. Slot 0 is the host pseudo-port: frames the
  * host sends into the bridge through the uplink's egress hook are counted there. */
@@ -149,7 +149,12 @@ struct xb_config {
     __u16 max_ports; /* slots 1..max_ports: the size of the devmaps */
     __u32 fdb_gen;   /* bumped whenever an FDB entry moves or goes, or a port changes: the
                       * per-CPU FDB and flow caches hold only entries of this generation */
-    __u8 reserved[24];
+    /* The host pair: a veth pair through which XDP floods hand the host its copy. The
+     * first end is a target of the broadcast and multicast flood maps (slot XB_HOST_SLOT),
+     * the second hands what it receives to the uplink's stack. 0: none. */
+    __u32 host_ifindex;
+    __u32 host_peer_ifindex;
+    __u8 reserved[16];
 };
 
 /* Per-port counters (map "stats", per-CPU array indexed by slot). */

@@ -141,10 +141,10 @@ int BridgeTest::run_xdp(int port, const Frame &f) {
     return err ? -1 : int(opts.retval);
 }
 
-int BridgeTest::run_skb(int prog_fd, int port, const Frame &f, uint32_t mark, uint32_t *mark_out,
+int BridgeTest::run_skb(int prog_fd, int ifindex, const Frame &f, uint32_t mark, uint32_t *mark_out,
                         bool refusal_ok) {
     __sk_buff ctx{};
-    ctx.ifindex = ifindex_[port];
+    ctx.ifindex = ifindex;
     ctx.mark = mark;
     __sk_buff ctx_out{};
     std::vector<uint8_t> out(f.bytes.size() + 256);
@@ -162,20 +162,25 @@ int BridgeTest::run_skb(int prog_fd, int port, const Frame &f, uint32_t mark, ui
 }
 
 int BridgeTest::run_tc_ingress(int port, const Frame &f, uint32_t mark, uint32_t *mark_out) {
-    return run_skb(dp_->prog(xb::ProgId::TcIngress), port, f, mark, mark_out);
+    return run_skb(dp_->prog(xb::ProgId::TcIngress), ifindex_[port], f, mark, mark_out);
 }
 
 int BridgeTest::run_tc_egress(int port, const Frame &f, uint32_t mark, uint32_t *mark_out) {
-    return run_skb(dp_->prog(xb::ProgId::TcEgress), port, f, mark, mark_out);
+    return run_skb(dp_->prog(xb::ProgId::TcEgress), ifindex_[port], f, mark, mark_out);
+}
+
+int BridgeTest::run_tc_host(const Frame &f, uint32_t *mark_out) {
+    return run_skb(dp_->prog(xb::ProgId::TcHost), int(dp_->config()->host_peer_ifindex), f, 0,
+                   mark_out);
 }
 
 std::optional<int> BridgeTest::try_tc_ingress(int port, const Frame &f) {
-    const int v = run_skb(dp_->prog(xb::ProgId::TcIngress), port, f, 0, nullptr, true);
+    const int v = run_skb(dp_->prog(xb::ProgId::TcIngress), ifindex_[port], f, 0, nullptr, true);
     return v == -2 ? std::nullopt : std::optional<int>(v);
 }
 
 std::optional<int> BridgeTest::try_tc_egress(int port, const Frame &f) {
-    const int v = run_skb(dp_->prog(xb::ProgId::TcEgress), port, f, 0, nullptr, true);
+    const int v = run_skb(dp_->prog(xb::ProgId::TcEgress), ifindex_[port], f, 0, nullptr, true);
     return v == -2 ? std::nullopt : std::optional<int>(v);
 }
 

@@ -47,6 +47,8 @@ class BridgeTest : public ::testing::Test {
     int run_xdp(int port, const Frame &f);
     int run_tc_ingress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr);
     int run_tc_egress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr);
+    // The host pair's TC program, on the pair's receiving end.
+    int run_tc_host(const Frame &f, uint32_t *mark_out = nullptr);
 
     std::optional<xb_fdb_val> fdb(const std::string &mac, uint16_t vlan = 0) const;
     void fdb_put(const std::string &mac, int port, uint8_t type, uint16_t vlan = 0);
@@ -68,7 +70,7 @@ class BridgeTest : public ::testing::Test {
     std::optional<int> try_tc_egress(int port, const Frame &f);
 
   private:
-    int run_skb(int prog_fd, int port, const Frame &f, uint32_t mark, uint32_t *mark_out,
+    int run_skb(int prog_fd, int ifindex, const Frame &f, uint32_t mark, uint32_t *mark_out,
                 bool refusal_ok = false);
 };
 

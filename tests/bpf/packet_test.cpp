@@ -3,7 +3,10 @@
 // checking the verdict, the FDB and the counters.
 #include "bpf_fixture.hpp"
 
+#include "attach.hpp"
+
 #include <bpf/bpf.h>
+#include <fmt/format.h>
 #include <cstring>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -117,8 +120,41 @@ TEST_F(BridgeTest, UnknownUnicastIsFloodedAtXdp) {
     EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);
 }
 
-TEST_F(BridgeTest, BroadcastAndMulticastGoToTheTcHookForTheHostCopy) {
-    // XDP cannot both flood and pass up: it leaves the frame, uncounted, to TC.
+TEST_F(BridgeTest, BroadcastAndMulticastAreFloodedAtXdpWithTheHostCopyToTheHostPair) {
+    // The uplink gave the bridge its host pair: one more target of the group flood maps.
+    const xb_config &c = *dp_->config();
+    ASSERT_NE(c.host_ifindex, 0u);
+    auto pair = nl_->link(int(c.host_ifindex)), peer = nl_->link(int(c.host_peer_ifindex));
+    ASSERT_TRUE(pair && peer);
+    EXPECT_EQ(pair->name, fmt::format("xbh{}", ifindex(0)));
+    EXPECT_EQ(peer->name, pair->name + "p");
+    EXPECT_TRUE(pair->up() && peer->up());
+    EXPECT_NE(xb::xdp_attached_prog(peer->ifindex), 0u) << "NAPI for redirected frames";
+
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, eth_frame(kMcast, kA)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(0, eth_frame(kBcast, kOut, 0x0806)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_XDP], 2u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 2u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 2u);
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TO_HOST], 1u);
+    EXPECT_TRUE(fdb(kA));
+    // Unknown unicast is not the host's: the host pair is not in that flood map.
+    EXPECT_EQ(run_xdp(1, eth_frame("02:00:00:00:99:99", kA)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 2u);
+
+    // What arrives at the pair's end goes up the uplink's stack, marked so that the
+    // uplink's hook does not switch it again, and counted as sent to the host.
+    uint32_t mark = 0;
+    EXPECT_EQ(run_tc_host(eth_frame(kBcast, kA, 0x0806), &mark), TC_ACT_REDIRECT);
+    EXPECT_EQ(mark, XB_SKB_MARK);
+    EXPECT_EQ(host_stats().cnt[XB_CNT_TX_PACKETS], 1u);
+}
+
+TEST_F(BridgeTest, WithoutItsHostPairTheHostCopyGoesThroughTheTcHook) {
+    // Deleted behind the bridge's back: the kernel takes the device out of the flood
+    // maps, and XDP leaves floods the host must hear, uncounted, to TC.
+    ASSERT_TRUE(sh(fmt::format("ip link del xbh{}", ifindex(0))));
     EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_PASS);
     EXPECT_EQ(run_xdp(1, eth_frame(kMcast, kA)), XDP_PASS);
     EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u);
@@ -131,6 +167,25 @@ TEST_F(BridgeTest, BroadcastAndMulticastGoToTheTcHookForTheHostCopy) {
     EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 1u);
     EXPECT_EQ(stats(0).cnt[XB_CNT_TO_HOST], 1u);
     EXPECT_EQ(stats(1).cnt[XB_CNT_RX_TC], 1u);
+
+    // The controller makes it again, on the deletion's link event or its next resync.
+    EXPECT_FALSE(xb::host_pair(*dp_));
+    EXPECT_TRUE(xb::restore_host_pair(*dp_, *nl_));
+    EXPECT_EQ(xb::host_pair(*dp_), fmt::format("xbh{}", ifindex(0)));
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
+    EXPECT_FALSE(xb::restore_host_pair(*dp_, *nl_)) << "nothing left to do";
+}
+
+TEST_F(BridgeTest, TheHostPairGoesWithTheUplink) {
+    const std::string pair = fmt::format("xbh{}", ifindex(0));
+    ASSERT_TRUE(nl_->link(pair));
+    xb::remove_port(*dp_, slot_of(0), *nl_, false);
+    EXPECT_FALSE(nl_->link(pair));
+    EXPECT_FALSE(nl_->link(pair + "p"));
+    EXPECT_EQ(dp_->config()->host_ifindex, 0u);
+    EXPECT_EQ(dp_->config()->host_peer_ifindex, 0u);
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT) << "no host to copy to";
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 0u);
 }
 
 TEST_F(BridgeTest, LinkLocalControlFramesAreNotBridged) {

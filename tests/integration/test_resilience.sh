@@ -119,13 +119,15 @@ test_bridge_of_another_build() {
 	assert_ping g0 "$TOPO_OUT_IP"
 
 	step "its config says datapath ABI 99"
-	local rest=() # the config's bytes after abi_version, its first 4
+	local abi=() rest=() # the config's abi_version (its first 4 bytes), and the bytes after
+	mapfile -t abi < <(bpftool map lookup pinned "$dir/config" key 0 0 0 0 -j | jq -r '.value[:4][]')
 	mapfile -t rest < <(bpftool map lookup pinned "$dir/config" key 0 0 0 0 -j | jq -r '.value[4:][]')
 	((${#rest[@]} > 0)) || fail "cannot read the config map"
 	bpftool map update pinned "$dir/config" key 0 0 0 0 value 99 0 0 0 "${rest[@]}"
-	expect_error "was made by an xbridge of datapath ABI 99, this one speaks ABI 1" xb status --name "$XB_BRIDGE"
+	expect_error "was made by an xbridge of datapath ABI 99, this one speaks ABI $((abi[0]))" \
+		xb status --name "$XB_BRIDGE"
 	expect_error "datapath ABI 99" xb restart --name "$XB_BRIDGE"
-	bpftool map update pinned "$dir/config" key 0 0 0 0 value 1 0 0 0 "${rest[@]}"
+	bpftool map update pinned "$dir/config" key 0 0 0 0 value "${abi[@]}" "${rest[@]}"
 	xb status --name "$XB_BRIDGE" >/dev/null || fail "status failed with the bridge's own ABI"
 	assert_ping g0 "$TOPO_OUT_IP"
 	assert_ping out "$G1"
@@ -183,6 +185,30 @@ test_concurrent_commands() {
 		in_ns host ip link show tap7 >/dev/null 2>&1 && fail "round $i: tap7 outlived its bridge"
 		echo "ok: round $i consistent"
 	done
+}
+
+test_host_pair_is_made_again() {
+	require_tools jq
+	standard_bridge
+	local pair t
+	pair=$(xb status --name "$XB_BRIDGE" --json | jq -r .host_pair)
+	[[ $pair == xbh* ]] || fail "the bridge has no host pair: $pair"
+	in_ns host ip link show "$pair" >/dev/null || fail "$pair is not in the host's namespace"
+	step "$pair is deleted behind the bridge's back"
+	in_ns host ip link del "$pair"
+	# Meanwhile the host still hears broadcasts (at TC); the controller makes the pair again.
+	assert_ping g0 "$TOPO_HOST_IP"
+	for ((t = 0; t < 100 * ${XB_TIME_SCALE:-1}; t++)); do
+		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .host_pair) == "$pair" ]] && break
+		sleep 0.1
+	done
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .host_pair) == "$pair" ]] ||
+		fail "the controller did not make $pair again"
+	grep -q "made $pair again" "/run/xbridge/$XB_BRIDGE.log" || fail "the controller did not log it"
+	in_ns host ip neigh flush dev eth0
+	in_ns g1 ip neigh flush dev eth0
+	assert_ping g1 "$TOPO_HOST_IP"
+	echo "ok: made again by the controller; the guests' ARP reaches the host through it"
 }
 
 test_ports_come_and_go() {
