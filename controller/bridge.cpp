@@ -241,9 +241,10 @@ void remove_host_pair(Datapath &dp, Netlink &nl, uint32_t uplink_ifindex) {
     if (c.host_peer_ifindex)
         xdp_detach(dp.link_pin(c.host_peer_ifindex));
     // Only the pair this bridge made: an ifindex can be taken again by another device.
-    if (auto l = nl.link(static_cast<int>(c.host_ifindex));
-        c.host_ifindex && l && l->name == host_pair_name(uplink_ifindex))
-        nl.delete_link(l->ifindex);
+    if (c.host_ifindex)
+        if (auto l = nl.link(static_cast<int>(c.host_ifindex));
+            l && l->name == host_pair_name(uplink_ifindex))
+            nl.delete_link(l->ifindex);
     c.host_ifindex = c.host_peer_ifindex = 0;
 }
 
@@ -624,7 +625,8 @@ size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
         xdp_replace(pin, name, progs[size_t(ProgId::XdpIngress)].get());
         undo.push([=] { xdp_replace(pin, name, old_xdp); });
     }
-    if (const uint32_t hp = dp.config()->host_peer_ifindex) {
+    // The host pair, unless it was deleted (the controller makes it again).
+    if (const uint32_t hp = dp.config()->host_peer_ifindex; hp && host_pair(dp)) {
         const int ifindex = static_cast<int>(hp);
         const std::string name = host_pair_name(dp.config()->uplink_ifindex) + "p",
                           pin = dp.link_pin(hp);

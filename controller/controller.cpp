@@ -184,8 +184,11 @@ class Controller {
         try {
             if (restore_host_pair(dp_, nl_))
                 log(fmt::format("the host pair was gone: made {} again", *host_pair(dp_)));
+            host_pair_failed_ = false;
         } catch (const Error &e) {
-            log(fmt::format("the host pair was gone and cannot be made again: {}", e.what()));
+            if (!host_pair_failed_) // once, not at every resync
+                log(fmt::format("the host pair was gone and cannot be made again: {}", e.what()));
+            host_pair_failed_ = true;
         }
     }
 
@@ -258,6 +261,7 @@ class Controller {
     UniqueFd sig_, timer_;
     std::unique_ptr<MetricsServer> metrics_;
     uint64_t ticks_ = 0;
+    bool host_pair_failed_ = false;
 };
 
 } // namespace
