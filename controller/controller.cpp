@@ -166,6 +166,7 @@ class Controller {
         if (!lock.held())
             return; // the next resync tries again
         try {
+            dp_.reload_programs(); // an upgrade since: the port gets the new programs
             if (readd_port(dp_, nl_, li))
                 log(fmt::format("port {} is back (ifindex {}): re-attached", li.name, li.ifindex));
         } catch (const Error &e) {
@@ -182,6 +183,7 @@ class Controller {
         if (!lock.held())
             return; // the next resync tries again
         try {
+            dp_.reload_programs();
             if (restore_host_pair(dp_, nl_))
                 log(fmt::format("the host pair was gone: made {} again", *host_pair(dp_)));
             host_pair_failed_ = false;
@@ -193,6 +195,8 @@ class Controller {
     }
 
     void resync() {
+        // After an `upgrade`, the sweep too runs the new program.
+        dp_.reload_programs();
         check_host_pair();
         for (const auto &sp : dp_.absent_ports())
             if (auto li = nl_.link(std::string(sp.port.name)))

@@ -317,14 +317,14 @@ std::optional<Datapath> Datapath::open(const std::string &bridge) {
         dp.maps_[i] = UniqueFd(fd);
     }
     for (size_t i = 0; i < kProgNames.size(); i++) {
-        int fd = bpf_obj_get(prog_pin(dp.dir_, i).c_str());
-        if (fd < 0 && optional_prog(i))
+        UniqueFd fd(bpf_obj_get(prog_pin(dp.dir_, i).c_str()));
+        if (!fd && optional_prog(i))
             continue;
-        if (fd < 0)
+        if (!fd)
             throw_errno(fmt::format("bridge {} is incomplete: cannot open pinned program {}",
                                     bridge, kProgNames[i]),
                         errno);
-        dp.progs_[i] = UniqueFd(fd);
+        dp.progs_[i] = std::move(fd);
     }
     check_layout(bridge, dp.maps_);
     dp.cfg_ = ConfigView(dp.map(MapId::Config));
@@ -369,6 +369,12 @@ void Datapath::replace_programs(std::array<UniqueFd, static_cast<size_t>(ProgId:
     }
     progs_ = std::move(progs);
     attach_drop_counter();
+}
+
+void Datapath::reload_programs() {
+    for (size_t i = 0; i < kProgNames.size(); i++)
+        if (UniqueFd fd(bpf_obj_get(prog_pin(dir_, i).c_str())); fd)
+            progs_[i] = std::move(fd);
 }
 
 void Datapath::attach_drop_counter() {

@@ -99,6 +99,10 @@ class Datapath {
     // Makes `progs` this bridge's programs: re-pins them (each pin replaced in one
     // step) and uses them from now on. Attachments are the caller's to switch.
     void replace_programs(std::array<UniqueFd, static_cast<size_t>(ProgId::Count)> progs);
+    // Opens the pinned programs again: another process's `upgrade` re-pinned them, and what
+    // this one attaches or runs from now on must be the new ones. A pin that cannot be
+    // opened (the bridge going down) keeps the program held.
+    void reload_programs();
 
     const std::string &name() const { return name_; }
     const std::string &dir() const { return dir_; }

@@ -80,6 +80,28 @@ test_upgrade_without_loss() {
 	assert_ping g0 "$TOPO_OUT_IP"
 }
 
+test_controller_follows_an_upgrade() {
+	require_tools jq
+	standard_bridge
+	local pair before pinned after t
+	pair=$(xb status --name "$XB_BRIDGE" --json | jq -r .host_pair)
+	[[ $pair == xbh* ]] || fail "the bridge has no host pair: $pair"
+	before=$(in_ns host ip -j link show "${pair}p" | jq '.[0].xdp.prog.id')
+	xb upgrade --name "$XB_BRIDGE" >/dev/null || fail "upgrade failed"
+	pinned=$(in_ns host ip -j link show "${pair}p" | jq '.[0].xdp.prog.id')
+	[[ $pinned != "$before" ]] || fail "upgrade left the host pair on program $before"
+	step "the host pair is deleted; the controller, started before the upgrade, makes it again"
+	in_ns host ip link del "$pair"
+	for ((t = 0; t < 100 * ${XB_TIME_SCALE:-1}; t++)); do
+		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .host_pair) == "$pair" ]] && break
+		sleep 0.1
+	done
+	after=$(in_ns host ip -j link show "${pair}p" 2>/dev/null | jq '.[0].xdp.prog.id')
+	[[ $after == "$pinned" ]] || fail "the pair made again runs program $after, not the upgraded $pinned"
+	assert_ping g1 "$TOPO_HOST_IP"
+	echo "ok: what the controller attaches after an upgrade is the upgraded program ($before -> $pinned)"
+}
+
 test_bridge_from_before_the_flow_cache() {
 	standard_bridge
 	# A bridge made by a build without the flow cache has no flow_cache pin: this build
