@@ -193,6 +193,10 @@ std::string host_pair_name(uint32_t uplink_ifindex) {
     return fmt::format("xbh{}", uplink_ifindex);
 }
 
+std::string host_pair_peer_name(uint32_t uplink_ifindex) {
+    return host_pair_name(uplink_ifindex) + "p";
+}
+
 // The host pair's devices are no hosts of their own: no IPv6 link-local address, no
 // router or neighbour solicitations, nothing sent but what the bridge hands over.
 void disable_ipv6(const std::string &ifname) {
@@ -207,7 +211,8 @@ void disable_ipv6(const std::string &ifname) {
 // the uplink's stack. XDP then floods with the host's copy as one more devmap copy,
 // instead of passing the frame to TC to be cloned port by port.
 void add_host_pair(Datapath &dp, Netlink &nl, uint32_t uplink_ifindex, Undo &undo) {
-    const std::string name = host_pair_name(uplink_ifindex), peer = name + "p";
+    const std::string name = host_pair_name(uplink_ifindex),
+                      peer = host_pair_peer_name(uplink_ifindex);
     nl.create_veth(name, peer, kHostPairMtu);
     undo.push([&nl, name] {
         if (auto l = nl.link(name))
@@ -250,20 +255,6 @@ void remove_host_pair(Datapath &dp, Netlink &nl, uint32_t uplink_ifindex) {
 
 } // namespace
 
-bool restore_host_pair(Datapath &dp, Netlink &nl) {
-    xb_config &c = *dp.config();
-    if (!c.uplink_ifindex)
-        return false;
-    if (auto a = nl.link(host_pair_name(c.uplink_ifindex));
-        a && static_cast<uint32_t>(a->ifindex) == c.host_ifindex)
-        return false;
-    remove_host_pair(dp, nl, c.uplink_ifindex); // what is left of the old one
-    Undo undo;
-    add_host_pair(dp, nl, c.uplink_ifindex, undo);
-    undo.commit();
-    return true;
-}
-
 std::optional<std::string> host_pair(Datapath &dp) {
     const xb_config &c = *dp.config();
     uint32_t slot = XB_HOST_SLOT;
@@ -274,6 +265,17 @@ std::optional<std::string> host_pair(Datapath &dp) {
         v.ifindex != c.host_ifindex)
         return std::nullopt;
     return host_pair_name(c.uplink_ifindex);
+}
+
+bool restore_host_pair(Datapath &dp, Netlink &nl) {
+    xb_config &c = *dp.config();
+    if (!c.uplink_ifindex || host_pair(dp))
+        return false;
+    remove_host_pair(dp, nl, c.uplink_ifindex); // what is left of the old one
+    Undo undo;
+    add_host_pair(dp, nl, c.uplink_ifindex, undo);
+    undo.commit();
+    return true;
 }
 
 namespace {
@@ -626,9 +628,10 @@ size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
         undo.push([=] { xdp_replace(pin, name, old_xdp); });
     }
     // The host pair, unless it was deleted (the controller makes it again).
-    if (const uint32_t hp = dp.config()->host_peer_ifindex; hp && host_pair(dp)) {
+    if (host_pair(dp)) {
+        const uint32_t hp = dp.config()->host_peer_ifindex;
         const int ifindex = static_cast<int>(hp);
-        const std::string name = host_pair_name(dp.config()->uplink_ifindex) + "p",
+        const std::string name = host_pair_peer_name(dp.config()->uplink_ifindex),
                           pin = dp.link_pin(hp);
         const int old_tc = dp.prog(ProgId::TcHost), old_x = dp.prog(ProgId::XdpHost);
         tc_replace(ifindex, name, TcDir::Ingress, progs[size_t(ProgId::TcHost)].get());
