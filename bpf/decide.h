@@ -23,8 +23,9 @@ struct xb_decision {
     __u8 host_copy;    /* XB_ACT_FLOOD: the host stack gets a copy too */
     __u32 out_ifindex; /* XB_ACT_FORWARD: target; XB_ACT_TO_HOST: the port whose stack takes it */
     __u32 out_slot;
-    __u8 out_kind; /* XB_ACT_FORWARD: the target's enum xb_port_kind */
-    __u8 pad[3];
+    __u8 out_kind;      /* XB_ACT_FORWARD: the target's enum xb_port_kind */
+    __u8 learn_refused; /* the source is new and was not learned (xb_fdb_update) */
+    __u8 pad[2];
 };
 
 /* The port-flag a port needs to take a flood of this class. */
@@ -83,7 +84,7 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
     }
 
     if (in->flags & XB_PORT_LEARNING)
-        xb_fdb_update(&f->src, in_ifindex, in_slot, cfg, gen);
+        d->learn_refused = xb_fdb_update(&f->src, in_ifindex, in_slot, cfg, gen);
 
     if (link_local > 0) {
         d->action = XB_ACT_TO_HOST;

@@ -76,8 +76,10 @@ static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen
  * the port: a reader racing it sees the old or the new port, both valid). Static and
  * local entries are never moved by learning. Ageing follows this timestamp only:
  * destination hits refresh nothing. `gen` is the FDB generation read before any lookup
- * of this frame. */
-static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 ifindex, __u32 slot,
+ * of this frame. Returns 1 when a new MAC was refused (the learning limit, a full
+ * table): the hook that disposes of the frame counts it, so that a frame XDP passes to
+ * TC, which learns again, is counted once. */
+static __always_inline int xb_fdb_update(const struct xb_fdb_key *src, __u32 ifindex, __u32 slot,
                                           struct xb_config *cfg, __u32 gen) {
     struct xb_fdb_cache_ent *c = xb_cache_slot(src);
     const __u32 j = (__u32)bpf_jiffies64();
@@ -88,11 +90,11 @@ static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 if
         /* Known on this port: static and local entries are never ours to touch, and a
          * learned one only needs its timestamp refreshed once a second. */
         if (c->type != XB_FDB_DYNAMIC || j - c->checked_j < XB_CACHE_RECHECK_J)
-            return;
+            return 0;
         now = bpf_ktime_get_coarse_ns();
         if (now - c->updated_ns <= XB_FDB_REFRESH_NS) {
             c->checked_j = j;
-            return;
+            return 0;
         }
     } else {
         now = bpf_ktime_get_coarse_ns();
@@ -113,13 +115,11 @@ static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 if
         }
         if (c)
             xb_cache_fill(c, src, v, gen, j);
-        return;
+        return 0;
     }
 
-    if (cfg->max_learned && cfg->n_learned >= cfg->max_learned) {
-        xb_count(slot, XB_CNT_LEARN_REFUSED);
-        return;
-    }
+    if (cfg->max_learned && cfg->n_learned >= cfg->max_learned)
+        return 1;
 
     struct xb_fdb_val nv = {
         .ifindex = ifindex,
@@ -134,9 +134,9 @@ static __always_inline void xb_fdb_update(const struct xb_fdb_key *src, __u32 if
         xb_count(slot, XB_CNT_LEARNED);
         if (c)
             xb_cache_fill(c, src, &nv, gen, j);
-    } else if (err != -17 /* EEXIST: another CPU learned it first */) {
-        xb_count(slot, XB_CNT_LEARN_REFUSED);
+        return 0;
     }
+    return err != -17; /* EEXIST: another CPU learned it first */
 }
 
 #endif

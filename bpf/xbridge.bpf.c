@@ -119,6 +119,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         d.out_slot = fl->out_slot;
         d.out_ifindex = fl->out_ifindex;
         to_tap_from_nontap = fl->to_tap_from_nontap;
+        d.learn_refused = 0;
         goto forward;
     }
 
@@ -132,7 +133,9 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
 
     switch (d.action) {
     case XB_ACT_DROP:
-        xb_count_rx(slot, len, XB_HOOK_XDP);
+        st = xb_count_rx(slot, len, XB_HOOK_XDP);
+        if (st && d.learn_refused)
+            st->cnt[XB_CNT_LEARN_REFUSED]++;
         xb_count_drop(slot, d.reason);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, d.reason);
         return XDP_DROP;
@@ -155,6 +158,8 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         st = xb_count_rx(slot, len, XB_HOOK_XDP);
         if (st) {
             st->cnt[XB_CNT_FLOODED]++;
+            if (d.learn_refused)
+                st->cnt[XB_CNT_LEARN_REFUSED]++;
             if (d.host_copy)
                 st->cnt[XB_CNT_TO_HOST]++;
         }
@@ -181,8 +186,11 @@ forward:
     if (ret != XDP_REDIRECT)
         return XDP_PASS;
     st = xb_count_rx(slot, len, XB_HOOK_XDP);
-    if (st)
+    if (st) {
         st->cnt[XB_CNT_FORWARDED]++;
+        if (d.learn_refused)
+            st->cnt[XB_CNT_LEARN_REFUSED]++;
+    }
     xb_count_tx(d.out_slot, len);
     xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
     return ret;
@@ -320,6 +328,8 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     }
 
     xb_decide(&f, ifindex, slot, in, cfg, gen, &d);
+    if (d.learn_refused)
+        xb_count(slot, XB_CNT_LEARN_REFUSED);
     xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
     switch (d.action) {
     case XB_ACT_DROP:

@@ -315,6 +315,22 @@ TEST_F(BridgeTest, LearningLimitRefusesNewMacsButStillForwards) {
     EXPECT_EQ(stats(1).cnt[XB_CNT_LEARN_REFUSED], 1u);
 }
 
+TEST_F(BridgeTest, ARefusedSourceIsCountedOnceWhenXdpPassesTheFrameToTc) {
+    dp_->config()->max_learned = 1;
+    run_xdp(1, eth_frame(kOut, kA));
+    const std::string host_mac = xb::format_mac(dp_->port_by_ifindex(ifindex(0))->port.mac);
+    // For the host: XDP learns (and is refused), passes the frame, and TC learns again.
+    const auto f = eth_frame(host_mac, "02:00:00:00:99:99");
+    EXPECT_EQ(run_xdp(1, f), XDP_PASS);
+    EXPECT_EQ(run_tc_ingress(1, f), TC_ACT_REDIRECT);
+    EXPECT_FALSE(fdb("02:00:00:00:99:99"));
+    EXPECT_EQ(stats(1).cnt[XB_CNT_LEARN_REFUSED], 1u);
+    // One that XDP disposes of is counted there: dropped, as its destination is behind
+    // the port it came from.
+    EXPECT_EQ(run_xdp(1, eth_frame(kA, "02:00:00:00:99:98")), XDP_DROP);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_LEARN_REFUSED], 2u);
+}
+
 TEST_F(BridgeTest, LockedPortDropsUnknownSources) {
     set_port_flags(1, XB_PORT_LOCKED, 0);
     EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA)), XDP_DROP);
