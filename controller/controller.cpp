@@ -132,7 +132,18 @@ class Controller {
         // every few seconds, look at every port again.
         if (++ticks_ % 5 == 0)
             resync();
+        sweep();
+    }
+
+    // One ageing sweep, under the bridge lock: a command that turns a learned entry
+    // static, deletes or flushes entries (all under the lock) must not find the sweep
+    // deleting what it has just written, on the strength of a value read before.
+    // A command holding the lock delays the sweep by one tick.
+    void sweep() {
         try {
+            BridgeLock lock(BridgeLock::Mode::Try);
+            if (!lock.held())
+                return;
             const auto t0 = std::chrono::steady_clock::now();
             const size_t n = fdb_sweep(dp_, monotonic_coarse_ns());
             const auto us = std::chrono::duration_cast<std::chrono::microseconds>(

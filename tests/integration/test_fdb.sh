@@ -257,6 +257,28 @@ test_ageing_time() {
 	done
 	((gone)) || fail "the entry did not age after set ageing-time 1"
 	echo "ok: 0 never ages; set ageing-time applies to a running bridge"
+	# A command that changes the FDB holds the bridge lock, and the sweep waits for it:
+	# otherwise it could delete an entry that `fdb add` turned static a moment after the
+	# sweep read it as learned and stale. A MAC seen once (nothing refreshes it) stays
+	# while a command holds the lock, and goes when it is done.
+	send out ff:ff:ff:ff:ff:ff 02:00:00:cc:00:01
+	fdb_has 02:00:00:cc:00:01 eth0 dynamic || fail "02:00:00:cc:00:01 was not learned"
+	local hold=$((4 * ${XB_TIME_SCALE:-1}))
+	flock "${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge" sleep "$hold" &
+	local holder=$!
+	sleep $((hold - 1))
+	fdb_has 02:00:00:cc:00:01 || fail "the sweep ran while a command held the bridge lock"
+	wait "$holder"
+	deadline=$((SECONDS + 4 * ${XB_TIME_SCALE:-1})) gone=0
+	while ((SECONDS < deadline)); do
+		fdb_has 02:00:00:cc:00:01 || {
+			gone=1
+			break
+		}
+		sleep 0.1
+	done
+	((gone)) || fail "the entry did not age once the lock was free"
+	echo "ok: the sweep waits for a command that holds the bridge lock"
 	expect_error "ageing-time: 'soon' is not a number" xb set --name "$XB_BRIDGE" ageing-time soon
 	expect_error "unknown setting 'colour'" xb set --name "$XB_BRIDGE" colour blue
 }
