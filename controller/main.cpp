@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <iostream>
+#include <optional>
 #include <chrono>
 #include <csignal>
 #include <sched.h>
@@ -93,7 +94,7 @@ int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foregro
             EINVAL);
     plan_ports(upo.ports, upo.uplink, XB_MAX_PORTS - 1);
     // Held until the controller runs: an `up` and a `down` at once never interleave.
-    BridgeLock lock;
+    std::optional<BridgeLock> lock(std::in_place);
     // The controller's metrics socket is bound before anything changes, so that a port
     // in use fails `up` with nothing to roll back.
     std::unique_ptr<MetricsServer> server;
@@ -144,6 +145,9 @@ int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foregro
         std::cout << fmt::format("port {} added to {}\n", p, upo.name);
     if (foreground) {
         std::cout.flush();
+        // The bridge is made: this process is its controller now, which takes the lock
+        // only for moments, as a spawned one does (it inherits no lock either).
+        lock.reset();
         return run_controller(upo.name, std::move(server));
     }
     if (need_controller)

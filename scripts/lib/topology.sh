@@ -120,8 +120,9 @@ topo_cleanup() {
 	for br in "$pins/${XB_BRIDGE:-}"{,[!0-9]*}; do
 		[[ -n ${XB_BRIDGE:-} && -d $br ]] || continue
 		br=$(basename "$br")
-		"$XB" -n "$PFX-host" down --name "$br" >/dev/null 2>&1 ||
-			"$XB" down --name "$br" >/dev/null 2>&1
+		# Bounded: a wedged bridge lock must not keep the namespaces below alive.
+		timeout 30 "$XB" -n "$PFX-host" down --name "$br" >/dev/null 2>&1 ||
+			timeout 30 "$XB" down --name "$br" >/dev/null 2>&1
 	done
 	local ns i
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do

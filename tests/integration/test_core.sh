@@ -331,3 +331,40 @@ test_tap_owner() {
 	[[ $group == "$(getent group nogroup | cut -d: -f3)" ]] || fail "tap0 group is $group"
 	echo "ok: tap0 belongs to nobody:nogroup, so an unprivileged QEMU can open it"
 }
+
+test_foreground_controller() {
+	require_tools jq
+	topo_create 1
+	local log="$TOPO_TMP/foreground.log" scale=${XB_TIME_SCALE:-1} t
+	"$XB" -n "$PFX-host" up --name "$XB_BRIDGE" --ageing-time 1 --foreground eth0 tap0 >/dev/null 2>"$log" &
+	local pid=$!
+	for ((t = 0; t < 50 * scale; t++)); do
+		grep -q "controller of bridge $XB_BRIDGE running" "$log" && break
+		sleep 0.1
+	done
+	grep -q "controller of bridge $XB_BRIDGE running" "$log" || fail "no foreground controller: $(cat "$log")"
+	# The commands that change a bridge take its lock; the controller must not keep it.
+	timeout $((5 * scale)) "$XB" -n "$PFX-host" fdb add --name "$XB_BRIDGE" 02:00:00:dd:00:01 dev tap0 >/dev/null ||
+		fail "fdb add did not finish beside a foreground controller"
+	echo "ok: commands run beside a foreground controller"
+	# Its ageing sweep, which takes the lock too, runs.
+	in_ns out "$XB_FRAMES" --dev eth0 --dst ff:ff:ff:ff:ff:ff --src 02:00:00:dd:00:02
+	local seen=0 gone=0
+	for ((t = 0; t < 60 * scale; t++)); do
+		if xb fdb show --name "$XB_BRIDGE" --json | jq -e 'any(.[]; .mac == "02:00:00:dd:00:02")' >/dev/null; then
+			seen=1
+		elif ((seen)); then
+			gone=1
+			break
+		fi
+		sleep 0.1
+	done
+	((seen)) || fail "02:00:00:dd:00:02 was not learned"
+	((gone)) || fail "the foreground controller did not age 02:00:00:dd:00:02 out"
+	echo "ok: the foreground controller ages the FDB"
+	kill -TERM "$pid"
+	wait "$pid" || true
+	grep -q "controller exits" "$log" || fail "the controller did not log its exit: $(cat "$log")"
+	xb down --name "$XB_BRIDGE" >/dev/null
+	echo "ok: it exits on SIGTERM, and the bridge goes down after it"
+}
