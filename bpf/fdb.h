@@ -80,7 +80,7 @@ static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen
  * table): the hook that disposes of the frame counts it, so that a frame XDP passes to
  * TC, which learns again, is counted once. */
 static __always_inline int xb_fdb_update(const struct xb_fdb_key *src, __u32 ifindex, __u32 slot,
-                                          struct xb_config *cfg, __u32 gen) {
+                                         struct xb_config *cfg, __u32 gen) {
     struct xb_fdb_cache_ent *c = xb_cache_slot(src);
     const __u32 j = (__u32)bpf_jiffies64();
     struct xb_fdb_val *v;
