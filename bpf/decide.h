@@ -26,6 +26,7 @@ struct xb_decision {
     __u8 out_kind;      /* XB_ACT_FORWARD: the target's enum xb_port_kind */
     __u8 learn_refused; /* the source is new and was not learned (xb_fdb_update) */
     __u8 pad[2];
+    __u32 out_mtu; /* XB_ACT_FORWARD: the target's MTU (0: unknown) */
 };
 
 /* The port-flag a port needs to take a flood of this class. */
@@ -78,6 +79,16 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
         struct xb_fdb_val *s = xb_fdb_find(&f->src);
 
         if (!s || s->type != XB_FDB_STATIC || s->ifindex != in_ifindex) {
+            /* Link-local frames still go up the port's own stack, unlearned, as the
+             * kernel's locked ports take them (br_handle_frame hands them to the host
+             * before the lock is looked at): 802.1X (EAPOL) must reach the
+             * authenticator that opens the port. */
+            if (link_local > 0) {
+                d->action = XB_ACT_TO_HOST;
+                d->out_ifindex = in_ifindex;
+                d->out_slot = in_slot;
+                return;
+            }
             xb_drop(d, XB_DROP_LOCKED);
             return;
         }
@@ -145,6 +156,7 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
     d->out_ifindex = dst.ifindex;
     d->out_slot = out_slot;
     d->out_kind = out->kind;
+    d->out_mtu = out->mtu;
 }
 
 /* The ingress port of a frame, or NULL when ifindex is not a port of this bridge. */

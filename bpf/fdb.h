@@ -69,6 +69,16 @@ static __always_inline int xb_fdb_lookup(const struct xb_fdb_key *key, __u32 gen
     return 0;
 }
 
+/* Whether key's MAC is a port's own address: its local entry is on VLAN 0. */
+static __always_inline int xb_is_local_mac(const struct xb_fdb_key *key) {
+    struct xb_fdb_key untagged = *key;
+    struct xb_fdb_val *l;
+
+    untagged.vlan = 0;
+    l = xb_fdb_find(&untagged);
+    return l && l->type == XB_FDB_LOCAL;
+}
+
 /* Learns the source of a frame that came in on port `slot`. Writes the FDB only when
  * the entry is new, moved, or its timestamp is older than XB_FDB_REFRESH_NS: a
  * per-frame write would serialise CPUs on the bucket lock and bounce the entry's
@@ -101,6 +111,12 @@ static __always_inline int xb_fdb_update(const struct xb_fdb_key *src, __u32 ifi
     }
 
     v = xb_fdb_find(src);
+    /* A port's own address is the host's on every VLAN, but its local entry is kept for
+     * VLAN 0 only: a tagged frame with it as source must not learn it onto a port (and
+     * take the host's frames on that VLAN), as br_fdb_update refuses it. */
+    if ((!v || (v->type == XB_FDB_DYNAMIC && v->ifindex != ifindex)) && src->vlan &&
+        xb_is_local_mac(src))
+        return 0;
     if (v) {
         if (v->type == XB_FDB_DYNAMIC && v->ifindex != ifindex) {
             /* ifindex, slot and type in one 64-bit store: a reader sees the old port or

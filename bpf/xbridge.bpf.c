@@ -128,7 +128,9 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         return XDP_PASS;
     xb_decide(&f, ifindex, slot, in, cfg, gen, &d);
     to_tap_from_nontap = d.out_kind == XB_KIND_TAP && in->kind != XB_KIND_TAP;
-    if (d.action == XB_ACT_FORWARD && fl)
+    /* A source the learning limit refused is not cached: each of its frames tries to
+     * learn it again (and is counted), until there is room. */
+    if (d.action == XB_ACT_FORWARD && fl && !d.learn_refused)
         xb_flow_fill(fl, &f, ifindex, slot, d.out_ifindex, d.out_slot, to_tap_from_nontap, gen, j);
 
     switch (d.action) {
@@ -219,6 +221,14 @@ int xb_xdp_devmap_tx(struct xdp_md *ctx) {
 
 /* Sends skb out of port ifindex. A frame sent out of the uplink passes the uplink's
  * egress program, which must let it through rather than take it for host traffic. */
+/* Whether skb may be sent on a port of this MTU: as the kernel bridge's
+ * is_skb_forwardable, the frame fits with its Ethernet header and one VLAN tag, or is
+ * GSO (segmented to size on the way out). XDP frames always fit: longer ones than the
+ * smallest MTU of the bridge come here (xdp_max_len). */
+static __always_inline int xb_tc_fits(const struct __sk_buff *skb, __u32 mtu) {
+    return !mtu || skb->len <= mtu + 14 + 4 || skb->gso_size;
+}
+
 static __always_inline int xb_tc_xmit(struct __sk_buff *skb, __u32 ifindex,
                                       const struct xb_config *cfg) {
     if (ifindex == cfg->uplink_ifindex)
@@ -252,6 +262,10 @@ static long xb_flood_one(__u64 index, void *arg) {
 
     if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need)
         return 0;
+    if (!xb_tc_fits(skb, p->mtu)) {
+        xb_count_drop(slot, XB_DROP_TOO_BIG);
+        return 0;
+    }
 
     mark = skb->mark;
     if (p->ifindex == fc->uplink)
@@ -338,6 +352,11 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         return TC_ACT_SHOT;
 
     case XB_ACT_FORWARD:
+        if (!xb_tc_fits(skb, d.out_mtu)) {
+            xb_count_drop(slot, XB_DROP_TOO_BIG);
+            xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
+            return TC_ACT_SHOT;
+        }
         xb_count(slot, XB_CNT_FORWARDED);
         xb_count_tx(d.out_slot, len);
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_FORWARD, 0);
@@ -432,6 +451,11 @@ int xb_tc_egress(struct __sk_buff *skb) {
     if (!out || out->ifindex != dst->ifindex) {
         xb_count_drop(XB_HOST_SLOT, XB_DROP_PORT_DOWN);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_PORT_DOWN);
+        return TC_ACT_SHOT;
+    }
+    if (!xb_tc_fits(skb, out->mtu)) {
+        xb_count_drop(XB_HOST_SLOT, XB_DROP_TOO_BIG);
+        xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
         return TC_ACT_SHOT;
     }
     xb_count(XB_HOST_SLOT, XB_CNT_FORWARDED);

@@ -169,6 +169,16 @@ void fdb_add_static(Datapath &dp, const Mac &mac, uint16_t vlan, uint32_t ifinde
         throw Error(fmt::format("{} is not a unicast address: static entries are for unicast MACs",
                                 format_mac(mac)),
                     EINVAL);
+    // A port's own address is the host's on every VLAN (its local entry is on VLAN 0).
+    if (vlan) {
+        const xb_fdb_key untagged = make_key(mac, 0);
+        xb_fdb_val local{};
+        if (bpf_map_lookup_elem(dp.map(MapId::Fdb), &untagged, &local) == 0 &&
+            local.type == XB_FDB_LOCAL)
+            throw Error(fmt::format("{} is the address of port {} (a local entry, on every VLAN)",
+                                    format_mac(mac), port_label(dp, local.ifindex)),
+                        EEXIST);
+    }
     xb_fdb_val val{};
     val.ifindex = ifindex;
     val.slot = static_cast<uint16_t>(slot);

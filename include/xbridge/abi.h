@@ -186,6 +186,7 @@ enum xb_drop_reason {
     XB_DROP_NO_READER = 7, /* tap without a reader (no queue attached): refused */
     XB_DROP_NO_HOST = 8,   /* frame for a local MAC on a bridge without host port */
     XB_DROP_PAUSE = 9,     /* 802.3x PAUSE (01:80:c2:00:00:01): link-local, never bridged */
+    XB_DROP_TOO_BIG = 10,  /* longer than the target port's MTU (and not GSO) */
     XB_DROP_MAX = 16,
 };
 

@@ -113,6 +113,10 @@ TEST_F(BridgeTest, StaticAddReplacesALearnedEntryAndRefusesConflicts) {
     xb::Mac local{};
     std::memcpy(local.data(), up->port.mac, 6);
     EXPECT_THROW(xb::fdb_add_static(*dp_, local, 0, uint32_t(ifindex(1)), slot_of(1)), xb::Error);
+    EXPECT_THROW(xb::fdb_add_static(*dp_, local, 100, uint32_t(ifindex(1)), slot_of(1)), xb::Error)
+        << "a port's address is the host's on every VLAN";
+    EXPECT_FALSE(fdb(xb::format_mac(local), 100));
+    EXPECT_NO_THROW(xb::fdb_add_static(*dp_, a, 100, uint32_t(ifindex(1)), slot_of(1)));
     EXPECT_THROW(xb::fdb_del(*dp_, local, 0), xb::Error);
     EXPECT_NO_THROW(xb::fdb_del(*dp_, a, 0));
     EXPECT_FALSE(fdb(kA));

@@ -342,6 +342,71 @@ TEST_F(BridgeTest, LockedPortDropsUnknownSources) {
     EXPECT_EQ(run_xdp(1, eth_frame(kOut, kB)), XDP_DROP);
 }
 
+TEST_F(BridgeTest, ALockedPortStillPassesLinkLocalFramesUpUnlearned) {
+    // 802.1X: the supplicant's EAPOL frames must reach the authenticator on the port
+    // before the port is opened for its MAC (the kernel's locked ports do the same).
+    set_port_flags(1, XB_PORT_LOCKED, 0);
+    const auto eapol = eth_frame("01:80:c2:00:00:03", kA, 0x888e);
+    EXPECT_EQ(run_xdp(1, eapol), XDP_PASS);
+    EXPECT_EQ(run_tc_ingress(1, eapol), TC_ACT_OK) << "up the port's own stack";
+    EXPECT_EQ(stats(1).drop[XB_DROP_LOCKED], 0u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 1u);
+    EXPECT_FALSE(fdb(kA)) << "an unauthorised source is not learned";
+    // STP BPDUs are flooded, so the lock applies to them.
+    EXPECT_EQ(run_xdp(1, eth_frame("01:80:c2:00:00:00", kA, 0x0026)), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_LOCKED], 1u);
+}
+
+TEST_F(BridgeTest, ATaggedFrameCannotLearnAPortsOwnAddress) {
+    const std::string host_mac = xb::format_mac(dp_->port_by_ifindex(ifindex(0))->port.mac);
+    // A guest sends with the host's address as source on VLAN 100: not learned there,
+    // so the host's own frames on VLAN 100 still go up its stack, not to the guest.
+    run_xdp(1, eth_frame(kOut, host_mac, 0x0800, 100));
+    EXPECT_FALSE(fdb(host_mac, 100));
+    run_tc_ingress(1, eth_frame(kOut, host_mac, 0x0800, 100));
+    EXPECT_FALSE(fdb(host_mac, 100));
+    EXPECT_EQ(run_xdp(0, eth_frame(host_mac, kOut, 0x0800, 100)), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], 0u);
+    // Other MACs on VLAN 100 are learned as ever.
+    run_xdp(1, eth_frame(kOut, kA, 0x0800, 100));
+    EXPECT_TRUE(fdb(kA, 100));
+}
+
+TEST_F(BridgeTest, ARefusedSourceIsTriedAndCountedForEachFrame) {
+    dp_->config()->max_learned = 1;
+    run_xdp(2, eth_frame(kOut, kB));
+    // Known unicast from a source the limit refuses: forwarded, never cached, so each
+    // frame tries to learn it again and counts the refusal.
+    for (int i = 0; i < 5; i++)
+        EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_LEARN_REFUSED], 5u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FORWARDED], 5u);
+    // Once there is room, the next frame learns it.
+    dp_->config()->max_learned = 2;
+    run_xdp(1, eth_frame(kB, kA));
+    EXPECT_TRUE(fdb(kA));
+}
+
+TEST_F(BridgeTest, TcDoesNotSendAFrameLongerThanTheTargetsMtu) {
+    ASSERT_EQ(dp_->port(slot_of(2))->mtu, 1500u);
+    run_xdp(2, eth_frame(kOut, kB));
+    // 1518 bytes: 1500 of payload, the Ethernet header and one VLAN tag's room.
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kB, kA, 0x88b5, std::nullopt, 1518)), TC_ACT_REDIRECT);
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kB, kA, 0x88b5, std::nullopt, 1519)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_TOO_BIG], 1u);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 1u);
+    // A flood leaves out the ports it does not fit, counted there: p2 with an MTU of
+    // 1000 now, p0 still 1500.
+    xb_port p2 = *dp_->port(slot_of(2));
+    p2.mtu = 1000;
+    uint32_t slot = slot_of(2);
+    ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Ports), &slot, &p2, BPF_ANY), 0);
+    run_tc_ingress(1, eth_frame("02:00:00:00:77:77", kA, 0x88b5, std::nullopt, 1400));
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TX_PACKETS], 1u);
+    EXPECT_EQ(stats(2).drop[XB_DROP_TOO_BIG], 1u);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 1u);
+}
+
 TEST_F(BridgeTest, CarrierIsNoForwardingCondition) {
     // The controller's view of a port's carrier must not stop frames: with no
     // controller running it could be stale. The device itself refuses what it can't take.

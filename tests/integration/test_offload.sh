@@ -108,3 +108,30 @@ test_jumbo_frames() {
 	transfer g0 out "$TOPO_OUT_IP" 32
 	transfer out g1 "$G1" 32
 }
+
+test_frames_over_a_ports_mtu() {
+	require_tools jq
+	standard_bridge
+	assert_ping out "$G0"
+	# The wire and the uplink take 9000 bytes, guest 0's tap 1500, as br0 with such ports.
+	in_ns out ip link set eth0 mtu 9000
+	in_ns host ip link set eth0 mtu 9000
+	local t
+	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
+		[[ $(xb status --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .mtu') -eq 9000 ]] && break
+		sleep 0.1
+	done
+	counter() { xb stats --name "$XB_BRIDGE" --json | jq ".ports[] | select(.name==\"$1\") | $2"; }
+	local big0 tx0
+	big0=$(counter eth0 .drops.too_big)
+	tx0=$(counter tap0 .tx_packets)
+	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --ethertype 0x88b5 --size 4000 --count 5
+	sleep 0.3
+	[[ $(($(counter eth0 .drops.too_big) - big0)) -eq 5 ]] ||
+		fail "4000-byte frames for a 1500-byte tap were not dropped as too_big: $(counter eth0 .drops)"
+	[[ $(counter tap0 .tx_packets) -eq $tx0 ]] || fail "4000-byte frames were sent to a 1500-byte tap"
+	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --ethertype 0x88b5 --size 1514 --count 5
+	sleep 0.3
+	[[ $(($(counter tap0 .tx_packets) - tx0)) -eq 5 ]] || fail "1514-byte frames did not reach the tap"
+	echo "ok: frames longer than the target port's MTU are dropped and counted, as br0 does"
+}
