@@ -36,21 +36,30 @@ Undo::~Undo() {
 int BridgeLock::held_fd_ = -1;
 
 BridgeLock::BridgeLock(Mode mode) {
-    made_root_ = ensure_bpffs();
-    UniqueFd fd(::open(pin_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd)
-        throw_last_errno(fmt::format("cannot open {}", pin_root()));
-    int ret;
-    do {
-        ret = ::flock(fd.get(), LOCK_EX | (mode == Mode::Try ? LOCK_NB : 0));
-    } while (ret < 0 && errno == EINTR);
-    if (ret < 0) {
-        if (mode == Mode::Try && errno == EWOULDBLOCK)
+    for (;;) {
+        made_root_ = ensure_bpffs() || made_root_;
+        UniqueFd fd(::open(pin_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!fd)
+            throw_last_errno(fmt::format("cannot open {}", pin_root()));
+        int ret;
+        do {
+            ret = ::flock(fd.get(), LOCK_EX | (mode == Mode::Try ? LOCK_NB : 0));
+        } while (ret < 0 && errno == EINTR);
+        if (ret < 0) {
+            if (mode == Mode::Try && errno == EWOULDBLOCK)
+                return;
+            throw_last_errno("cannot lock the bridge state");
+        }
+        // The holder we waited for may have removed the root (the last bridge went down):
+        // a lock on the removed directory excludes nobody. Lock the root that is there.
+        struct stat held {}, now {};
+        if (::fstat(fd.get(), &held) == 0 && ::stat(pin_root().c_str(), &now) == 0 &&
+            held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
+            fd_ = std::move(fd);
+            held_fd_ = fd_.get();
             return;
-        throw_last_errno("cannot lock the bridge state");
+        }
     }
-    fd_ = std::move(fd);
-    held_fd_ = fd_.get();
 }
 
 BridgeLock::~BridgeLock() {
