@@ -52,7 +52,8 @@ BridgeLock::BridgeLock(Mode mode) {
         }
         // The holder we waited for may have removed the root (the last bridge went down):
         // a lock on the removed directory excludes nobody. Lock the root that is there.
-        struct stat held {}, now {};
+        struct stat held {
+        }, now{};
         if (::fstat(fd.get(), &held) == 0 && ::stat(pin_root().c_str(), &now) == 0 &&
             held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
             fd_ = std::move(fd);
