@@ -58,6 +58,17 @@ BridgeLock::BridgeLock(Mode mode) {
             held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
             fd_ = std::move(fd);
             held_fd_ = fd_.get();
+            if (mode == Mode::Wait) {
+                // A command changes the system from here on: Ctrl-C, SIGTERM or a
+                // hang-up now would skip its rollback and leave it half made. They
+                // wait until it is done (or undone).
+                sigset_t set;
+                sigemptyset(&set);
+                sigaddset(&set, SIGINT);
+                sigaddset(&set, SIGTERM);
+                sigaddset(&set, SIGHUP);
+                deferred_signals_ = ::sigprocmask(SIG_BLOCK, &set, &old_mask_) == 0;
+            }
             return;
         }
     }
@@ -70,6 +81,9 @@ BridgeLock::~BridgeLock() {
         ::rmdir(pin_root().c_str());
     if (fd_ && held_fd_ == fd_.get())
         held_fd_ = -1;
+    // A signal that came meanwhile is delivered now, with everything done or undone.
+    if (deferred_signals_)
+        ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
 void BridgeLock::close_inherited() {

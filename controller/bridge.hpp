@@ -8,6 +8,7 @@
 #include "options.hpp"
 #include "tap.hpp"
 
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -57,7 +58,9 @@ class Undo {
 };
 
 // Serialises the commands that change bridges (flock on the pin root): two `fdb add`s,
-// an `up` while `down` runs, the controller dropping a vanished port.
+// an `up` while `down` runs, the controller dropping a vanished port. A command (Mode::
+// Wait) that holds it defers SIGINT, SIGTERM and SIGHUP until it lets go: it finishes or
+// rolls back first.
 class BridgeLock {
   public:
     enum class Mode { Wait, Try };
@@ -72,7 +75,9 @@ class BridgeLock {
 
   private:
     UniqueFd fd_;
-    bool made_root_ = false; // this lock created the pin root (removed again if left empty)
+    bool made_root_ = false;        // this lock created the pin root (removed again if left empty)
+    bool deferred_signals_ = false; // SIGINT, SIGTERM, SIGHUP wait while a command holds it
+    sigset_t old_mask_{};
     static int held_fd_;
 };
 

@@ -268,6 +268,28 @@ test_failed_up_rolls_back() {
 	xb down --name "${XB_BRIDGE}b" >/dev/null
 }
 
+# SIGTERM at any moment of an `up` leaves a whole bridge or nothing: a signal that comes
+# while the command changes the system waits until it is done or undone.
+test_interrupted_up_is_all_or_nothing() {
+	topo_create 0
+	local before now delay pid
+	before=$(settled_state)
+	for delay in 0.01 0.03 0.05 0.07 0.09 0.12 0.15 0.2 0.3; do
+		"$XB" -n "$PFX-host" up --name "$XB_BRIDGE" eth0 tapi0 tapi1 tapi2 tapi3 >/dev/null 2>&1 &
+		pid=$!
+		sleep "$delay"
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		if [[ -e $(topo_pins)/$XB_BRIDGE ]]; then
+			xb down --name "$XB_BRIDGE" >/dev/null || fail "down after up was interrupted at ${delay}s failed"
+		fi
+		now=$(settled_state)
+		[[ $now == "$before" ]] || fail "up interrupted at ${delay}s left a part of a bridge behind:
+$(diff <(echo "$before") <(echo "$now"))"
+	done
+	echo "ok: up interrupted at 9 moments: a whole bridge (taken down again) or nothing"
+}
+
 test_bad_input_is_one_clear_line() {
 	topo_create 0
 	expect_error "uplink eth9: no such device" xb up --name "$XB_BRIDGE" eth9 tap0
