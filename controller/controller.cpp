@@ -11,14 +11,18 @@
 #include <chrono>
 #include <csignal>
 #include <ctime>
+#include <filesystem>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <string>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace xb {
 
@@ -291,6 +295,34 @@ void remove_log(const std::string &name) {
     ::rmdir(kRunDir);
 }
 
+namespace {
+
+// In the daemon, right after fork: closes every descriptor the command had open - its
+// Datapath (the programs before an `upgrade`, which would stay loaded for the daemon's
+// life), its netlink socket, whatever its own caller left open - except stdio, `keep`,
+// and the listening metrics socket the daemon serves on.
+void close_inherited_fds(int keep) {
+    std::vector<int> fds;
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        const std::string n = e.path().filename();
+        if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        fds.push_back(std::stoi(n));
+    }
+    for (int fd : fds) {
+        if (fd <= STDERR_FILENO || fd == keep)
+            continue;
+        int listening = 0;
+        socklen_t len = sizeof(listening);
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
+            continue;
+        ::close(fd); // the iterator's own descriptor is gone already: EBADF, harmless
+    }
+}
+
+} // namespace
+
 int run_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics) {
     Controller c(name, std::move(metrics));
     return c.run();
@@ -322,6 +354,7 @@ int spawn_controller(const std::string &name, std::unique_ptr<MetricsServer> met
         }
         if (logfd >= 0)
             ::dup2(logfd, STDERR_FILENO);
+        close_inherited_fds(wr.get());
         int rc = 1;
         try {
             Controller c(name, std::move(metrics));

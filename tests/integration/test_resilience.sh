@@ -81,7 +81,7 @@ test_upgrade_without_loss() {
 }
 
 test_controller_follows_an_upgrade() {
-	require_tools jq
+	require_tools jq bpftool
 	standard_bridge
 	local pair before pinned after t
 	pair=$(xb status --name "$XB_BRIDGE" --json | jq -r .host_pair)
@@ -100,6 +100,18 @@ test_controller_follows_an_upgrade() {
 	[[ $after == "$pinned" ]] || fail "the pair made again runs program $after, not the upgraded $pinned"
 	assert_ping g1 "$TOPO_HOST_IP"
 	echo "ok: what the controller attaches after an upgrade is the upgraded program ($before -> $pinned)"
+	# And it holds no program of before the upgrade: not one opened by the `up` that
+	# spawned it (its descriptors are not the daemon's), nor its own from before.
+	local pid held current stale
+	pid=$(xb status --name "$XB_BRIDGE" --json | jq -r .controller_pid)
+	held=$(grep -h '^prog_id:' /proc/"$pid"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un)
+	current=$(for f in "$(topo_pins)/$XB_BRIDGE"/prog_*; do
+		bpftool prog show pinned "$f" -j | jq .id
+	done | sort -un)
+	[[ -n $held ]] || fail "the controller (pid $pid) holds no program at all"
+	stale=$(comm -23 <(echo "$held") <(echo "$current"))
+	[[ -z $stale ]] || fail "the controller still holds programs of before the upgrade: $(echo $stale)"
+	echo "ok: the controller holds only the upgraded programs"
 }
 
 test_bridge_from_before_the_flow_cache() {
