@@ -404,6 +404,18 @@ void Datapath::unpin_all() {
     ::rmdir(pin_root().c_str());
 }
 
+bool Datapath::still_pinned() const {
+    UniqueFd pinned(bpf_obj_get(map_pin(dir_, static_cast<size_t>(MapId::Config)).c_str()));
+    if (!pinned)
+        return false;
+    bpf_map_info a{}, b{};
+    uint32_t la = sizeof(a), lb = sizeof(b);
+    if (bpf_obj_get_info_by_fd(pinned.get(), &a, &la) < 0 ||
+        bpf_obj_get_info_by_fd(map(MapId::Config), &b, &lb) < 0)
+        return true; // cannot tell
+    return a.id == b.id;
+}
+
 uint32_t Datapath::fdb_capacity() const {
     bpf_map_info info{};
     uint32_t len = sizeof(info);

@@ -106,6 +106,9 @@ class Datapath {
 
     const std::string &name() const { return name_; }
     const std::string &dir() const { return dir_; }
+    // Whether this bridge is still the one pinned under its name (not taken down, nor
+    // taken down and made again).
+    bool still_pinned() const;
     int map(MapId id) const { return maps_[static_cast<size_t>(id)].get(); }
     int prog(ProgId id) const { return progs_[static_cast<size_t>(id)].get(); }
     ConfigView &config() { return cfg_; }

@@ -195,6 +195,7 @@ uint64_t run_trace(Datapath &dp, const TraceOptions &opts, std::ostream &out) {
 
     uint64_t renewed = monotonic_coarse_ns();
     int err = 0;
+    bool gone = false;
     while (!g_stop) {
         err = ring_buffer__poll(rb.get(), 200);
         if (err < 0 && err != -EINTR)
@@ -202,6 +203,12 @@ uint64_t run_trace(Datapath &dp, const TraceOptions &opts, std::ostream &out) {
         err = 0;
         const uint64_t now = monotonic_coarse_ns();
         if (now - renewed > 1000000000ull) {
+            // A session on a bridge that was taken down would wait for nothing forever,
+            // and keep its programs loaded.
+            if (!dp.still_pinned()) {
+                gone = true;
+                break;
+            }
             c.trace_until_ns = now + kLeaseNs;
             renewed = now;
         }
@@ -211,6 +218,8 @@ uint64_t run_trace(Datapath &dp, const TraceOptions &opts, std::ostream &out) {
     c.trace_pid = 0;
     if (err < 0)
         throw_errno("reading the trace ring buffer", err);
+    if (gone)
+        throw Error(fmt::format("bridge {} was taken down: the trace ends", dp.name()), ENOENT);
     return s.printed;
 }
 

@@ -180,6 +180,19 @@ test_trace_shows_the_path() {
 	jq -e '.in == "tap1" and .action == "forward"' "$TOPO_TMP/trace3" >/dev/null ||
 		jq -e '.action' "$TOPO_TMP/trace3" >/dev/null || fail "bad JSON trace line: $(cat "$TOPO_TMP/trace3")"
 	echo "ok: lease expired after SIGKILL; a new session works"
+
+	step "a trace session ends when its bridge is taken down"
+	"$XB" -n "$PFX-host" trace --name "$XB_BRIDGE" >/dev/null 2>"$TOPO_TMP/trace4.err" &
+	tracer=$!
+	sleep 0.5
+	xb down --name "$XB_BRIDGE" >/dev/null
+	timeout $((5 * ${XB_TIME_SCALE:-1})) tail --pid=$tracer -f /dev/null || fail "trace still runs after down"
+	local rc=0
+	wait $tracer || rc=$?
+	[[ $rc -ne 0 ]] || fail "trace of a bridge taken down exited 0"
+	grep -qx "xbridge: bridge $XB_BRIDGE was taken down: the trace ends" "$TOPO_TMP/trace4.err" ||
+		fail "trace did not say why it ended: $(cat "$TOPO_TMP/trace4.err")"
+	echo "ok: trace ends with one line when the bridge goes down"
 }
 
 test_drops_after_redirect_are_counted() {
