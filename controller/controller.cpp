@@ -218,10 +218,14 @@ class Controller {
                 maybe_readd(*li);
         for (const auto &sp : dp_.ports()) {
             auto li = nl_.link(static_cast<int>(sp.port.ifindex));
-            if (!li || li->name != sp.port.name) {
+            if (!li) {
                 drop_port(sp, "is gone");
                 continue;
             }
+            // Renamed while no controller ran: the same device, as a link event says.
+            if (li->name != sp.port.name)
+                log(fmt::format("port {} (ifindex {}) is now called {}", sp.port.name,
+                                sp.port.ifindex, li->name));
             sync(sp.slot, *li);
         }
     }

@@ -54,6 +54,37 @@ test_controller_killed_and_restarted() {
 	echo "ok: FDB, static entries, counters and port flags preserved"
 }
 
+test_port_renamed_while_no_controller_runs() {
+	require_tools jq
+	standard_bridge
+	assert_ping out "$G1"
+	kill -9 "$(controller_pid)"
+	local t
+	for ((t = 0; t < 30; t++)); do
+		[[ -z $(controller_pid) ]] && break
+		sleep 0.1
+	done
+	in_ns host ip link set tap1 down
+	in_ns host ip link set tap1 name tapr1
+	in_ns host ip link set tapr1 up
+	xb up --name "$XB_BRIDGE" >/dev/null || fail "up could not adopt the bridge"
+	# The first resync: the same device under a new name stays a port, as a link event
+	# to a running controller says.
+	for ((t = 0; t < 80 * ${XB_TIME_SCALE:-1}; t++)); do
+		grep -q "port tap1 (ifindex [0-9]*) is now called tapr1" "/run/xbridge/$XB_BRIDGE.log" && break
+		sleep 0.1
+	done
+	grep -q "is now called tapr1" "/run/xbridge/$XB_BRIDGE.log" || fail "the controller did not see the rename"
+	xb status --name "$XB_BRIDGE" --json | jq -e '.ports[] | select(.name=="tapr1") | .state == "up"' >/dev/null ||
+		fail "tapr1 is not an up port: $(xb status --name "$XB_BRIDGE")"
+	assert_ping out "$G1"
+	xb down --name "$XB_BRIDGE" >/dev/null
+	if in_ns host ip link show tapr1 >/dev/null 2>&1; then
+		in_ns host tc qdisc show dev tapr1 | grep -q clsact && fail "down left clsact on the renamed tap"
+	fi
+	echo "ok: a port renamed while no controller ran stays a port, and down cleans it"
+}
+
 test_upgrade_without_loss() {
 	require_tools jq
 	[[ -f ${XB_BPF_OBJECT:-} ]] || skip "XB_BPF_OBJECT (the built datapath object) is not set"
