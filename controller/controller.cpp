@@ -134,8 +134,13 @@ class Controller {
         expire_trace_lease();
         // Link events can be missed (a full socket buffer, a lock held by a command):
         // every few seconds, look at every port again.
-        if (++ticks_ % 5 == 0)
-            resync();
+        if (++ticks_ % 5 == 0) {
+            try {
+                resync();
+            } catch (const std::exception &e) {
+                log(fmt::format("resync: {}", e.what())); // the ageing still runs
+            }
+        }
         sweep();
     }
 
