@@ -674,6 +674,14 @@ size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
 
 namespace {
 
+// The name this program runs under (a copy of the binary may be called otherwise).
+std::string own_comm() {
+    std::ifstream f("/proc/self/comm");
+    std::string comm;
+    std::getline(f, comm);
+    return comm;
+}
+
 // Whether pid is a live xbridge process: not gone, not a zombie waiting for a parent
 // that never reaps it, and not a recycled pid of some other program.
 bool xbridge_process_alive(pid_t pid) {
@@ -688,7 +696,8 @@ bool xbridge_process_alive(pid_t pid) {
         return false;
     const std::string comm = line.substr(open + 1, close - open - 1);
     const char state = line[close + 2];
-    return comm == "xbridge" && state != 'Z' && state != 'X';
+    static const std::string self = own_comm();
+    return (comm == "xbridge" || comm == self) && state != 'Z' && state != 'X';
 }
 
 } // namespace

@@ -85,6 +85,25 @@ test_port_renamed_while_no_controller_runs() {
 	echo "ok: a port renamed while no controller ran stays a port, and down cleans it"
 }
 
+test_a_copy_of_the_binary_under_another_name() {
+	require_tools jq
+	topo_create 0
+	local copy="$TOPO_TMP/xbr-copy" pid
+	cp "$XB" "$copy"
+	copy_pid() { "$copy" -n "$PFX-host" status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty'; }
+	"$copy" -n "$PFX-host" up --name "$XB_BRIDGE" eth0 tap0 >/dev/null || fail "up with a copy failed"
+	pid=$(copy_pid)
+	[[ -n $pid ]] || fail "status does not see the controller a copy named xbr-copy started"
+	"$copy" -n "$PFX-host" up --name "$XB_BRIDGE" >/dev/null
+	[[ $(copy_pid) == "$pid" ]] || fail "a second up started a second controller"
+	[[ $(pgrep -c -f "xbr-copy -n $PFX-host up") -le 1 ]] || fail "two controllers run"
+	"$copy" -n "$PFX-host" down --name "$XB_BRIDGE" >/dev/null
+	local state
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+	[[ -z $state || $state == Z ]] || fail "down left the controller running (state $state)"
+	echo "ok: the controller of a renamed binary is recognised, and stopped by down"
+}
+
 test_upgrade_without_loss() {
 	require_tools jq
 	[[ -f ${XB_BPF_OBJECT:-} ]] || skip "XB_BPF_OBJECT (the built datapath object) is not set"
