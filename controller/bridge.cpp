@@ -121,7 +121,8 @@ bool netns_alive(uint64_t ino, int except_pid) {
 Datapath open_bridge(const std::string &name, bool allow_orphan) {
     if (!valid_bridge_name(name))
         throw Error(fmt::format("invalid bridge name '{}'", name), EINVAL);
-    auto dp = Datapath::open(name);
+    // `down` (allow_orphan) also takes a bridge whose program pins are not all there.
+    auto dp = Datapath::open(name, allow_orphan);
     if (!dp)
         throw Error(fmt::format("no bridge named {}", name), ENOENT);
     const uint64_t ns = dp->config()->netns_ino;

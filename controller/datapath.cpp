@@ -300,7 +300,7 @@ int create_flow_cache(const std::string &pin) {
 
 } // namespace
 
-std::optional<Datapath> Datapath::open(const std::string &bridge) {
+std::optional<Datapath> Datapath::open(const std::string &bridge, bool maps_only) {
     if (!exists(bridge))
         return std::nullopt;
     Datapath dp;
@@ -318,7 +318,7 @@ std::optional<Datapath> Datapath::open(const std::string &bridge) {
     }
     for (size_t i = 0; i < kProgNames.size(); i++) {
         UniqueFd fd(bpf_obj_get(prog_pin(dp.dir_, i).c_str()));
-        if (!fd && optional_prog(i))
+        if (!fd && (optional_prog(i) || maps_only))
             continue;
         if (!fd)
             throw_errno(fmt::format("bridge {} is incomplete: cannot open pinned program {}",

@@ -86,7 +86,8 @@ class Datapath {
     // which must not exist yet.
     static Datapath create(const std::string &bridge, uint32_t fdb_max, uint32_t max_ports);
     // Opens the pinned objects of an existing bridge; nullopt when it does not exist.
-    static std::optional<Datapath> open(const std::string &bridge);
+    // maps_only: a missing program pin is no error (taking a half-made bridge down).
+    static std::optional<Datapath> open(const std::string &bridge, bool maps_only = false);
     static bool exists(const std::string &bridge);
 
     // Removes every pin (maps, programs, links) and the bridge's directory.

@@ -268,6 +268,22 @@ test_failed_up_rolls_back() {
 	xb down --name "${XB_BRIDGE}b" >/dev/null
 }
 
+test_down_takes_a_half_made_bridge() {
+	topo_create 0
+	local before
+	before=$(settled_state)
+	xb up --name "$XB_BRIDGE" eth0 tap0 >/dev/null
+	# What an up killed half-way, or a hand that removed pins, leaves: programs missing.
+	rm "$(topo_pins)/$XB_BRIDGE/prog_xb_tc_host" "$(topo_pins)/$XB_BRIDGE/prog_xb_xdp_ingress"
+	xb status --name "$XB_BRIDGE" >/dev/null 2>&1 && fail "status of a half-made bridge succeeded"
+	xb down --name "$XB_BRIDGE" >/dev/null || fail "down refused a half-made bridge"
+	local now
+	now=$(settled_state)
+	[[ $now == "$before" ]] || fail "down of a half-made bridge left:
+$(diff <(echo "$before") <(echo "$now"))"
+	echo "ok: down takes away a bridge whose program pins are missing"
+}
+
 # SIGTERM at any moment of an `up` leaves a whole bridge or nothing: a signal that comes
 # while the command changes the system waits until it is done or undone.
 test_interrupted_up_is_all_or_nothing() {
