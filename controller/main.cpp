@@ -187,6 +187,35 @@ int cmd_stats_watch(Datapath &dp, const std::optional<std::string> &port, uint32
     return 0;
 }
 
+// "A subcommand is required" names nothing when the word given is no command: finds
+// the first word that is not a command where one was expected (`xbridge bogus`,
+// `xbridge fdb bogus`), skipping options and their values.
+std::optional<std::string> unknown_command(CLI::App &app, int argc, char **argv) {
+    CLI::App *cur = &app;
+    std::string path = "xbridge";
+    for (int i = 1; i < argc; i++) {
+        const std::string a = argv[i];
+        if (a.size() > 1 && a[0] == '-') {
+            const std::string name = a.substr(0, a.find('='));
+            const CLI::Option *o = cur->get_option_no_throw(name);
+            if (o && o->get_expected_min() > 0 && a.find('=') == std::string::npos)
+                i++; // its value
+            continue;
+        }
+        const auto subs =
+            cur->get_subcommands([&](const CLI::App *sub) { return sub->get_name() == a; });
+        if (!subs.empty()) {
+            cur = subs.front();
+            path += " " + a;
+            continue;
+        }
+        if (cur->get_require_subcommand_min() > 0)
+            return fmt::format("unknown command '{} {}' (`{} --help` lists them)", path, a, path);
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 static int run(int argc, char **argv) {
@@ -304,6 +333,10 @@ static int run(int argc, char **argv) {
     } catch (const CLI::CallForAllHelp &e) {
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
+        if (auto unknown = unknown_command(app, argc, argv)) {
+            std::cerr << "xbridge: " << *unknown << "\n";
+            return 2;
+        }
         std::cerr << "xbridge: " << e.what() << "\n";
         return 2;
     }
