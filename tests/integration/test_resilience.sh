@@ -160,7 +160,7 @@ test_controller_follows_an_upgrade() {
 	done | sort -un)
 	[[ -n $held ]] || fail "the controller (pid $pid) holds no program at all"
 	stale=$(comm -23 <(echo "$held") <(echo "$current"))
-	[[ -z $stale ]] || fail "the controller still holds programs of before the upgrade: $(echo $stale)"
+	[[ -z $stale ]] || fail "the controller still holds programs of before the upgrade: ${stale//$'\n'/ }"
 	echo "ok: the controller holds only the upgraded programs"
 }
 
