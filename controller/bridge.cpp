@@ -719,8 +719,13 @@ bool stop_controller(Datapath &dp) {
     const auto deadline = steady_clock::now() + seconds(5);
     while (xbridge_process_alive(pid) && steady_clock::now() < deadline)
         std::this_thread::sleep_for(milliseconds(10));
-    if (xbridge_process_alive(pid))
+    if (xbridge_process_alive(pid)) {
         ::kill(pid, SIGKILL);
+        // Gone before we go on: a restart binds the metrics address it held.
+        const auto killed = steady_clock::now() + seconds(2);
+        while (xbridge_process_alive(pid) && steady_clock::now() < killed)
+            std::this_thread::sleep_for(milliseconds(10));
+    }
     dp.config()->controller_pid = 0;
     return true;
 }

@@ -213,6 +213,12 @@ std::optional<std::string> unknown_command(CLI::App &app, int argc, char **argv)
             return fmt::format("unknown command '{} {}' (`{} --help` lists them)", path, a, path);
         return std::nullopt;
     }
+    if (cur->get_require_subcommand_min() > 0) {
+        std::vector<std::string> names;
+        for (const CLI::App *sub : cur->get_subcommands({}))
+            names.push_back(sub->get_name());
+        return fmt::format("'{}' needs a command: {}", path, fmt::join(names, ", "));
+    }
     return std::nullopt;
 }
 

@@ -321,6 +321,7 @@ test_bad_input_is_one_clear_line() {
 	expect_error "--netns: the namespace name is empty" "$XB" -n "" status
 	expect_error "unknown command 'xbridge stauts'" xb stauts
 	expect_error "unknown command 'xbridge fdb shwo'" xb fdb shwo
+	expect_error "'xbridge fdb' needs a command: show, add, del, flush" xb fdb
 	expect_error "no bpffs: cannot access /nonexistent-bpffs" env XBRIDGE_BPFFS=/nonexistent-bpffs "$XB" -n "$PFX-host" up --name "$XB_BRIDGE" eth0
 	# On a bpffs of its own (a private mount namespace), failed commands leave no pin root.
 	local fs=$TOPO_TMP/bpffs rc=0
