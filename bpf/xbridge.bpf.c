@@ -219,8 +219,6 @@ int xb_xdp_devmap_tx(struct xdp_md *ctx) {
 
 /* ---- TC ------------------------------------------------------------------- */
 
-/* Sends skb out of port ifindex. A frame sent out of the uplink passes the uplink's
- * egress program, which must let it through rather than take it for host traffic. */
 /* Whether skb may be sent on a port of this MTU: as the kernel bridge's
  * is_skb_forwardable, the frame fits with its Ethernet header and one VLAN tag, or is
  * GSO (segmented to size on the way out). XDP frames always fit: longer ones than the
@@ -229,6 +227,8 @@ static __always_inline int xb_tc_fits(const struct __sk_buff *skb, __u32 mtu) {
     return !mtu || skb->len <= mtu + 14 + 4 || skb->gso_size;
 }
 
+/* Sends skb out of port ifindex. A frame sent out of the uplink passes the uplink's
+ * egress program, which must let it through rather than take it for host traffic. */
 static __always_inline int xb_tc_xmit(struct __sk_buff *skb, __u32 ifindex,
                                       const struct xb_config *cfg) {
     if (ifindex == cfg->uplink_ifindex)

@@ -714,18 +714,18 @@ bool stop_controller(Datapath &dp) {
         dp.config()->controller_pid = 0;
         return false;
     }
-    ::kill(pid, SIGTERM);
     using namespace std::chrono;
-    const auto deadline = steady_clock::now() + seconds(5);
-    while (xbridge_process_alive(pid) && steady_clock::now() < deadline)
-        std::this_thread::sleep_for(milliseconds(10));
-    if (xbridge_process_alive(pid)) {
-        ::kill(pid, SIGKILL);
-        // Gone before we go on: a restart binds the metrics address it held.
-        const auto killed = steady_clock::now() + seconds(2);
-        while (xbridge_process_alive(pid) && steady_clock::now() < killed)
+    // Sends sig and waits up to `patience` for the process to go; true when it went.
+    const auto signal_and_wait = [pid](int sig, seconds patience) {
+        ::kill(pid, sig);
+        const auto deadline = steady_clock::now() + patience;
+        while (xbridge_process_alive(pid) && steady_clock::now() < deadline)
             std::this_thread::sleep_for(milliseconds(10));
-    }
+        return !xbridge_process_alive(pid);
+    };
+    // Gone before we go on, even by SIGKILL: a restart binds the metrics address it held.
+    if (!signal_and_wait(SIGTERM, seconds(5)))
+        signal_and_wait(SIGKILL, seconds(2));
     dp.config()->controller_pid = 0;
     return true;
 }
