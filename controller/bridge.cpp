@@ -450,11 +450,13 @@ void forget_absent_ports(Datapath &dp) {
     }
 }
 
-void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
+PortSync sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
+    PortSync r;
     auto cur = dp.port(slot);
     if (!cur || cur->ifindex != static_cast<uint32_t>(li.ifindex))
-        return;
+        return r;
     xb_port p = *cur;
+    r.was_up = p.flags & XB_PORT_UP;
     if (std::memcmp(p.mac, li.mac.data(), 6) != 0) {
         // The port's address changed: its local entry follows (br_fdb_changeaddr).
         const xb_port old = p;
@@ -463,13 +465,21 @@ void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
         release_local_entry(dp, old.mac, old.ifindex);
         add_local_entry(dp, p, slot);
     }
-    const bool up = li.up() && li.carrier;
-    p.flags = up ? (p.flags | XB_PORT_UP) : (p.flags & ~XB_PORT_UP);
+    r.up = li.up() && li.carrier;
+    p.flags = r.up ? (p.flags | XB_PORT_UP) : (p.flags & ~XB_PORT_UP);
     p.mtu = li.mtu;
     std::memset(p.name, 0, sizeof(p.name));
     std::strncpy(p.name, li.name.c_str(), sizeof(p.name) - 1);
     dp.set_port(slot, p);
     update_xdp_max_len(dp);
+    // A port that goes down forgets what it learned, as the kernel bridge's
+    // br_stp_disable_port flushes its dynamic entries: frames for those addresses are
+    // flooded again, and find a guest that has moved (a live migration, a cable moved)
+    // at once rather than after the ageing time. A port that is down learns nothing,
+    // so a transition missed while no controller ran is caught by the next sync.
+    if (r.was_up && !r.up)
+        r.flushed = fdb_flush_port(dp, p.ifindex, false);
+    return r;
 }
 
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p) {

@@ -120,8 +120,14 @@ std::optional<std::string> host_pair(Datapath &dp);
 bool restore_host_pair(Datapath &dp, Netlink &nl);
 
 // Brings a port's operational state into the bridge: the UP flag (for status), its
-// name and MTU, and the bridge's XDP length limit.
-void sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
+// name and MTU, and the bridge's XDP length limit. A port that went down has its learned
+// entries flushed. The caller holds the lock.
+struct PortSync {
+    bool was_up = false; // the UP flag before
+    bool up = false;     // and now
+    size_t flushed = 0;  // learned entries flushed because the port went down
+};
+PortSync sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
 void update_xdp_max_len(Datapath &dp);
 // A port is in a flood map when it has that flood flag.
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p);

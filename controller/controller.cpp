@@ -235,11 +235,21 @@ class Controller {
         }
     }
 
-    // Follows a port's link state, MTU, name and address; a failure (a full FDB for a new
-    // address's local entry) is logged, and the next resync tries again.
+    // Follows a port's link state, MTU, name and address, under the lock: a command
+    // (`port set`, `fdb add`) must not find its change overwritten by a port entry read
+    // before it. A command holding the lock, or a failure (a full FDB for a new
+    // address's local entry, which is logged), leaves the port to the next resync.
     void sync(uint32_t slot, const LinkInfo &li) {
         try {
-            sync_port(dp_, slot, li);
+            BridgeLock lock(BridgeLock::Mode::Try);
+            if (!lock.held())
+                return;
+            const PortSync r = sync_port(dp_, slot, li);
+            if (r.was_up != r.up)
+                log(fmt::format("port {} is {}", li.name, r.up ? "up" : "down"));
+            if (r.flushed)
+                log(fmt::format("port {} went down: flushed its {} learned entr{}", li.name,
+                                r.flushed, r.flushed == 1 ? "y" : "ies"));
         } catch (const Error &e) {
             log(fmt::format("port {}: {}", li.name, e.what()));
         }
@@ -258,11 +268,7 @@ class Controller {
             drop_port(*sp, "was deleted");
             return;
         }
-        const bool was_up = sp->port.flags & XB_PORT_UP;
         sync(sp->slot, ev.link);
-        const bool up = ev.link.up() && ev.link.carrier;
-        if (was_up != up)
-            log(fmt::format("port {} is {}", ev.link.name, up ? "up" : "down"));
     }
 
     void drop_port(const SlotPort &sp, const char *why) {

@@ -172,6 +172,60 @@ test_static_entries() {
 	echo "ok: a deleted tap leaves the bridge with its entries"
 }
 
+# fdb_gone MAC: waits (up to 8 s, scaled) for MAC's entry to go; false if it stays.
+fdb_gone() {
+	local t
+	for ((t = 0; t < 80 * ${XB_TIME_SCALE:-1}; t++)); do
+		fdb_has "$1" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+test_port_down_forgets_what_it_learned() {
+	require_tools jq tcpdump
+	standard_bridge
+	local out_mac=$TOPO_OUT_MAC S=02:00:00:5d:00:01 W=02:00:00:5d:00:02 M2=02:00:00:5d:00:03
+	send g0 "$out_mac" $MAC
+	send out "$(topo_guest_mac 1)" $W
+	xb fdb add --name "$XB_BRIDGE" $S dev tap0
+	sleep 0.3
+	fdb_has $MAC tap0 dynamic || fail "$MAC was not learned on tap0"
+	fdb_has $W eth0 dynamic || fail "$W was not learned on eth0"
+	# As br_stp_disable_port: the port's learned entries go, its static ones and the
+	# other ports' entries stay, and frames for the forgotten address are flooded again.
+	in_ns host ip link set tap0 down
+	fdb_gone $MAC || fail "$MAC is still on tap0 after tap0 went down: $(xb fdb show --name "$XB_BRIDGE")"
+	fdb_has $S tap0 static || fail "tap0 going down took its static entry"
+	fdb_has $W eth0 dynamic || fail "tap0 going down took eth0's entry of $W"
+	grep -q "port tap0 went down: flushed its [0-9]* learned entr" "/run/xbridge/$XB_BRIDGE.log" ||
+		fail "the controller's log does not say why the entries went"
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == down ]] ||
+		fail "status does not show tap0 down"
+	frames_reach g1 "ether dst $MAC" send out $MAC "$out_mac" ||
+		fail "a frame for $MAC, learned on the port that went down, is not flooded to guest 1"
+	echo "ok: tap0 went down: its learned entries flushed, its static one kept, $MAC flooded again"
+	in_ns host ip link set tap0 up
+	assert_ping g0 "$TOPO_OUT_IP"
+	step "a port that went down while no controller ran"
+	send g1 "$out_mac" $M2
+	sleep 0.3
+	fdb_has $M2 tap1 dynamic || fail "$M2 was not learned on tap1"
+	local pid t
+	pid=$(xb status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty')
+	kill -9 "$pid"
+	for ((t = 0; t < 30; t++)); do
+		[[ -z $(xb status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty') ]] && break
+		sleep 0.1
+	done
+	in_ns host ip link set tap1 down
+	sleep 0.3
+	fdb_has $M2 tap1 dynamic || fail "$M2 went with no controller running"
+	xb up --name "$XB_BRIDGE" >/dev/null || fail "up could not restart the controller"
+	fdb_gone $M2 || fail "the restarted controller did not flush tap1, down since"
+	echo "ok: the restarted controller flushed tap1, which went down while none ran"
+}
+
 test_locked_port() {
 	require_tools jq
 	standard_bridge
