@@ -18,7 +18,8 @@
  *  xb_xdp_host,     the host pair (abi.h: xb_config.host_ifindex): the host's copy of
  *  xb_tc_host       an XDP flood arrives there and goes up the uplink's stack.
  *  xb_xdp_devmap_tx devmap egress program of the flood maps: counts each copy.
- *  xb_devmap_xmit   tp_btf/xdp_devmap_xmit: counts frames a port refused after a redirect.
+ *  xb_devmap_xmit,  tp_btf/xdp_devmap_xmit and xdp_redirect_err: count the frames a port
+ *  xb_redirect_err  refused, or could not be queued to, after an XDP redirect.
  *  xb_fdb_sweep     syscall program: the controller's ageing sweep, inside the kernel.
  *
  * A frame is counted and traced once, by the hook that disposes of it.

@@ -5,6 +5,7 @@
 
 #include "xbridge.skel.h"
 
+#include <algorithm>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
@@ -35,12 +36,24 @@ constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames 
 static_assert(kMapNames.back() != nullptr);
 constexpr std::array<const char *, static_cast<size_t>(ProgId::Count)> kProgNames = {
     "xb_xdp_ingress", "xb_tc_ingress", "xb_tc_egress", "xb_xdp_devmap_tx",
-    "xb_devmap_xmit", "xb_fdb_sweep",  "xb_xdp_host",  "xb_tc_host",
+    "xb_devmap_xmit", "xb_fdb_sweep",  "xb_xdp_host",  "xb_tc_host",       "xb_redirect_err",
 };
 static_assert(kProgNames.back() != nullptr);
 
+// The drop counters after a redirect: tracepoint programs, each attached through a
+// pinned link.
+constexpr struct {
+    ProgId prog;
+    const char *tracepoint;
+    const char *link_pin;
+} kDropCounters[] = {
+    {ProgId::DevmapXmit, "xdp:xdp_devmap_xmit", "link_devmap_xmit"},
+    {ProgId::RedirectErr, "xdp:xdp_redirect_err", "link_redirect_err"},
+};
+
 bool optional_prog(size_t i) {
-    return i == static_cast<size_t>(ProgId::DevmapXmit);
+    return std::any_of(std::begin(kDropCounters), std::end(kDropCounters),
+                       [i](const auto &c) { return i == static_cast<size_t>(c.prog); });
 }
 
 UniqueFd dup_fd(int fd, const std::string &what) {
@@ -71,11 +84,12 @@ ObjPtr open_object(const std::optional<std::string> &path) {
         throw_errno(path ? fmt::format("cannot open the datapath object {}", *path)
                          : std::string("cannot open the datapath object"),
                     errno);
-    // The drop counter reads kernel structs through BTF: without it, do without it.
+    // The drop counters read kernel structs through BTF: without it, do without them.
     struct stat st {};
     if (::stat("/sys/kernel/btf/vmlinux", &st) < 0)
-        if (bpf_program *p = bpf_object__find_program_by_name(o, "xb_devmap_xmit"))
-            bpf_program__set_autoload(p, false);
+        for (const auto &c : kDropCounters)
+            if (bpf_program *p = bpf_object__find_program_by_name(o, prog_name(c.prog)))
+                bpf_program__set_autoload(p, false);
     return ObjPtr(o);
 }
 
@@ -378,20 +392,29 @@ void Datapath::reload_programs() {
 }
 
 void Datapath::attach_drop_counter() {
-    const int prog_fd = prog(ProgId::DevmapXmit);
-    if (prog_fd < 0)
-        return;
-    UniqueFd link(bpf_raw_tracepoint_open(nullptr, prog_fd));
-    if (!link)
-        throw_errno("cannot attach the devmap drop counter to xdp:xdp_devmap_xmit", errno);
-    const std::string pin = dir_ + "/link_devmap_xmit", tmp = pin + "_new";
-    ::unlink(tmp.c_str());
-    check_libbpf(bpf_obj_pin(link.get(), tmp.c_str()), "cannot pin the devmap drop counter");
-    UniqueFd old(bpf_obj_get(pin.c_str()));
-    if (::rename(tmp.c_str(), pin.c_str()) < 0)
-        throw_last_errno("cannot replace the pin of the devmap drop counter");
-    if (old)
-        bpf_link_detach(old.get());
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    check_libbpf(bpf_obj_get_info_by_fd(map(MapId::TxPorts), &info, &len),
+                 "cannot read the id of map tx_ports");
+    cfg_->tx_ports_id = info.id;
+    for (const auto &c : kDropCounters) {
+        const int prog_fd = prog(c.prog);
+        if (prog_fd < 0)
+            continue;
+        UniqueFd link(bpf_raw_tracepoint_open(nullptr, prog_fd));
+        if (!link)
+            throw_errno(fmt::format("cannot attach the drop counter to {}", c.tracepoint), errno);
+        const std::string pin = dir_ + "/" + c.link_pin, tmp = pin + "_new";
+        ::unlink(tmp.c_str());
+        check_libbpf(bpf_obj_pin(link.get(), tmp.c_str()),
+                     fmt::format("cannot pin the drop counter of {}", c.tracepoint));
+        UniqueFd old(bpf_obj_get(pin.c_str()));
+        if (::rename(tmp.c_str(), pin.c_str()) < 0)
+            throw_last_errno(fmt::format("cannot replace the pin of the drop counter of {}",
+                                         c.tracepoint));
+        if (old)
+            bpf_link_detach(old.get());
+    }
 }
 
 void Datapath::unpin_all() {

@@ -34,7 +34,8 @@ enum class MapId {
     TraceRb,
     Count
 };
-// DevmapXmit is optional: it needs the kernel's BTF (tp_btf), and its fd is -1 without.
+// DevmapXmit and RedirectErr are optional: they need the kernel's BTF (tp_btf), and their
+// fds are -1 without (RedirectErr also on a bridge made before it existed).
 enum class ProgId {
     XdpIngress,
     TcIngress,
@@ -44,6 +45,7 @@ enum class ProgId {
     FdbSweep,
     XdpHost,
     TcHost,
+    RedirectErr,
     Count
 };
 

@@ -154,7 +154,12 @@ struct xb_config {
      * the second hands what it receives to the uplink's stack. 0: none. */
     __u32 host_ifindex;
     __u32 host_peer_ifindex;
-    __u8 reserved[16];
+    /* The id of this bridge's tx_ports map, for the xdp_redirect_err drop counter, which
+     * sees the map of every failed redirect in the system by id (a tracing program may
+     * not use a devmap itself: the map's owner would become a tracing program). Set
+     * when the counter is attached; 0 until then. */
+    __u32 tx_ports_id;
+    __u8 reserved[12];
 };
 
 /* Per-port counters (map "stats", per-CPU array indexed by slot). */
@@ -181,7 +186,7 @@ enum xb_drop_reason {
     XB_DROP_BAD_SRC = 2,   /* multicast or all-zero source MAC */
     XB_DROP_SAME_PORT = 3, /* destination learned on the ingress port */
     XB_DROP_LOCKED = 4,    /* locked port, source without a static entry */
-    XB_DROP_PORT_DOWN = 5, /* destination port left the bridge a moment ago */
+    XB_DROP_PORT_DOWN = 5, /* destination port left the bridge a moment ago, or is down */
     XB_DROP_REDIRECT = 6,  /* redirect failed */
     XB_DROP_NO_READER = 7, /* tap without a reader (no queue attached): refused */
     XB_DROP_NO_HOST = 8,   /* frame for a local MAC on a bridge without host port */

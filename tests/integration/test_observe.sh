@@ -226,3 +226,24 @@ test_drops_after_redirect_are_counted() {
 		fail "tap0 drops.redirect is $dropped: expected what did not fit its ring of $qlen"
 	echo "ok: $((tx - dropped)) frames queued for the guest, $dropped refused by its full ring and counted"
 }
+
+test_frames_for_a_port_that_is_down_are_counted() {
+	require_tools jq
+	[[ -e /sys/kernel/btf/vmlinux ]] || skip "no kernel BTF: the redirect drop counter is not loaded"
+	topo_create 0
+	xb up --name "$XB_BRIDGE" eth0 tap0 >/dev/null
+	# A static entry outlives its port going down (learned ones are flushed): XDP keeps
+	# redirecting to the port, and the kernel refuses each frame (-ENETDOWN) after the
+	# program returned. The bridge counted them in tap0's tx; they must be in its drops.
+	local guest=02:00:00:5c:00:02 st tx dropped
+	xb fdb add --name "$XB_BRIDGE" $guest dev tap0
+	in_ns host ip link set tap0 down
+	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst $guest --count 300
+	sleep 0.5
+	st=$(xb stats --name "$XB_BRIDGE" --json)
+	tx=$(jq '.ports[] | select(.name=="tap0") | .tx_packets' <<<"$st")
+	dropped=$(jq '.ports[] | select(.name=="tap0") | .drops.port_down' <<<"$st")
+	[[ $tx -eq 300 ]] || fail "tap0 tx_packets is $tx, expected the 300 frames sent its way"
+	[[ $dropped -eq 300 ]] || fail "tap0 drops.port_down is $dropped, expected 300: $st"
+	echo "ok: 300 frames redirected to a port that is down, 300 counted as port_down drops"
+}
