@@ -34,8 +34,13 @@ Undo::~Undo() {
 }
 
 int BridgeLock::held_fd_ = -1;
+bool BridgeLock::borrowed_ = false;
 
 BridgeLock::BridgeLock(Mode mode) {
+    if (borrowed_) {
+        borrowed_here_ = true;
+        return;
+    }
     for (;;) {
         made_root_ = ensure_bpffs() || made_root_;
         UniqueFd fd(::open(pin_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -86,10 +91,15 @@ BridgeLock::~BridgeLock() {
         ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
-void BridgeLock::close_inherited() {
+void BridgeLock::close_inherited(bool borrow) {
+    borrowed_ = borrow && held_fd_ >= 0;
     if (held_fd_ >= 0)
         ::close(held_fd_);
     held_fd_ = -1;
+}
+
+void BridgeLock::end_borrow() {
+    borrowed_ = false;
 }
 
 uint64_t current_netns() {

@@ -68,17 +68,23 @@ class BridgeLock {
     BridgeLock(const BridgeLock &) = delete;
     BridgeLock &operator=(const BridgeLock &) = delete;
     ~BridgeLock();
-    bool held() const { return bool(fd_); }
+    bool held() const { return bool(fd_) || borrowed_here_; }
     // In a child forked while the lock is held: closes the child's copy, so the lock
-    // stays the parent's and goes when the parent is done.
-    static void close_inherited();
+    // stays the parent's and goes when the parent is done. With `borrow`, the parent
+    // waits for the child meanwhile (the daemon controller's start: `up` holds the lock
+    // until the controller is ready), and the child's own locks count as held, at once,
+    // until end_borrow: it works under its parent's lock.
+    static void close_inherited(bool borrow = false);
+    static void end_borrow();
 
   private:
     UniqueFd fd_;
     bool made_root_ = false;        // this lock created the pin root (removed again if left empty)
     bool deferred_signals_ = false; // SIGINT, SIGTERM, SIGHUP wait while a command holds it
+    bool borrowed_here_ = false;    // held through the parent's lock (close_inherited)
     sigset_t old_mask_{};
     static int held_fd_;
+    static bool borrowed_;
 };
 
 // Network namespace identity (inode of /proc/self/ns/net).

@@ -355,8 +355,11 @@ int spawn_controller(const std::string &name, std::unique_ptr<MetricsServer> met
     if (pid < 0)
         throw_last_errno("fork");
     if (pid == 0) {
-        // Daemon: own session, no terminal, log to the bridge's log file.
-        BridgeLock::close_inherited();
+        // Daemon: own session, no terminal, log to the bridge's log file. Until it is
+        // ready, the parent holds the bridge lock and waits: the first resync (in the
+        // constructor) works under that lock, rather than find it taken and leave every
+        // port to the next resync.
+        BridgeLock::close_inherited(true);
         rd.reset();
         ::setsid();
         if (::chdir("/") < 0)
@@ -373,6 +376,7 @@ int spawn_controller(const std::string &name, std::unique_ptr<MetricsServer> met
         int rc = 1;
         try {
             Controller c(name, std::move(metrics));
+            BridgeLock::end_borrow(); // before the parent lets the lock go
             // Ready once constructed: the bridge forwards without us; we only manage.
             [[maybe_unused]] ssize_t n = ::write(wr.get(), "1", 1);
             wr.reset();
