@@ -35,8 +35,8 @@ constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames 
 // A name missing from a table is a null pointer at its end.
 static_assert(kMapNames.back() != nullptr);
 constexpr std::array<const char *, static_cast<size_t>(ProgId::Count)> kProgNames = {
-    "xb_xdp_ingress", "xb_tc_ingress", "xb_tc_egress", "xb_xdp_devmap_tx",
-    "xb_devmap_xmit", "xb_fdb_sweep",  "xb_xdp_host",  "xb_tc_host",       "xb_redirect_err",
+    "xb_xdp_ingress", "xb_tc_ingress", "xb_tc_egress", "xb_xdp_devmap_tx", "xb_devmap_xmit",
+    "xb_fdb_sweep",   "xb_xdp_host",   "xb_tc_host",   "xb_redirect_err",
 };
 static_assert(kProgNames.back() != nullptr);
 
@@ -410,8 +410,8 @@ void Datapath::attach_drop_counter() {
                      fmt::format("cannot pin the drop counter of {}", c.tracepoint));
         UniqueFd old(bpf_obj_get(pin.c_str()));
         if (::rename(tmp.c_str(), pin.c_str()) < 0)
-            throw_last_errno(fmt::format("cannot replace the pin of the drop counter of {}",
-                                         c.tracepoint));
+            throw_last_errno(
+                fmt::format("cannot replace the pin of the drop counter of {}", c.tracepoint));
         if (old)
             bpf_link_detach(old.get());
     }
