@@ -152,6 +152,11 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
         xb_drop(d, XB_DROP_PORT_DOWN);
         return;
     }
+    /* Isolated ports reach only ports that are not (br_skb_isolated). */
+    if (in->flags & out->flags & XB_PORT_ISOLATED) {
+        xb_drop(d, XB_DROP_ISOLATED);
+        return;
+    }
     d->action = XB_ACT_FORWARD;
     d->out_ifindex = dst.ifindex;
     d->out_slot = out_slot;

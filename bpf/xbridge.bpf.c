@@ -147,6 +147,10 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         goto forward;
 
     case XB_ACT_FLOOD:
+        /* A flood from an isolated port must skip the other isolated ports, which a
+         * flood map cannot do: the TC hook clones it to the ports it may reach. */
+        if (in->flags & XB_PORT_ISOLATED)
+            return XDP_PASS;
         /* XDP has one verdict per frame: it cannot both redirect copies and pass the
          * frame up. The host's copy of a flood is one more copy of the broadcast, to the
          * host pair (xb_tc_host takes it up the uplink's stack); without a host pair,
@@ -250,6 +254,7 @@ struct xb_flood_ctx {
     struct __sk_buff *skb;
     __u32 in_ifindex; /* excluded: the port the frame came from */
     __u32 need;       /* port flags a port needs to take this copy */
+    __u32 skip;       /* port flags that keep a port from taking it */
     __u32 uplink;
     __u32 len;
 };
@@ -261,7 +266,8 @@ static long xb_flood_one(__u64 index, void *arg) {
     struct __sk_buff *skb = fc->skb;
     __u32 mark;
 
-    if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need)
+    if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need ||
+        (p->flags & fc->skip))
         return 0;
     if (!xb_tc_fits(skb, p->mtu)) {
         xb_count_drop(slot, XB_DROP_TOO_BIG);
@@ -280,13 +286,15 @@ static long xb_flood_one(__u64 index, void *arg) {
 }
 
 /* Clones skb to every port that takes this class of flood, except in_ifindex
- * (BPF_F_EXCLUDE_INGRESS's TC counterpart). */
+ * (BPF_F_EXCLUDE_INGRESS's TC counterpart) and, for a frame from an isolated port
+ * (in_flags), the isolated ports. */
 static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class, __u32 in_ifindex,
-                                        const struct xb_config *cfg) {
+                                        __u32 in_flags, const struct xb_config *cfg) {
     struct xb_flood_ctx fc = {
         .skb = skb,
         .in_ifindex = in_ifindex,
         .need = xb_flood_flag(flood_class),
+        .skip = in_flags & XB_PORT_ISOLATED,
         .uplink = cfg->uplink_ifindex,
         .len = skb->len,
     };
@@ -366,7 +374,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     case XB_ACT_FLOOD:
         xb_count(slot, XB_CNT_FLOODED);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, d.flood_class, ifindex, cfg);
+        xb_tc_flood(skb, d.flood_class, ifindex, in->flags, cfg);
         if (!d.host_copy)
             return TC_ACT_SHOT; /* every port got its clone; the original is spent */
         xb_count(slot, XB_CNT_TO_HOST);
@@ -431,7 +439,7 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
         xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, flood_class, uplink, cfg);
+        xb_tc_flood(skb, flood_class, uplink, 0, cfg); /* the host is never isolated */
         return TC_ACT_OK;
     }
 
@@ -440,7 +448,7 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
         xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, XB_FLOOD_UCAST, uplink, cfg);
+        xb_tc_flood(skb, XB_FLOOD_UCAST, uplink, 0, cfg);
         return TC_ACT_OK;
     }
     if (dst->type == XB_FDB_LOCAL || dst->ifindex == uplink)

@@ -513,7 +513,7 @@ std::optional<uint32_t> parse_port_flag(const std::string &name) {
         {"learning", XB_PORT_LEARNING},       {"flood", XB_PORT_FLOOD},
         {"mcast-flood", XB_PORT_MCAST_FLOOD}, {"mcast_flood", XB_PORT_MCAST_FLOOD},
         {"bcast-flood", XB_PORT_BCAST_FLOOD}, {"bcast_flood", XB_PORT_BCAST_FLOOD},
-        {"locked", XB_PORT_LOCKED},
+        {"locked", XB_PORT_LOCKED},           {"isolated", XB_PORT_ISOLATED},
     };
     for (const auto &[n, bit] : flags)
         if (name == n)

@@ -55,6 +55,7 @@ std::string port_flag_names(uint32_t flags) {
         {XB_PORT_MCAST_FLOOD, "mcast_flood"},
         {XB_PORT_BCAST_FLOOD, "bcast_flood"},
         {XB_PORT_LOCKED, "locked"},
+        {XB_PORT_ISOLATED, "isolated"},
     };
     std::string out;
     for (const auto &[bit, name] : names)
@@ -95,6 +96,7 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         {"mcast_flood", bool(p.flags & XB_PORT_MCAST_FLOOD)},
         {"bcast_flood", bool(p.flags & XB_PORT_BCAST_FLOOD)},
         {"locked", bool(p.flags & XB_PORT_LOCKED)},
+        {"isolated", bool(p.flags & XB_PORT_ISOLATED)},
     };
 }
 

@@ -73,6 +73,7 @@ enum xb_port_flags {
     XB_PORT_UPLINK = 1u << 5,      /* the host's port: keeps the host's addresses */
     XB_PORT_UP = 1u << 6,          /* operationally up (carrier), as the controller last saw
                                     * it: shown by status, never a forwarding condition */
+    XB_PORT_ISOLATED = 1u << 7,    /* reaches only ports that are not isolated (and the host) */
 };
 
 #define XB_PORT_DEFAULT_FLAGS                                                                      \
@@ -192,6 +193,7 @@ enum xb_drop_reason {
     XB_DROP_NO_HOST = 8,   /* frame for a local MAC on a bridge without host port */
     XB_DROP_PAUSE = 9,     /* 802.3x PAUSE (01:80:c2:00:00:01): link-local, never bridged */
     XB_DROP_TOO_BIG = 10,  /* longer than the target port's MTU (and not GSO) */
+    XB_DROP_ISOLATED = 11, /* unicast from an isolated port to another isolated port */
     XB_DROP_MAX = 16,
 };
 

@@ -342,6 +342,43 @@ TEST_F(BridgeTest, LockedPortDropsUnknownSources) {
     EXPECT_EQ(run_xdp(1, eth_frame(kOut, kB)), XDP_DROP);
 }
 
+TEST_F(BridgeTest, IsolatedPortsReachOnlyPortsThatAreNot) {
+    // bridge link set ... isolated on (br_skb_isolated): guests 1 and 2 are isolated,
+    // the uplink is not.
+    set_port_flags(1, XB_PORT_ISOLATED, 0);
+    set_port_flags(2, XB_PORT_ISOLATED, 0);
+    fdb_put(kB, 2, XB_FDB_DYNAMIC);
+    fdb_put(kOut, 0, XB_FDB_DYNAMIC);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_DROP);
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kB, kA)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_ISOLATED], 2u);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 0u);
+    EXPECT_TRUE(fdb(kA)) << "an isolated port still learns";
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA)), XDP_REDIRECT) << "to the uplink";
+    EXPECT_EQ(run_xdp(0, eth_frame(kB, kOut)), XDP_REDIRECT) << "from the uplink";
+    EXPECT_EQ(run_xdp(0, eth_frame(kA, kOut)), XDP_REDIRECT);
+
+    // A flood from an isolated port leaves XDP (a flood map cannot skip the isolated
+    // ports), uncounted; TC clones it to the uplink alone, and the host gets its copy.
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 0u);
+    const uint64_t tx0 = stats(0).cnt[XB_CNT_TX_PACKETS], tx2 = stats(2).cnt[XB_CNT_TX_PACKETS];
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kBcast, kA, 0x0806)), TC_ACT_REDIRECT);
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TX_PACKETS], tx0 + 1);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], tx2);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TO_HOST], 1u);
+    // From the uplink, floods reach every isolated port, at XDP.
+    EXPECT_EQ(run_xdp(0, eth_frame(kBcast, kOut, 0x0806)), XDP_REDIRECT);
+    // Unknown unicast from an isolated port: the uplink only.
+    EXPECT_EQ(run_tc_ingress(1, eth_frame("02:00:00:00:00:99", kA)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TX_PACKETS], tx0 + 2);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], tx2);
+
+    // Isolation off: guest to guest again, the cached decisions included.
+    set_port_flags(1, 0, XB_PORT_ISOLATED);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+}
+
 TEST_F(BridgeTest, ALockedPortStillPassesLinkLocalFramesUpUnlearned) {
     // 802.1X: the supplicant's EAPOL frames must reach the authenticator on the port
     // before the port is opened for its MAC (the kernel's locked ports do the same).

@@ -226,6 +226,33 @@ test_port_down_forgets_what_it_learned() {
 	echo "ok: the restarted controller flushed tap1, which went down while none ran"
 }
 
+test_isolated_ports() {
+	require_tools jq
+	standard_bridge
+	local g0 g1 mac1
+	g0=$(topo_guest_ip 0)
+	g1=$(topo_guest_ip 1)
+	mac1=$(topo_guest_mac 1)
+	xb port set --name "$XB_BRIDGE" tap0 isolated on
+	xb port set --name "$XB_BRIDGE" tap1 isolated on
+	xb status --name "$XB_BRIDGE" | grep -qE '^tap0 .*isolated' || fail "status does not show tap0 isolated"
+	# As `bridge link set dev tapN isolated on`: each guest still reaches the wire and the
+	# host, but not the other guest - neither its broadcasts (ARP) nor its unicast.
+	assert_ping g0 "$TOPO_OUT_IP"
+	assert_ping g1 "$TOPO_HOST_IP"
+	in_ns g0 ping -c2 -W1 -q "$g1" >/dev/null 2>&1 && fail "isolated guest 0 reached isolated guest 1"
+	in_ns g0 ip neigh replace "$g1" lladdr "$mac1" dev eth0
+	local before
+	before=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="tap0") | .drops.isolated')
+	in_ns g0 ping -c2 -W1 -q "$g1" >/dev/null 2>&1 && fail "isolated guest 0 reached isolated guest 1 by unicast"
+	[[ $(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="tap0") | .drops.isolated') -ge $((before + 2)) ]] ||
+		fail "unicast between isolated ports is not counted as drops.isolated"
+	echo "ok: isolated guests reach the wire and the host, not each other; the drops are counted"
+	xb port set --name "$XB_BRIDGE" tap1 isolated off
+	assert_ping g0 "$g1"
+	echo "ok: an isolated port reaches a port that is not"
+}
+
 test_locked_port() {
 	require_tools jq
 	standard_bridge
