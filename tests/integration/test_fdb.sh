@@ -229,8 +229,7 @@ test_port_down_forgets_what_it_learned() {
 test_isolated_ports() {
 	require_tools jq
 	standard_bridge
-	local g0 g1 mac1
-	g0=$(topo_guest_ip 0)
+	local g1 mac1
 	g1=$(topo_guest_ip 1)
 	mac1=$(topo_guest_mac 1)
 	xb port set --name "$XB_BRIDGE" tap0 isolated on
