@@ -37,6 +37,19 @@ process_running() {
 # xb ARGS: xbridge in the host namespace, on this test's bridge.
 xb() { "$XB" -n "$PFX-host" "$@"; }
 
+# The pid of this test bridge's controller, empty when none runs.
+controller_pid() { xb status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty'; }
+
+# Kills the controller with SIGKILL and waits (up to 3 s) until status reports none.
+kill_controller() {
+	local t
+	kill -9 "$(controller_pid)"
+	for ((t = 0; t < 30; t++)); do
+		[[ -z $(controller_pid) ]] && break
+		sleep 0.1
+	done
+}
+
 require_tools() {
 	local t
 	for t in "$@"; do

@@ -211,13 +211,7 @@ test_port_down_forgets_what_it_learned() {
 	send g1 "$out_mac" $M2
 	sleep 0.3
 	fdb_has $M2 tap1 dynamic || fail "$M2 was not learned on tap1"
-	local pid t
-	pid=$(xb status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty')
-	kill -9 "$pid"
-	for ((t = 0; t < 30; t++)); do
-		[[ -z $(xb status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty') ]] && break
-		sleep 0.1
-	done
+	kill_controller
 	in_ns host ip link set tap1 down
 	sleep 0.3
 	fdb_has $M2 tap1 dynamic || fail "$M2 went with no controller running"

@@ -19,7 +19,6 @@ ping_no_loss() {
 	echo "ok: $line"
 }
 
-controller_pid() { xb status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty'; }
 counter() { xb stats --name "$XB_BRIDGE" --json | jq --arg p "$1" --arg f "$2" '.ports[] | select(.name == $p) | .[$f]'; }
 
 test_controller_killed_and_restarted() {
@@ -58,16 +57,12 @@ test_port_renamed_while_no_controller_runs() {
 	require_tools jq
 	standard_bridge
 	assert_ping out "$G1"
-	kill -9 "$(controller_pid)"
-	local t
-	for ((t = 0; t < 30; t++)); do
-		[[ -z $(controller_pid) ]] && break
-		sleep 0.1
-	done
+	kill_controller
 	in_ns host ip link set tap1 down
 	in_ns host ip link set tap1 name tapr1
 	in_ns host ip link set tapr1 up
 	xb up --name "$XB_BRIDGE" >/dev/null || fail "up could not adopt the bridge"
+	local t
 	# The first resync: the same device under a new name stays a port, as a link event
 	# to a running controller says.
 	for ((t = 0; t < 80 * ${XB_TIME_SCALE:-1}; t++)); do
