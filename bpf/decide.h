@@ -135,8 +135,9 @@ static __always_inline void xb_decide(const struct xb_frame *f, __u32 in_ifindex
         d->out_slot = dst.slot;
         return;
     }
-    if (dst.ifindex == in_ifindex) {
-        /* A switch does not hairpin: the destination is behind the port it came from. */
+    if (dst.ifindex == in_ifindex && !(in->flags & XB_PORT_HAIRPIN)) {
+        /* A switch does not hairpin: the destination is behind the port it came from.
+         * A hairpin port (VEPA's reflective relay) sends it back out. */
         xb_drop(d, XB_DROP_SAME_PORT);
         return;
     }

@@ -49,8 +49,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * only where the map is a constant, and clang would otherwise merge three call sites
  * into one with a selected map (an indirect call, through a retpoline, per frame). */
 #define XB_FLOOD_FN(map)                                                                           \
-    static __noinline int xb_flood_##map(void) {                                                   \
-        return bpf_redirect_map(&map, 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);                 \
+    static __noinline int xb_flood_##map(__u64 flags) {                                            \
+        return bpf_redirect_map(&map, 0, flags);                                                   \
     }
 XB_FLOOD_FN(flood_bcast)
 XB_FLOOD_FN(flood_mcast)
@@ -67,12 +67,17 @@ static __always_inline int xb_host_pair_floods(__u32 flood_class) {
     return bpf_map_lookup_elem(&flood_mcast, &host) != NULL;
 }
 
-static __always_inline int xb_xdp_flood(__u32 flood_class) {
+/* A flood leaves out the port it came from, unless that port is a hairpin port
+ * (the kernel bridge's should_deliver). */
+static __always_inline int xb_xdp_flood(__u32 flood_class, __u32 in_flags) {
+    const __u64 flags =
+        BPF_F_BROADCAST | (in_flags & XB_PORT_HAIRPIN ? 0 : (__u64)BPF_F_EXCLUDE_INGRESS);
+
     if (flood_class == XB_FLOOD_BCAST)
-        return xb_flood_flood_bcast();
+        return xb_flood_flood_bcast(flags);
     if (flood_class == XB_FLOOD_MCAST)
-        return xb_flood_flood_mcast();
-    return xb_flood_flood_ucast();
+        return xb_flood_flood_mcast(flags);
+    return xb_flood_flood_ucast(flags);
 }
 
 SEC("xdp.frags")
@@ -171,7 +176,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
                 st->cnt[XB_CNT_TO_HOST]++;
         }
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_FLOOD, 0);
-        return xb_xdp_flood(d.flood_class);
+        return xb_xdp_flood(d.flood_class, in->flags);
 
     default: /* XB_ACT_TO_HOST: delivered by the TC hook, which can inject into a stack */
         return XDP_PASS;
@@ -252,7 +257,7 @@ static __always_inline int xb_tc_to_host(struct __sk_buff *skb, __u32 owner, __u
 
 struct xb_flood_ctx {
     struct __sk_buff *skb;
-    __u32 in_ifindex; /* excluded: the port the frame came from */
+    __u32 in_ifindex; /* excluded: the port the frame came from (0: a hairpin port) */
     __u32 need;       /* port flags a port needs to take this copy */
     __u32 skip;       /* port flags that keep a port from taking it */
     __u32 uplink;
@@ -286,13 +291,13 @@ static long xb_flood_one(__u64 index, void *arg) {
 }
 
 /* Clones skb to every port that takes this class of flood, except in_ifindex
- * (BPF_F_EXCLUDE_INGRESS's TC counterpart) and, for a frame from an isolated port
- * (in_flags), the isolated ports. */
+ * (BPF_F_EXCLUDE_INGRESS's TC counterpart) unless it is a hairpin port, and, for a
+ * frame from an isolated port (in_flags), the isolated ports. */
 static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class, __u32 in_ifindex,
                                         __u32 in_flags, const struct xb_config *cfg) {
     struct xb_flood_ctx fc = {
         .skb = skb,
-        .in_ifindex = in_ifindex,
+        .in_ifindex = in_flags & XB_PORT_HAIRPIN ? 0 : in_ifindex,
         .need = xb_flood_flag(flood_class),
         .skip = in_flags & XB_PORT_ISOLATED,
         .uplink = cfg->uplink_ifindex,

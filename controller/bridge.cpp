@@ -514,6 +514,7 @@ std::optional<uint32_t> parse_port_flag(const std::string &name) {
         {"mcast-flood", XB_PORT_MCAST_FLOOD}, {"mcast_flood", XB_PORT_MCAST_FLOOD},
         {"bcast-flood", XB_PORT_BCAST_FLOOD}, {"bcast_flood", XB_PORT_BCAST_FLOOD},
         {"locked", XB_PORT_LOCKED},           {"isolated", XB_PORT_ISOLATED},
+        {"hairpin", XB_PORT_HAIRPIN},
     };
     for (const auto &[n, bit] : flags)
         if (name == n)

@@ -309,7 +309,8 @@ static int run(int argc, char **argv) {
     port_cmd->require_subcommand(1);
     auto *port_set = port_cmd->add_subcommand(
         "set",
-        "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated)");
+        "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated, "
+        "hairpin)");
     std::vector<std::string> port_args;
     port_set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
     port_set->add_option("args", port_args, "PORT FLAG on|off")->required()->expected(3);
@@ -522,7 +523,7 @@ static int run(int argc, char **argv) {
             auto flag = parse_port_flag(port_args[1]);
             if (!flag)
                 throw Error(fmt::format("unknown port flag '{}' (learning, flood, mcast-flood, "
-                                        "bcast-flood, locked, isolated)",
+                                        "bcast-flood, locked, isolated, hairpin)",
                                         port_args[1]),
                             EINVAL);
             if (port_args[2] != "on" && port_args[2] != "off")

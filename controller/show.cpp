@@ -56,6 +56,7 @@ std::string port_flag_names(uint32_t flags) {
         {XB_PORT_BCAST_FLOOD, "bcast_flood"},
         {XB_PORT_LOCKED, "locked"},
         {XB_PORT_ISOLATED, "isolated"},
+        {XB_PORT_HAIRPIN, "hairpin"},
     };
     std::string out;
     for (const auto &[bit, name] : names)
@@ -97,6 +98,7 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         {"bcast_flood", bool(p.flags & XB_PORT_BCAST_FLOOD)},
         {"locked", bool(p.flags & XB_PORT_LOCKED)},
         {"isolated", bool(p.flags & XB_PORT_ISOLATED)},
+        {"hairpin", bool(p.flags & XB_PORT_HAIRPIN)},
     };
 }
 

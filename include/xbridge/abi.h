@@ -74,6 +74,7 @@ enum xb_port_flags {
     XB_PORT_UP = 1u << 6,          /* operationally up (carrier), as the controller last saw
                                     * it: shown by status, never a forwarding condition */
     XB_PORT_ISOLATED = 1u << 7,    /* reaches only ports that are not isolated (and the host) */
+    XB_PORT_HAIRPIN = 1u << 8,     /* frames may go back out of the port they came in on */
 };
 
 #define XB_PORT_DEFAULT_FLAGS                                                                      \

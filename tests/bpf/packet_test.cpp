@@ -115,6 +115,39 @@ TEST_F(BridgeTest, DestinationOnTheIngressPortIsDropped) {
     EXPECT_EQ(stats(1).drop[XB_DROP_SAME_PORT], 1u);
 }
 
+TEST_F(BridgeTest, AHairpinPortSendsFramesBackOutOfThePortTheyCameIn) {
+    // bridge link set ... hairpin on (VEPA's reflective relay): B is behind p1, as A.
+    run_xdp(1, eth_frame(kOut, kB));
+    set_port_flags(1, XB_PORT_HAIRPIN, 0);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT) << "the cached decision";
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kB, kA)), TC_ACT_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FORWARDED], 3u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], 3u) << "sent back out of p1";
+    EXPECT_EQ(stats(1).drop[XB_DROP_SAME_PORT], 0u);
+
+    // A flood cloned by the TC hook reaches the hairpin port it came from too.
+    const uint64_t tx0 = stats(0).cnt[XB_CNT_TX_PACKETS], tx2 = stats(2).cnt[XB_CNT_TX_PACKETS];
+    EXPECT_EQ(run_tc_ingress(1, eth_frame("02:00:00:00:00:99", kA)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], 4u);
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TX_PACKETS], tx0 + 1);
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], tx2 + 1);
+
+    // Isolation wins: an isolated hairpin port gets nothing of its own back.
+    set_port_flags(1, XB_PORT_ISOLATED, 0);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_ISOLATED], 1u);
+    EXPECT_EQ(run_tc_ingress(1, eth_frame("02:00:00:00:00:99", kA)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], 4u);
+
+    // Hairpin off: dropped again, the cached decision included.
+    set_port_flags(1, 0, XB_PORT_HAIRPIN | XB_PORT_ISOLATED);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_SAME_PORT], 1u);
+    EXPECT_EQ(run_tc_ingress(1, eth_frame("02:00:00:00:00:99", kA)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], 4u);
+}
+
 TEST_F(BridgeTest, UnknownUnicastIsFloodedAtXdp) {
     EXPECT_EQ(run_xdp(1, eth_frame("02:00:00:00:99:99", kA)), XDP_REDIRECT);
     EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);

@@ -246,6 +246,47 @@ test_isolated_ports() {
 	echo "ok: an isolated port reaches a port that is not"
 }
 
+test_hairpin_port() {
+	require_tools jq
+	standard_bridge
+	# VEPA: two macvlans of the outside PC, in mode vepa, send everything - each other's
+	# frames included - to the adjacent switch, which must send them back out of the port
+	# they came in on (`bridge link set dev eth0 hairpin on`). Each in a namespace of its
+	# own, or the two addresses would be local to one stack.
+	local i
+	for i in 1 2; do
+		ip netns add "$PFX-v$i"
+		in_ns out ip link add "mv$i" link eth0 type macvlan mode vepa 2>/dev/null ||
+			skip "no macvlan in this kernel"
+		in_ns out ip link set "mv$i" netns "$PFX-v$i"
+		in_ns "v$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		in_ns "v$i" ip addr add "$TOPO_NET.10$i/24" dev "mv$i"
+		in_ns "v$i" ip link set "mv$i" up
+	done
+	assert_ping v1 "$TOPO_HOST_IP"
+	assert_ping v2 "$TOPO_HOST_IP"
+	in_ns v1 ping -c2 -W1 -q "$TOPO_NET.102" >/dev/null 2>&1 &&
+		fail "VEPA neighbours reached each other through a port that is not hairpin"
+	echo "ok: without hairpin, nothing goes back out of the port it came in on"
+	xb port set --name "$XB_BRIDGE" eth0 hairpin on
+	xb status --name "$XB_BRIDGE" | grep -qE '^eth0 .*hairpin' || fail "status does not show eth0 hairpin"
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .hairpin') == true ]] ||
+		fail "status --json does not show eth0 hairpin"
+	# The ARP request is a flood that must come back to its own port; the reply and the
+	# pings are unicast to a MAC learned on that port.
+	assert_ping v1 "$TOPO_NET.102"
+	assert_ping v2 "$TOPO_NET.101"
+	echo "ok: with hairpin on, VEPA neighbours reach each other through the bridge"
+	xb port set --name "$XB_BRIDGE" eth0 hairpin off
+	local before
+	before=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.same_port')
+	in_ns v1 ping -c2 -W1 -q "$TOPO_NET.102" >/dev/null 2>&1 &&
+		fail "VEPA neighbours reached each other after hairpin went off"
+	[[ $(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.same_port') -ge $((before + 2)) ]] ||
+		fail "frames for the port they came in on are not counted as drops.same_port"
+	echo "ok: hairpin off: dropped again, and counted"
+}
+
 test_locked_port() {
 	require_tools jq
 	standard_bridge
