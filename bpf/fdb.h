@@ -82,8 +82,8 @@ static __always_inline int xb_is_local_mac(const struct xb_fdb_key *key) {
 /* Learns the source of a frame that came in on port `slot`. Writes the FDB only when
  * the entry is new, moved, or its timestamp is older than XB_FDB_REFRESH_NS: a
  * per-frame write would serialise CPUs on the bucket lock and bounce the entry's
- * cache line. Existing entries are updated in place (a move is one 64-bit store of
- * the port: a reader racing it sees the old or the new port, both valid). Static and
+ * cache line. A known entry's timestamp is refreshed in place; a move replaces the
+ * entry through the map (a reader racing it sees the old or the new port). Static and
  * local entries are never moved by learning. Ageing follows this timestamp only:
  * destination hits refresh nothing. `gen` is the FDB generation read before any lookup
  * of this frame. Returns 1 when a new MAC was refused (the learning limit, a full
@@ -117,16 +117,28 @@ static __always_inline int xb_fdb_update(const struct xb_fdb_key *src, __u32 ifi
     if ((!v || (v->type == XB_FDB_DYNAMIC && v->ifindex != ifindex)) && src->vlan &&
         xb_is_local_mac(src))
         return 0;
+    struct xb_fdb_val nv = {
+        .ifindex = ifindex,
+        .slot = slot,
+        .type = XB_FDB_DYNAMIC,
+        .updated_ns = now,
+    };
+
     if (v) {
         if (v->type == XB_FDB_DYNAMIC && v->ifindex != ifindex) {
-            /* ifindex, slot and type in one 64-bit store: a reader sees the old port or
-             * the new one, never the new ifindex with the old slot. */
-            *(__u64 *)v = ifindex | (__u64)slot << 32 | (__u64)XB_FDB_DYNAMIC << 48;
-            v->updated_ns = now;
+            /* A move replaces the entry through the map, under its bucket lock, rather
+             * than storing into *v: the FDB is preallocated, and an element removed
+             * since the lookup (a flush of the port this MAC leaves, the sweep) may
+             * already hold another MAC's entry. A replace of an entry gone meanwhile
+             * fails, and the next frame learns the MAC anew. */
+            if (bpf_map_update_elem(&fdb, src, &nv, BPF_EXIST))
+                return 0;
             xb_count(slot, XB_CNT_MOVED);
             /* Every CPU's cached port for this MAC is wrong now. */
             gen = __sync_fetch_and_add(&cfg->fdb_gen, 1) + 1;
+            v = &nv;
         } else if (v->type == XB_FDB_DYNAMIC && now - v->updated_ns > XB_FDB_REFRESH_NS) {
+            /* In place: at worst, into a reused element, one entry ages a little later. */
             v->updated_ns = now;
         }
         if (c)
@@ -137,12 +149,6 @@ static __always_inline int xb_fdb_update(const struct xb_fdb_key *src, __u32 ifi
     if (cfg->max_learned && cfg->n_learned >= cfg->max_learned)
         return 1;
 
-    struct xb_fdb_val nv = {
-        .ifindex = ifindex,
-        .slot = slot,
-        .type = XB_FDB_DYNAMIC,
-        .updated_ns = now,
-    };
     long err = bpf_map_update_elem(&fdb, src, &nv, BPF_NOEXIST);
 
     if (err == 0) {
