@@ -132,7 +132,9 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     in = xb_port_of(ifindex, &slot);
     if (!in)
         return XDP_PASS;
-    xb_decide(&f, ifindex, slot, in, cfg, gen, &d);
+    d.in_slot = slot;
+    d.gen = gen;
+    xb_decide(&f, in, cfg, &d);
     to_tap_from_nontap = d.out_kind == XB_KIND_TAP && in->kind != XB_KIND_TAP;
     /* A source the learning limit refused is not cached: each of its frames tries to
      * learn it again (and is counted), until there is room. */
@@ -355,7 +357,9 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         return TC_ACT_SHOT;
     }
 
-    xb_decide(&f, ifindex, slot, in, cfg, gen, &d);
+    d.in_slot = slot;
+    d.gen = gen;
+    xb_decide(&f, in, cfg, &d);
     if (d.learn_refused)
         xb_count(slot, XB_CNT_LEARN_REFUSED);
     xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
