@@ -40,6 +40,13 @@ xb() { "$XB" -n "$PFX-host" "$@"; }
 # The pid of this test bridge's controller, empty when none runs.
 controller_pid() { xb status --name "$XB_BRIDGE" --json | jq -r '.controller_pid // empty'; }
 
+# counter PORT FIELD: one counter of one port (or of "host") from `xbridge stats --json`;
+# FIELD may name a nested one, as drops.same_port.
+counter() {
+	xb stats --name "$XB_BRIDGE" --json | jq -r --arg p "$1" --arg f "$2" \
+		'(if $p == "host" then .host else (.ports[] | select(.name == $p)) end) | getpath($f | split("."))'
+}
+
 # Kills the controller with SIGKILL and waits (up to 3 s) until status reports none.
 kill_controller() {
 	local t

@@ -236,9 +236,9 @@ test_isolated_ports() {
 	in_ns g0 ping -c2 -W1 -q "$g1" >/dev/null 2>&1 && fail "isolated guest 0 reached isolated guest 1"
 	in_ns g0 ip neigh replace "$g1" lladdr "$mac1" dev eth0
 	local before
-	before=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="tap0") | .drops.isolated')
+	before=$(counter tap0 drops.isolated)
 	in_ns g0 ping -c2 -W1 -q "$g1" >/dev/null 2>&1 && fail "isolated guest 0 reached isolated guest 1 by unicast"
-	[[ $(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="tap0") | .drops.isolated') -ge $((before + 2)) ]] ||
+	[[ $(counter tap0 drops.isolated) -ge $((before + 2)) ]] ||
 		fail "unicast between isolated ports is not counted as drops.isolated"
 	echo "ok: isolated guests reach the wire and the host, not each other; the drops are counted"
 	xb port set --name "$XB_BRIDGE" tap1 isolated off
@@ -279,10 +279,10 @@ test_hairpin_port() {
 	echo "ok: with hairpin on, VEPA neighbours reach each other through the bridge"
 	xb port set --name "$XB_BRIDGE" eth0 hairpin off
 	local before
-	before=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.same_port')
+	before=$(counter eth0 drops.same_port)
 	in_ns v1 ping -c2 -W1 -q "$TOPO_NET.102" >/dev/null 2>&1 &&
 		fail "VEPA neighbours reached each other after hairpin went off"
-	[[ $(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.same_port') -ge $((before + 2)) ]] ||
+	[[ $(counter eth0 drops.same_port) -ge $((before + 2)) ]] ||
 		fail "frames for the port they came in on are not counted as drops.same_port"
 	echo "ok: hairpin off: dropped again, and counted"
 }
@@ -294,7 +294,7 @@ test_locked_port() {
 	xb port set --name "$XB_BRIDGE" tap0 locked on
 	xb fdb flush --name "$XB_BRIDGE" --port tap0 >/dev/null
 	in_ns g0 ping -c2 -i0.2 -W1 -q "$TOPO_OUT_IP" >/dev/null && fail "ping worked from a locked port without a static entry"
-	[[ $(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="tap0") | .drops.locked') -gt 0 ]] ||
+	[[ $(counter tap0 drops.locked) -gt 0 ]] ||
 		fail "locked drops were not counted"
 	echo "ok: locked port drops unknown sources (counted)"
 	xb fdb add --name "$XB_BRIDGE" "$(topo_guest_mac 0)" dev tap0
@@ -318,11 +318,11 @@ test_learning_limit() {
 	local base refused0
 	base=$(learned)
 	xb set --name "$XB_BRIDGE" max-learned $((base + 4))
-	refused0=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .learn_refused')
+	refused0=$(counter eth0 learn_refused)
 	send out "$(topo_guest_mac 0)" 02:00:00:aa:00:00 --src-count 6 --count 6
 	sleep 0.3
 	[[ $(learned) -eq $((base + 4)) ]] || fail "learned $(learned), expected $((base + 4))"
-	[[ $(($(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .learn_refused') - refused0)) -eq 2 ]] ||
+	[[ $(($(counter eth0 learn_refused) - refused0)) -eq 2 ]] ||
 		fail "learn_refused did not count the 2 refused MACs"
 	echo "ok: 6 new MACs, 4 learned, 2 refused and counted"
 	xb fdb add --name "$XB_BRIDGE" 02:00:00:bb:00:01 dev tap1

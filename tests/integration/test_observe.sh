@@ -4,12 +4,6 @@
 G0=$(topo_guest_ip 0)
 G1=$(topo_guest_ip 1)
 
-# stat PORT FIELD: one counter of one port from `xbridge stats --json`.
-stat() {
-	xb stats --name "$XB_BRIDGE" --json | jq -r --arg p "$1" --arg f "$2" \
-		'if $p == "host" then .host[$f] else (.ports[] | select(.name == $p) | .[$f]) end'
-}
-
 # send_frames NS COUNT DST [xb-frames options]: exactly COUNT frames out of NS's eth0.
 send_frames() {
 	local ns=$1 count=$2 dst=$3 src
@@ -32,36 +26,36 @@ test_counters_move_by_exactly_the_frames_sent() {
 	in_ns g1 ip neigh replace "$TOPO_OUT_IP" lladdr "$TOPO_OUT_MAC" dev eth0 nud permanent
 	sleep 0.5
 	local tx0 rx0 fw0 rxb0
-	tx0=$(stat tap1 tx_packets)
-	rx0=$(stat eth0 rx_packets)
-	rxb0=$(stat eth0 rx_bytes)
-	fw0=$(stat eth0 forwarded)
+	tx0=$(counter tap1 tx_packets)
+	rx0=$(counter eth0 rx_packets)
+	rxb0=$(counter eth0 rx_bytes)
+	fw0=$(counter eth0 forwarded)
 	send_frames out 200 "$(topo_guest_mac 1)" --size 100
 	sleep 0.5
-	[[ $(($(stat tap1 tx_packets) - tx0)) -eq 200 ]] || fail "tap1 tx_packets moved by $(($(stat tap1 tx_packets) - tx0)), not 200"
-	[[ $(($(stat eth0 rx_packets) - rx0)) -eq 200 ]] || fail "eth0 rx_packets moved by $(($(stat eth0 rx_packets) - rx0)), not 200"
-	[[ $(($(stat eth0 rx_bytes) - rxb0)) -eq 20000 ]] || fail "eth0 rx_bytes moved by $(($(stat eth0 rx_bytes) - rxb0)), not 20000"
-	[[ $(($(stat eth0 forwarded) - fw0)) -eq 200 ]] || fail "eth0 forwarded moved by $(($(stat eth0 forwarded) - fw0)), not 200"
+	[[ $(($(counter tap1 tx_packets) - tx0)) -eq 200 ]] || fail "tap1 tx_packets moved by $(($(counter tap1 tx_packets) - tx0)), not 200"
+	[[ $(($(counter eth0 rx_packets) - rx0)) -eq 200 ]] || fail "eth0 rx_packets moved by $(($(counter eth0 rx_packets) - rx0)), not 200"
+	[[ $(($(counter eth0 rx_bytes) - rxb0)) -eq 20000 ]] || fail "eth0 rx_bytes moved by $(($(counter eth0 rx_bytes) - rxb0)), not 20000"
+	[[ $(($(counter eth0 forwarded) - fw0)) -eq 200 ]] || fail "eth0 forwarded moved by $(($(counter eth0 forwarded) - fw0)), not 200"
 	echo "ok: 200 frames to a learned MAC moved eth0 rx/forwarded and tap1 tx by exactly 200"
 
 	step "floods count a copy per port"
 	local tx_t0 tx_t1 fl0
-	tx_t0=$(stat tap0 tx_packets)
-	tx_t1=$(stat tap1 tx_packets)
-	fl0=$(stat eth0 flooded)
+	tx_t0=$(counter tap0 tx_packets)
+	tx_t1=$(counter tap1 tx_packets)
+	fl0=$(counter eth0 flooded)
 	send_frames out 50 02:00:00:00:77:77
 	sleep 0.5
-	[[ $(($(stat eth0 flooded) - fl0)) -eq 50 ]] || fail "eth0 flooded moved by $(($(stat eth0 flooded) - fl0))"
-	[[ $(($(stat tap0 tx_packets) - tx_t0)) -eq 50 && $(($(stat tap1 tx_packets) - tx_t1)) -eq 50 ]] ||
-		fail "flood copies: tap0 +$(($(stat tap0 tx_packets) - tx_t0)), tap1 +$(($(stat tap1 tx_packets) - tx_t1))"
+	[[ $(($(counter eth0 flooded) - fl0)) -eq 50 ]] || fail "eth0 flooded moved by $(($(counter eth0 flooded) - fl0))"
+	[[ $(($(counter tap0 tx_packets) - tx_t0)) -eq 50 && $(($(counter tap1 tx_packets) - tx_t1)) -eq 50 ]] ||
+		fail "flood copies: tap0 +$(($(counter tap0 tx_packets) - tx_t0)), tap1 +$(($(counter tap1 tx_packets) - tx_t1))"
 	echo "ok: 50 unknown-unicast frames: flooded 50, one copy to each tap"
 
 	step "drops are counted by reason"
 	local sp0
-	sp0=$(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.same_port')
+	sp0=$(counter eth0 drops.same_port)
 	send_frames out 7 "$TOPO_OUT_MAC" # for a MAC learned on the port it came from
 	sleep 0.3
-	[[ $(($(xb stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .drops.same_port') - sp0)) -eq 7 ]] ||
+	[[ $(($(counter eth0 drops.same_port) - sp0)) -eq 7 ]] ||
 		fail "same_port drops did not move by 7"
 	echo "ok: 7 frames for a MAC behind their own port: drops.same_port +7"
 
@@ -113,7 +107,7 @@ EOF
 		sleep 0.5
 	done
 	[[ -n $v ]] || fail "Prometheus has no value for $q: $(tail -5 "$TOPO_TMP/prometheus.log")"
-	[[ $v -ge 1 && $v -le $(stat tap0 tx_packets) ]] || fail "Prometheus says $v, xbridge $(stat tap0 tx_packets)"
+	[[ $v -ge 1 && $v -le $(counter tap0 tx_packets) ]] || fail "Prometheus says $v, xbridge $(counter tap0 tx_packets)"
 	echo "ok: Prometheus scraped $q = $v"
 }
 

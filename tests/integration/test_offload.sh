@@ -47,10 +47,6 @@ iperf() {
 	echo "ok: iperf3 $mb MiB $from -> $to ($gbps Gbit/s, $got bytes counted at the receiver)"
 }
 
-rx_tc() {
-	xb stats --name "$XB_BRIDGE" --json | jq --arg p "$1" '.ports[] | select(.name == $p) | .rx_tc'
-}
-
 # The relay's exit line says how many GSO frames crossed it.
 relay_gso_frames() {
 	topo_stop_guest "$1"
@@ -64,10 +60,10 @@ test_tso_guests() {
 	assert_ping g0 "$TOPO_OUT_IP"
 	assert_ping g0 "$G1"
 	local tc0
-	tc0=$(rx_tc tap0)
+	tc0=$(counter tap0 rx_tc)
 	iperf g0 out "$TOPO_OUT_IP" 200
-	[[ $(rx_tc tap0) -gt $((tc0 + 100)) ]] || fail "guest 0's GSO frames did not take the TC path"
-	echo "ok: guest 0's super-frames went through xb_tc_ingress ($(($(rx_tc tap0) - tc0)) frames)"
+	[[ $(counter tap0 rx_tc) -gt $((tc0 + 100)) ]] || fail "guest 0's GSO frames did not take the TC path"
+	echo "ok: guest 0's super-frames went through xb_tc_ingress ($(($(counter tap0 rx_tc) - tc0)) frames)"
 	iperf out g0 "$G0" 200
 	iperf g0 g1 "$G1" 200
 	iperf host g1 "$G1" 100
@@ -121,20 +117,19 @@ test_frames_over_a_ports_mtu() {
 		[[ $(xb status --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .mtu') -eq 9000 ]] && break
 		sleep 0.1
 	done
-	counter() { xb stats --name "$XB_BRIDGE" --json | jq ".ports[] | select(.name==\"$1\") | $2"; }
 	# The guest's tap also gets what the hosts flood meanwhile (ARP, IPv6 router and
 	# neighbour solicitations: small frames), so the tap's bytes tell what reached it.
 	local big0 tx0 txb0
-	big0=$(counter eth0 .drops.too_big)
-	tx0=$(counter tap0 .tx_packets)
-	txb0=$(counter tap0 .tx_bytes)
+	big0=$(counter eth0 drops.too_big)
+	tx0=$(counter tap0 tx_packets)
+	txb0=$(counter tap0 tx_bytes)
 	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --ethertype 0x88b5 --size 4000 --count 5
 	sleep 0.3
-	[[ $(($(counter eth0 .drops.too_big) - big0)) -eq 5 ]] ||
-		fail "4000-byte frames for a 1500-byte tap were not dropped as too_big: $(counter eth0 .drops)"
-	[[ $(($(counter tap0 .tx_bytes) - txb0)) -lt 4000 ]] || fail "4000-byte frames were sent to a 1500-byte tap"
+	[[ $(($(counter eth0 drops.too_big) - big0)) -eq 5 ]] ||
+		fail "4000-byte frames for a 1500-byte tap were not dropped as too_big: $(counter eth0 drops)"
+	[[ $(($(counter tap0 tx_bytes) - txb0)) -lt 4000 ]] || fail "4000-byte frames were sent to a 1500-byte tap"
 	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --ethertype 0x88b5 --size 1514 --count 5
 	sleep 0.3
-	[[ $(($(counter tap0 .tx_packets) - tx0)) -ge 5 ]] || fail "1514-byte frames did not reach the tap"
+	[[ $(($(counter tap0 tx_packets) - tx0)) -ge 5 ]] || fail "1514-byte frames did not reach the tap"
 	echo "ok: frames longer than the target port's MTU are dropped and counted, as br0 does"
 }

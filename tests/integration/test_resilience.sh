@@ -19,7 +19,6 @@ ping_no_loss() {
 	echo "ok: $line"
 }
 
-counter() { xb stats --name "$XB_BRIDGE" --json | jq --arg p "$1" --arg f "$2" '.ports[] | select(.name == $p) | .[$f]'; }
 
 test_controller_killed_and_restarted() {
 	require_tools jq
