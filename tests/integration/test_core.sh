@@ -182,7 +182,7 @@ test_down_leaves_nothing() {
 	assert_ping g0 "$TOPO_OUT_IP"
 	in_ns host ip link show eth0 | grep -q PROMISC || fail "eth0 is not promiscuous while bridged"
 	local pid
-	pid=$(xb status --name "$XB_BRIDGE" --json | jq -r .controller_pid)
+	pid=$(controller_pid)
 	topo_stop_guest 0
 	xb down --name "$XB_BRIDGE" >/dev/null || fail "down failed"
 	[[ ! -e /sys/fs/bpf/xbridge/$XB_BRIDGE ]] || fail "pins remain: $(ls /sys/fs/bpf/xbridge/"$XB_BRIDGE")"

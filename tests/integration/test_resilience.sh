@@ -147,7 +147,7 @@ test_controller_follows_an_upgrade() {
 	# And it holds no program of before the upgrade: not one opened by the `up` that
 	# spawned it (its descriptors are not the daemon's), nor its own from before.
 	local pid held current stale
-	pid=$(xb status --name "$XB_BRIDGE" --json | jq -r .controller_pid)
+	pid=$(controller_pid)
 	# A descriptor the controller closes between the glob and grep's read (its resync
 	# opens and closes some) makes grep exit 2, which pipefail and set -e turned into a
 	# silent failure of this test: what grep read is what counts.
