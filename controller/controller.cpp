@@ -91,10 +91,17 @@ class Controller {
         pollfd fds[3] = {
             {sig_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}, {mon_.fd(), POLLIN, 0}};
         for (;;) {
-            if (::poll(fds, 3, -1) < 0) {
+            if (::poll(fds, 3, retry_timeout_ms()) < 0) {
                 if (errno == EINTR)
                     continue;
                 throw_last_errno("poll");
+            }
+            if (held_back_ && std::chrono::steady_clock::now() >= retry_at_) {
+                try {
+                    resync();
+                } catch (const std::exception &e) {
+                    log(fmt::format("resync: {}", e.what())); // the periodic one tries again
+                }
             }
             if (fds[0].revents & POLLIN) {
                 signalfd_siginfo si{};
@@ -130,10 +137,30 @@ class Controller {
     }
 
   private:
+    // Link changes wait for the bridge lock, which commands and the ageing sweeps of
+    // every bridge on this host share. One that finds it taken is held back and tried
+    // again soon after (kRetry), not at the next periodic resync: a port that went down
+    // must forget its addresses at once, a new MTU must apply to the next frames.
+    static constexpr std::chrono::milliseconds kRetry{100};
+
+    void hold_back() {
+        if (!held_back_)
+            retry_at_ = std::chrono::steady_clock::now() + kRetry;
+        held_back_ = true;
+    }
+
+    int retry_timeout_ms() const {
+        if (!held_back_)
+            return -1;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            retry_at_ - std::chrono::steady_clock::now());
+        return static_cast<int>(std::max<int64_t>(left.count(), 0));
+    }
+
     void tick() {
         expire_trace_lease();
-        // Link events can be missed (a full socket buffer, a lock held by a command):
-        // every few seconds, look at every port again.
+        // Link events can be missed (a full socket buffer): every few seconds, look at
+        // every port again.
         if (++ticks_ % 5 == 0) {
             try {
                 resync();
@@ -183,8 +210,10 @@ class Controller {
                          [&](const SlotPort &sp) { return li.name == sp.port.name; }))
             return;
         BridgeLock lock(BridgeLock::Mode::Try);
-        if (!lock.held())
-            return; // the next resync tries again
+        if (!lock.held()) {
+            hold_back();
+            return;
+        }
         try {
             dp_.reload_programs(); // an upgrade since: the port gets the new programs
             if (readd_port(dp_, nl_, li))
@@ -200,8 +229,10 @@ class Controller {
         if (host_pair(dp_) || !dp_.config()->uplink_ifindex)
             return;
         BridgeLock lock(BridgeLock::Mode::Try);
-        if (!lock.held())
-            return; // the next resync tries again
+        if (!lock.held()) {
+            hold_back();
+            return;
+        }
         try {
             dp_.reload_programs();
             if (restore_host_pair(dp_, nl_))
@@ -214,7 +245,10 @@ class Controller {
         }
     }
 
+    // Looks at every port again; applies what was held back.
     void resync() {
+        const bool was_held_back = held_back_;
+        held_back_ = false; // set again by whatever still finds the lock taken
         // After an `upgrade`, the sweep too runs the new program.
         dp_.reload_programs();
         check_host_pair();
@@ -233,17 +267,22 @@ class Controller {
                                 sp.port.ifindex, li->name));
             sync(sp.slot, *li);
         }
+        if (was_held_back && !held_back_)
+            log("link changes held back while the bridge lock was busy are applied");
     }
 
     // Follows a port's link state, MTU, name and address, under the lock: a command
     // (`port set`, `fdb add`) must not find its change overwritten by a port entry read
-    // before it. A command holding the lock, or a failure (a full FDB for a new
-    // address's local entry, which is logged), leaves the port to the next resync.
+    // before it. A command holding the lock holds the change back (hold_back); a failure
+    // (a full FDB for a new address's local entry, which is logged) leaves the port to
+    // the next periodic resync.
     void sync(uint32_t slot, const LinkInfo &li) {
         try {
             BridgeLock lock(BridgeLock::Mode::Try);
-            if (!lock.held())
+            if (!lock.held()) {
+                hold_back();
                 return;
+            }
             const PortSync r = sync_port(dp_, slot, li);
             if (r.was_up != r.up)
                 log(fmt::format("port {} is {}", li.name, r.up ? "up" : "down"));
@@ -273,10 +312,12 @@ class Controller {
 
     void drop_port(const SlotPort &sp, const char *why) {
         // Never wait for the lock: `down` holds it while it stops this process. A
-        // command that holds it now leaves the port to the next resync.
+        // command that holds it now holds the removal back (hold_back).
         BridgeLock lock(BridgeLock::Mode::Try);
-        if (!lock.held())
+        if (!lock.held()) {
+            hold_back();
             return;
+        }
         auto cur = dp_.port(sp.slot);
         if (!cur || cur->ifindex != sp.port.ifindex)
             return; // already handled
@@ -296,6 +337,8 @@ class Controller {
     std::unique_ptr<MetricsServer> metrics_;
     uint64_t ticks_ = 0;
     bool host_pair_failed_ = false;
+    bool held_back_ = false; // a link change found the lock taken: retry at retry_at_
+    std::chrono::steady_clock::time_point retry_at_{};
 };
 
 } // namespace

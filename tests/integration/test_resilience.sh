@@ -406,3 +406,33 @@ test_every_command_refuses_bad_input() {
 	assert_ping g0 "$G1"
 	echo "ok: every bad input refused with one line, nothing changed"
 }
+
+# The bridge lock is shared by the commands and ageing sweeps of every bridge on the
+# host. A link change the controller sees while another holds it is applied as soon
+# as the lock is free again, not at the next periodic resync (up to 5 s later).
+test_link_change_while_the_lock_is_busy() {
+	require_tools jq flock
+	standard_bridge
+	local held="$TOPO_TMP/lock-held" t holder
+	mtu_of() { xb status --name "$XB_BRIDGE" --json | jq ".ports[] | select(.name==\"$1\") | .mtu"; }
+	step "tap1's MTU changes while another command holds the lock"
+	flock -x /sys/fs/bpf/xbridge -c "touch '$held'; sleep 2" &
+	holder=$!
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
+		[[ -e $held ]] && break
+		sleep 0.1
+	done
+	[[ -e $held ]] || fail "could not take the bridge lock"
+	in_ns host ip link set tap1 mtu 1400
+	sleep 0.5
+	[[ $(mtu_of tap1) -eq 1500 ]] || fail "the change went in under another's lock: mtu $(mtu_of tap1)"
+	wait "$holder"
+	for ((t = 0; t < 15 * ${XB_TIME_SCALE:-1}; t++)); do
+		[[ $(mtu_of tap1) -eq 1400 ]] && break
+		sleep 0.1
+	done
+	[[ $(mtu_of tap1) -eq 1400 ]] || fail "tap1's MTU was not applied once the lock was free"
+	grep -q "held back while the bridge lock was busy are applied" "/run/xbridge/$XB_BRIDGE.log" ||
+		fail "the controller did not log the change it held back"
+	echo "ok: applied when the lock came free, and logged"
+}
