@@ -47,6 +47,25 @@ counter() {
 		'(if $p == "host" then .host else (.ports[] | select(.name == $p)) end) | getpath($f | split("."))'
 }
 
+# port_field PORT FIELD: one field of one port from `xbridge status --json` (mtu, state...).
+port_field() {
+	xb status --name "$XB_BRIDGE" --json | jq -r --arg p "$1" --arg f "$2" '.ports[] | select(.name == $p) | .[$f]'
+}
+
+# hold_lock SECONDS: holds the host's bridge lock, as a command of another bridge would,
+# for SECONDS from the moment this returns, in the background; LOCK_PID is the holder.
+hold_lock() {
+	local held="$TOPO_TMP/lock-held.$RANDOM" t
+	flock -x "$(topo_pins)" -c "touch '$held'; sleep $1" &
+	# shellcheck disable=SC2034 # the callers wait for it
+	LOCK_PID=$!
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
+		[[ -e $held ]] && return 0
+		sleep 0.1
+	done
+	fail "could not take the bridge lock"
+}
+
 # Kills the controller with SIGKILL and waits (up to 3 s) until status reports none.
 kill_controller() {
 	local t

@@ -200,7 +200,7 @@ test_port_down_forgets_what_it_learned() {
 	fdb_has $W eth0 dynamic || fail "tap0 going down took eth0's entry of $W"
 	grep -q "port tap0 went down: flushed its [0-9]* learned entr" "/run/xbridge/$XB_BRIDGE.log" ||
 		fail "the controller's log does not say why the entries went"
-	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == down ]] ||
+	[[ $(port_field tap0 state) == down ]] ||
 		fail "status does not show tap0 down"
 	frames_reach g1 "ether dst $MAC" send out $MAC "$out_mac" ||
 		fail "a frame for $MAC, learned on the port that went down, is not flooded to guest 1"
@@ -270,7 +270,7 @@ test_hairpin_port() {
 	echo "ok: without hairpin, nothing goes back out of the port it came in on"
 	xb port set --name "$XB_BRIDGE" eth0 hairpin on
 	xb status --name "$XB_BRIDGE" | grep -qE '^eth0 .*hairpin' || fail "status does not show eth0 hairpin"
-	[[ $(xb status --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .hairpin') == true ]] ||
+	[[ $(port_field eth0 hairpin) == true ]] ||
 		fail "status --json does not show eth0 hairpin"
 	# The ARP request is a flood that must come back to its own port; the reply and the
 	# pings are unicast to a MAC learned on that port.
@@ -379,11 +379,10 @@ test_ageing_time() {
 	send out ff:ff:ff:ff:ff:ff 02:00:00:cc:00:01
 	fdb_has 02:00:00:cc:00:01 eth0 dynamic || fail "02:00:00:cc:00:01 was not learned"
 	local hold=$((4 * ${XB_TIME_SCALE:-1}))
-	flock "${XBRIDGE_BPFFS:-/sys/fs/bpf}/xbridge" sleep "$hold" &
-	local holder=$!
+	hold_lock "$hold"
 	sleep $((hold - 1))
 	fdb_has 02:00:00:cc:00:01 || fail "the sweep ran while a command held the bridge lock"
-	wait "$holder"
+	wait "$LOCK_PID"
 	deadline=$((SECONDS + 4 * ${XB_TIME_SCALE:-1})) gone=0
 	while ((SECONDS < deadline)); do
 		fdb_has 02:00:00:cc:00:01 || {

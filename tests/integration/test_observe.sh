@@ -202,7 +202,7 @@ test_drops_after_redirect_are_counted() {
 		sleep 0.05
 	done
 	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
-		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == up ]] && break
+		[[ $(port_field tap0 state) == up ]] && break
 		sleep 0.1
 	done
 	local guest=02:00:00:5c:00:01

@@ -114,7 +114,7 @@ test_frames_over_a_ports_mtu() {
 	in_ns host ip link set eth0 mtu 9000
 	local t
 	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
-		[[ $(xb status --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name=="eth0") | .mtu') -eq 9000 ]] && break
+		[[ $(port_field eth0 mtu) -eq 9000 ]] && break
 		sleep 0.1
 	done
 	# The guest's tap also gets what the hosts flood meanwhile (ARP, IPv6 router and

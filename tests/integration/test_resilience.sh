@@ -19,7 +19,6 @@ ping_no_loss() {
 	echo "ok: $line"
 }
 
-
 test_controller_killed_and_restarted() {
 	require_tools jq
 	standard_bridge
@@ -300,10 +299,10 @@ test_ports_come_and_go() {
 	topo_stop_guest 0
 	local t
 	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
-		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == down ]] && break
+		[[ $(port_field tap0 state) == down ]] && break
 		sleep 0.1
 	done
-	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == down ]] ||
+	[[ $(port_field tap0 state) == down ]] ||
 		fail "tap0 is not down without a reader"
 	if [[ -e /sys/kernel/btf/vmlinux ]]; then
 		local nr0
@@ -322,16 +321,16 @@ test_ports_come_and_go() {
 	topo_stop_guest 0
 	in_ns host ip link del tap0
 	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
-		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == absent ]] && break
+		[[ $(port_field tap0 state) == absent ]] && break
 		sleep 0.1
 	done
-	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == absent ]] ||
+	[[ $(port_field tap0 state) == absent ]] ||
 		fail "tap0 is not shown absent"
 	xb fdb show --name "$XB_BRIDGE" | grep -q " tap0 " && fail "entries of the deleted tap remain"
 	in_ns host ip tuntap add dev tap0 mode tap
 	topo_start_guest 0
 	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
-		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="tap0") | .state') == up ]] && break
+		[[ $(port_field tap0 state) == up ]] && break
 		sleep 0.1
 	done
 	assert_ping out "$G0"
@@ -354,10 +353,10 @@ test_ports_come_and_go() {
 	ip netns add "$PFX-else"
 	in_ns host ip link set guest1 netns "$PFX-else"
 	for ((t = 0; t < 30 * ${XB_TIME_SCALE:-1}; t++)); do
-		[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="guest1") | .state') == absent ]] && break
+		[[ $(port_field guest1 state) == absent ]] && break
 		sleep 0.1
 	done
-	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '.ports[] | select(.name=="guest1") | .state') == absent ]] ||
+	[[ $(port_field guest1 state) == absent ]] ||
 		fail "the moved port is not shown absent"
 	ip -n "$PFX-else" link show guest1 | grep -q xdp && fail "the moved device still runs xbridge's XDP program"
 	echo "ok: the moved port left the bridge, without our programs"
@@ -413,25 +412,18 @@ test_every_command_refuses_bad_input() {
 test_link_change_while_the_lock_is_busy() {
 	require_tools jq flock
 	standard_bridge
-	local held="$TOPO_TMP/lock-held" t holder
-	mtu_of() { xb status --name "$XB_BRIDGE" --json | jq ".ports[] | select(.name==\"$1\") | .mtu"; }
+	local t
 	step "tap1's MTU changes while another command holds the lock"
-	flock -x /sys/fs/bpf/xbridge -c "touch '$held'; sleep 2" &
-	holder=$!
-	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
-		[[ -e $held ]] && break
-		sleep 0.1
-	done
-	[[ -e $held ]] || fail "could not take the bridge lock"
+	hold_lock 2
 	in_ns host ip link set tap1 mtu 1400
 	sleep 0.5
-	[[ $(mtu_of tap1) -eq 1500 ]] || fail "the change went in under another's lock: mtu $(mtu_of tap1)"
-	wait "$holder"
+	[[ $(port_field tap1 mtu) -eq 1500 ]] || fail "the change went in under another's lock: mtu $(port_field tap1 mtu)"
+	wait "$LOCK_PID"
 	for ((t = 0; t < 15 * ${XB_TIME_SCALE:-1}; t++)); do
-		[[ $(mtu_of tap1) -eq 1400 ]] && break
+		[[ $(port_field tap1 mtu) -eq 1400 ]] && break
 		sleep 0.1
 	done
-	[[ $(mtu_of tap1) -eq 1400 ]] || fail "tap1's MTU was not applied once the lock was free"
+	[[ $(port_field tap1 mtu) -eq 1400 ]] || fail "tap1's MTU was not applied once the lock was free"
 	grep -q "held back while the bridge lock was busy are applied" "/run/xbridge/$XB_BRIDGE.log" ||
 		fail "the controller did not log the change it held back"
 	echo "ok: applied when the lock came free, and logged"
