@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <optional>
 #include <poll.h>
 #include <string>
 #include <sys/signalfd.h>
@@ -96,7 +97,7 @@ class Controller {
                     continue;
                 throw_last_errno("poll");
             }
-            if (held_back_ && std::chrono::steady_clock::now() >= retry_at_) {
+            if (retry_at_ && std::chrono::steady_clock::now() >= *retry_at_) {
                 try {
                     resync();
                 } catch (const std::exception &e) {
@@ -144,16 +145,15 @@ class Controller {
     static constexpr std::chrono::milliseconds kRetry{100};
 
     void hold_back() {
-        if (!held_back_)
+        if (!retry_at_)
             retry_at_ = std::chrono::steady_clock::now() + kRetry;
-        held_back_ = true;
     }
 
     int retry_timeout_ms() const {
-        if (!held_back_)
+        if (!retry_at_)
             return -1;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            retry_at_ - std::chrono::steady_clock::now());
+            *retry_at_ - std::chrono::steady_clock::now());
         return static_cast<int>(std::max<int64_t>(left.count(), 0));
     }
 
@@ -247,8 +247,8 @@ class Controller {
 
     // Looks at every port again; applies what was held back.
     void resync() {
-        const bool was_held_back = held_back_;
-        held_back_ = false; // set again by whatever still finds the lock taken
+        const bool was_held_back = retry_at_.has_value();
+        retry_at_.reset(); // set again by whatever still finds the lock taken
         // After an `upgrade`, the sweep too runs the new program.
         dp_.reload_programs();
         check_host_pair();
@@ -267,7 +267,7 @@ class Controller {
                                 sp.port.ifindex, li->name));
             sync(sp.slot, *li);
         }
-        if (was_held_back && !held_back_)
+        if (was_held_back && !retry_at_)
             log("link changes held back while the bridge lock was busy are applied");
     }
 
@@ -337,8 +337,8 @@ class Controller {
     std::unique_ptr<MetricsServer> metrics_;
     uint64_t ticks_ = 0;
     bool host_pair_failed_ = false;
-    bool held_back_ = false; // a link change found the lock taken: retry at retry_at_
-    std::chrono::steady_clock::time_point retry_at_{};
+    // Set while a link change that found the lock taken waits: when to try again.
+    std::optional<std::chrono::steady_clock::time_point> retry_at_;
 };
 
 } // namespace
