@@ -40,7 +40,9 @@
 # the kernel bridge), tap0_link: the kernel's counters of tap0 over the run, for both
 # (rx: frames QEMU wrote, from the guest; tx: frames queued to QEMU, to the guest, and
 # tx_dropped, those the full tap queue dropped; bytes / packets shows whether GSO
-# frames or MTU-sized ones reached the guest)}.
+# frames or MTU-sized ones reached the guest), host_cpu_s: the host's busy CPU time over the
+# run (all CPUs, /proc/stat: QEMU, the bridge, iperf3's server; the other load of the machine
+# too), host_cpu_s_per_gb: that per GB received}.
 # Progress on stderr. Exit status: 0, 1 on failure, 77 when it cannot run here (a line
 # "SKIP: reason" on stdout: not root, no virtme-ng, QEMU, iperf3 or guest kernel).
 # Everything it made (namespaces and their devices, the bridge's pins, QEMU, iperf3, files)
@@ -244,6 +246,10 @@ tap_counters() {
 		jq -c '.ports[] | select(.name == "tap0") | del(.name, .ifindex)' 2>/dev/null || echo null
 }
 
+# The host's busy CPU time so far, all CPUs, in ticks of /proc/stat (user, nice, system,
+# irq, softirq, steal): QEMU emulating the guest, the bridge, iperf3's server, all of it.
+host_cpu_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
 # The kernel's counters of tap0 (both contenders).
 tap_link() {
 	ip -n "$PFX-host" -j -s link show tap0 2>/dev/null | jq -c '.[0].stats64 |
@@ -261,9 +267,10 @@ run_iperf() {
 		[[ -n $(ip netns exec "$PFX-out" ss -Hltn "sport = :$port") ]] && break
 		sleep 0.05
 	done
-	local before after lbefore lafter
+	local before after lbefore lafter cpu0 cpu1
 	before=$(tap_counters "$c")
 	lbefore=$(tap_link)
+	cpu0=$(host_cpu_ticks)
 	local args="-c $TOPO_OUT_IP -p $port -t $seconds -O 1 -J --connect-timeout 20000"
 	[[ $dir == rx ]] && args+=" -R"
 	echo "$args" >"$shared/job.$n.tmp" && mv "$shared/job.$n.tmp" "$shared/job.$n"
@@ -272,6 +279,7 @@ run_iperf() {
 		kill -0 "$guest_pid" 2>/dev/null || fail "the guest's VM ended during iperf3 run $n"
 		sleep 0.2
 	done
+	cpu1=$(host_cpu_ticks)
 	after=$(tap_counters "$c")
 	lafter=$(tap_link)
 	wait "$srv_pid" 2>/dev/null
@@ -283,14 +291,17 @@ run_iperf() {
 		return 1
 	fi
 	jq -c --arg c "$c" --argjson r "$r" --arg d "$dir" --argjson b "$before" --argjson a "$after" \
-		--argjson lb "$lbefore" --argjson la "$lafter" '
+		--argjson lb "$lbefore" --argjson la "$lafter" \
+		--argjson cpu_s "$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", (b - a) / hz }')" '
 		def delta($a; $b): if $a == null or $b == null then null
 			else ($a | with_entries(select(.value | type == "number")))
 			     | with_entries(.value -= ($b[.key] // 0)) end;
 		{scenario: "qemu", contender: $c, round: $r, direction: $d,
 		 gbps: (.end.sum_received.bits_per_second / 1e9), secs: .end.sum_received.seconds,
 		 bytes: .end.sum_received.bytes, retransmits: (.end.sum_sent.retransmits // null),
-		 tap0: delta($a; $b), tap0_link: delta($la; $lb)}' "$shared/res.$n.json"
+		 tap0: delta($a; $b), tap0_link: delta($la; $lb),
+		 host_cpu_s: $cpu_s,
+		 host_cpu_s_per_gb: (if .end.sum_received.bytes > 0 then $cpu_s / (.end.sum_received.bytes / 1e9) else null end)}' "$shared/res.$n.json"
 }
 
 main() {

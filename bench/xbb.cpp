@@ -2,10 +2,13 @@
 // xbb: the benchmark's traffic tool (scripts/bench.sh drives it; see its header).
 //
 //   xbb traffic ...   generates frames, counts them where they come out, and prints one
-//                     JSON line per measurement round. Sources: an XDP generator run with
-//                     bpf_prog_test_run_opts(BPF_F_TEST_XDP_LIVE_FRAMES) on a veth ("a
-//                     NIC receives"), or a thread that write()s frames into a tap the way
-//                     QEMU does ("a guest transmits"). Sinks: the xbb_count XDP program
+//                     JSON line per measurement round. Sources: a generator on a veth ("a
+//                     NIC receives") - the XDP program xbb_gen run with
+//                     bpf_prog_test_run_opts(BPF_F_TEST_XDP_LIVE_FRAMES) where the kernel
+//                     allows it, else an AF_PACKET sender (sendmmsg with
+//                     PACKET_QDISC_BYPASS, as netsniff-ng's trafgen sends) - or a thread
+//                     that write()s frames into a tap the way QEMU does ("a guest
+//                     transmits"). Sinks: the xbb_count XDP program
 //                     on veths (per-CPU counters, XDP_DROP), or a thread that read()s a
 //                     tap as fast as it can ("a guest receives"). It can also attach the
 //                     bare devmap redirect that is the XDP ceiling, and prime the bridges'
@@ -265,6 +268,9 @@ void wait_running(const std::string &dev) {
 
 struct Options {
     std::string source = "gen", sink = "xdp";
+    // The veth generator: live (XDP live frames), packet (AF_PACKET), or auto (live where
+    // the kernel allows it).
+    std::string generator = "auto";
     std::string gen_ns, gen_dev;
     int gen_cpu = 0;
     uint64_t macs = 1;
@@ -290,6 +296,9 @@ struct Options {
 
 struct Shared {
     std::atomic<uint64_t> written{0}, write_err{0};
+    // Frames the AF_PACKET generator handed to the kernel (the live generator counts its
+    // own in gen_state).
+    std::atomic<uint64_t> sent{0};
     // Stored by the reader after every frame: a cache line of its own.
     alignas(64) std::atomic<uint64_t> read{0};
     alignas(64) std::atomic<pid_t> writer_tid{0}, reader_tid{0};
@@ -324,6 +333,91 @@ void generator(const Options &o, xbb *skel, const std::vector<uint8_t> &frame, S
         while (!g_stop) {
             if (bpf_prog_test_run_opts(fd, &opts) < 0)
                 die("bpf_prog_test_run_opts (live frames) on " + o.gen_dev, errno);
+        }
+    } catch (const std::exception &e) {
+        sh.fail(e.what());
+    }
+}
+
+// Whether this kernel lets bpf_prog_test_run_opts transmit live frames (recent kernels
+// may refuse it with EPERM, whatever the caller's privileges). One frame goes out on
+// gen_dev if it does: a bridge learns the generator's source from it, as from the rest.
+bool live_frames_allowed(const Options &o, xbb *skel, const std::vector<uint8_t> &frame) {
+    bool ok = false;
+    std::thread t([&] {
+        enter_netns(o.gen_ns);
+        xdp_md md{};
+        md.ingress_ifindex = static_cast<__u32>(ifindex_of(o.gen_dev));
+        md.data_end = static_cast<__u32>(frame.size());
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                    .data_size_in = static_cast<__u32>(frame.size()), .ctx_in = &md,
+                    .ctx_size_in = sizeof(md), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES,
+                    .batch_size = 1);
+        ok = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xbb_gen), &opts) == 0;
+    });
+    t.join();
+    return ok;
+}
+
+// The AF_PACKET generator: a packet socket on gen_dev with PACKET_QDISC_BYPASS (frames go
+// straight to the driver, dev_direct_xmit, as netsniff-ng's trafgen sends them), fed by
+// sendmmsg() in batches of 64 from this thread, pinned to gen_cpu. The kernel builds a
+// linear skb per frame and the veth hands it to its peer, whose receive path - the device
+// under test - runs in this thread's softirq. (A PACKET_TX_RING, trafgen's way, costs more
+// per frame here: its frames are zero-copy fragments of the ring, which the veth must
+// copy out before its peer may keep them.) With macs > 1, bytes 3-5 of the source MAC
+// carry a sequence number, as xbb_gen does.
+void packet_generator(const Options &o, const std::vector<uint8_t> &frame, Shared &sh) {
+    constexpr unsigned kBatch = 64;
+    try {
+        enter_netns(o.gen_ns);
+        pin_to_cpu(o.gen_cpu);
+        sh.gen_tids[0] = gettid_();
+        // Protocol 0: a socket that only sends (it takes no copy of received frames).
+        int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            die("AF_PACKET socket", errno);
+        struct Closer {
+            int fd;
+            ~Closer() { ::close(fd); }
+        } closer{fd};
+        int one = 1;
+        if (::setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
+            die("PACKET_QDISC_BYPASS", errno);
+        sockaddr_ll sll{};
+        sll.sll_family = AF_PACKET;
+        sll.sll_ifindex = ifindex_of(o.gen_dev);
+        if (::bind(fd, reinterpret_cast<sockaddr *>(&sll), sizeof(sll)) < 0)
+            die("bind to " + o.gen_dev, errno);
+
+        std::vector<std::vector<uint8_t>> bufs(kBatch, frame);
+        std::vector<iovec> iov(kBatch);
+        std::vector<mmsghdr> msgs(kBatch);
+        for (unsigned i = 0; i < kBatch; i++) {
+            iov[i] = {bufs[i].data(), bufs[i].size()};
+            msgs[i] = {};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        sh.ready++;
+        const uint64_t nmacs = o.macs;
+        uint64_t seq = 0, sent = 0;
+        while (!g_stop) {
+            if (nmacs > 1) {
+                for (auto &b : bufs) {
+                    b[9] = static_cast<uint8_t>(seq >> 16);
+                    b[10] = static_cast<uint8_t>(seq >> 8);
+                    b[11] = static_cast<uint8_t>(seq);
+                    if (++seq >= nmacs)
+                        seq = 0;
+                }
+            }
+            const int n = ::sendmmsg(fd, msgs.data(), kBatch, 0);
+            if (n > 0)
+                sent += static_cast<unsigned>(n);
+            else if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR)
+                die("sendmmsg on " + o.gen_dev, errno);
+            sh.sent.store(sent, std::memory_order_relaxed);
         }
     } catch (const std::exception &e) {
         sh.fail(e.what());
@@ -546,7 +640,18 @@ int run_traffic(const Options &o) {
         threads.emplace_back(reader, std::cref(o), reader_fd, std::ref(sh));
         want++;
     }
+    std::string generator_used;
     if (o.source == "gen") {
+        generator_used = o.generator;
+        if (generator_used == "auto")
+            generator_used = live_frames_allowed(o, skel.get(), frame) ? "live" : "packet";
+        else if (generator_used != "live" && generator_used != "packet")
+            die("--generator takes auto, live or packet");
+    }
+    if (generator_used == "packet") {
+        threads.emplace_back(packet_generator, std::cref(o), std::cref(frame), std::ref(sh));
+        want++;
+    } else if (generator_used == "live") {
         for (int i = 0; i < std::clamp(o.gen_threads, 1, 16); i++) {
             threads.emplace_back(generator, std::cref(o), skel.get(), std::cref(frame),
                                  std::ref(sh), static_cast<size_t>(i));
@@ -567,7 +672,7 @@ int run_traffic(const Options &o) {
             s.sink.push_back(sink_frames(map_fd, i));
         for (int i : quiet_idx)
             s.quiet.push_back(sink_frames(map_fd, i));
-        s.gen = sink_frames(bpf_map__fd(skel->maps.gen_state), 1);
+        s.gen = sink_frames(bpf_map__fd(skel->maps.gen_state), 1) + sh.sent;
         s.written = sh.written;
         s.write_err = sh.write_err;
         s.read = sh.read;
@@ -613,6 +718,7 @@ int run_traffic(const Options &o) {
         j["quiet_sinks"] = qf;
         j["sink_sum"] = sum;
         j["generated"] = b.gen - a.gen;
+        j["generator"] = generator_used.empty() ? o.source : generator_used;
         j["written"] = b.written - a.written;
         j["write_errors"] = b.write_err - a.write_err;
         j["read"] = b.read - a.read;
@@ -688,12 +794,16 @@ int main(int argc, char **argv) {
 
     Options o;
     auto *tr = app.add_subcommand("traffic", "Generate, count, print one JSON line per round");
-    tr->add_option("--source", o.source, "gen (XDP live frames on a veth), tap (writer), none");
+    tr->add_option("--source", o.source, "gen (a generator on a veth), tap (writer), none");
     tr->add_option("--gen-ns", o.gen_ns, "Namespace of the generator veth");
     tr->add_option("--gen-dev", o.gen_dev, "Generator veth (frames go to its peer)");
     tr->add_option("--gen-cpu", o.gen_cpu, "CPU of the generator thread");
     tr->add_option("--repeat", o.repeat, "Frames per test_run call");
-    tr->add_option("--gen-threads", o.gen_threads, "Generator threads (all on --gen-cpu)");
+    tr->add_option("--gen-threads", o.gen_threads,
+                   "Live-frame generator threads (all on --gen-cpu)");
+    tr->add_option("--generator", o.generator,
+                   "auto (live where the kernel allows it), live (XDP live frames) or packet "
+                   "(AF_PACKET TX ring)");
     tr->add_option("--macs", o.macs, "Distinct source MACs the generator cycles through");
     tr->add_option("--tap-ns", o.tap_ns, "Namespace of the tap the writer writes into");
     tr->add_option("--tap", o.tap, "Tap the writer writes into (source tap)");
