@@ -17,7 +17,7 @@
 #
 # The standard topology of scripts/lib/topology.sh: the outside PC (PFX-out, eth0 10.77.0.1,
 # running `iperf3 -s`) on a veth whose peer is eth0 in the VM host's namespace (PFX-host,
-# 10.77.0.2; GRO on, as on a NIC). There a persistent tap0 is made first (`ip tuntap add`),
+# 10.77.0.2), both ends at a veth's defaults. There a persistent tap0 is made first (`ip tuntap add`),
 # so that it outlives each bridge, and one guest is booted once with vmtest/run.sh
 # (virtme-ng; TCG unless XB_VM_KVM=1), 1 vCPU, 1 GiB: virtio-net on tap0 with QEMU's default
 # offloads (vnet_hdr=on: checksum offload and TSO/GSO both ways), 52:54:00:12:34:56,
@@ -318,9 +318,9 @@ main() {
 
 	topo_create 0
 	ip netns exec "$PFX-out" sysctl -qw net.ipv4.tcp_no_metrics_save=1
-	# The host's eth0 up and receiving with GRO, as a NIC would be (topo_create leaves
-	# the first to the bridge; a veth has GRO off by default, a NIC's driver on).
-	{ ip -n "$PFX-host" link set eth0 up && ip netns exec "$PFX-host" ethtool -K eth0 gro on >/dev/null &&
+	# The host's eth0 up, both veth ends at their defaults (GRO off): what each bridge
+	# needs of them, it sets itself (xbridge turns GRO on for its lifetime).
+	{ ip -n "$PFX-host" link set eth0 up &&
 		ip -n "$PFX-host" tuntap add dev tap0 mode tap &&
 		ip -n "$PFX-host" link set tap0 up; } || fail "cannot make tap0"
 	log "booting the guest (virtio-net on tap0, $kernel, TCG unless XB_VM_KVM=1)"

@@ -7,8 +7,10 @@
  *                   the host pair) with bpf_redirect_map. Known unicast that keeps
  *                   coming takes its decision from the per-CPU flow cache (flow.h).
  *                   Everything else - frames for the host, floods the host must hear
- *                   on a bridge without host pair, frames too long for XDP - is passed
- *                   to the stack untouched and uncounted, for the TC hook.
+ *                   on a bridge without host pair, frames too long for XDP, frames for
+ *                   a port that takes no XDP redirects, every frame of a port in
+ *                   generic mode - is passed to the stack untouched and uncounted, for
+ *                   the TC hook.
  *  xb_tc_ingress    TC ingress on every port: the same decision for the frames XDP
  *                   passed and the frames XDP never sees (GSO/TSO from a tap,
  *                   generic-mode devices), with skb primitives: bpf_redirect, a
@@ -132,6 +134,13 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     in = xb_port_of(ifindex, &slot);
     if (!in)
         return XDP_PASS;
+    /* A port attached in generic mode (by an xbridge before the TC hook took such
+     * ports alone): generic XDP also runs on the frames xbridge injects into the port's
+     * stack (a frame for the host, a flood's host copy), which it would take for new
+     * arrivals, learn here and flood again. The TC hook, which knows them by their
+     * mark, takes every frame of such a port. (Nothing is cached for it.) */
+    if (in->xdp_mode == XB_XDP_GENERIC)
+        return XDP_PASS;
     d.in_slot = slot;
     d.gen = gen;
     xb_decide(&f, in, cfg, &d);
@@ -163,6 +172,10 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
          * host pair (xb_tc_host takes it up the uplink's stack); without a host pair,
          * floods the host must hear go to the TC hook, which clones. */
         if (d.host_copy && !xb_host_pair_floods(d.flood_class))
+            return XDP_PASS;
+        /* A port that takes no XDP redirects is in no flood map: the TC hook clones
+         * the flood to every port instead. */
+        if (cfg->n_no_xdp_tx)
             return XDP_PASS;
         /* A frame to be sent on whose checksum is incomplete goes to the TC path, where
          * the skb keeps its checksum state (learning above has happened either way). */

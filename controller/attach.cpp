@@ -38,28 +38,24 @@ uint8_t xdp_attach(int prog_fd, int ifindex, const std::string &ifname, XdpMode 
         throw Error(fmt::format("{} already has an XDP program attached (id {}); detach it first",
                                 ifname, id),
                     EBUSY);
-    uint8_t got = XB_XDP_NATIVE;
-    int fd = -EOPNOTSUPP;
-    if (mode != XdpMode::Generic)
-        fd = link_xdp(prog_fd, ifindex, XDP_FLAGS_DRV_MODE);
-    // Generic mode when asked for, or in auto mode when the driver has no native XDP.
-    if (mode == XdpMode::Generic ||
-        (fd < 0 && mode == XdpMode::Auto && (fd == -EOPNOTSUPP || fd == -EINVAL))) {
-        got = XB_XDP_GENERIC;
-        fd = link_xdp(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
-    }
+    if (mode == XdpMode::None)
+        return XB_XDP_NONE;
+    int fd = link_xdp(prog_fd, ifindex, XDP_FLAGS_DRV_MODE);
+    // In auto mode a driver without native XDP gets no XDP program: the TC hook takes
+    // that port's frames. Generic XDP would give it nothing TC does not, cost a copy of
+    // every frame it cannot take as it is (a GRO super-frame, a cloned skb), and run
+    // again on the frames xbridge injects into the port's stack.
+    if (fd < 0 && mode == XdpMode::Auto && (fd == -EOPNOTSUPP || fd == -EINVAL))
+        return XB_XDP_NONE;
     if (fd < 0)
-        throw_errno(fmt::format("cannot attach XDP ({}) to {}",
-                                mode == XdpMode::Auto ? "native or generic" : to_string(mode),
-                                ifname),
-                    fd);
+        throw_errno(fmt::format("cannot attach native XDP to {}", ifname), fd);
     UniqueFd link(fd);
     if (bpf_obj_pin(link.get(), pin.c_str()) < 0) {
         int err = errno;
         bpf_link_detach(link.get());
         throw_errno(fmt::format("cannot pin the XDP link of {}", ifname), err);
     }
-    return got;
+    return XB_XDP_NATIVE;
 }
 
 void xdp_detach(const std::string &pin) {

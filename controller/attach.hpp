@@ -18,9 +18,10 @@ constexpr uint32_t kTcPriority = 1;
 // The id of the XDP program attached to ifindex in any mode, 0 if none.
 uint32_t xdp_attached_prog(int ifindex);
 
-// Attaches prog_fd to ifindex with an XDP bpf_link pinned at `pin`. Auto tries the
-// driver's native mode and falls back to generic where the driver has none. Returns
-// the mode obtained (XB_XDP_NATIVE / XB_XDP_GENERIC).
+// Attaches prog_fd to ifindex in the driver's native mode with an XDP bpf_link pinned
+// at `pin`. Auto attaches nothing where the driver has no native XDP, None nothing at
+// all: the TC hook takes such a port's frames. Returns the mode obtained
+// (XB_XDP_NATIVE / XB_XDP_NONE).
 uint8_t xdp_attach(int prog_fd, int ifindex, const std::string &ifname, XdpMode mode,
                    const std::string &pin);
 // Detaches the link pinned at `pin` (if any) and removes the pin.

@@ -4,6 +4,7 @@
 #include "attach.hpp"
 #include "error.hpp"
 #include "fdb.hpp"
+#include "netdev.hpp"
 
 #include <bpf/bpf.h>
 #include <cerrno>
@@ -397,16 +398,26 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
         undo.push([ifindex] { tc_detach(ifindex, TcDir::Egress); });
     }
 
+    // TCP data for a guest is passed up at XDP for GRO to merge (xb_xdp_ingress): a
+    // port that has it off (a veth's default) gets it for the bridge's lifetime.
+    if (p.kind != XB_KIND_TAP && gro_enabled(li.name.c_str()) == false) {
+        set_gro(li.name.c_str(), true);
+        p.ctl |= XB_CTL_GRO_SET;
+        undo.push([name = li.name] { set_gro(name.c_str(), false); });
+    }
+
     const std::string pin = dp.link_pin(p.ifindex);
     p.xdp_mode = xdp_attach(dp.prog(ProgId::XdpIngress), ifindex, li.name, mode, pin);
     undo.push([pin] { xdp_detach(pin); });
 
     dp.set_port(slot, p);
-    dp.devmap_set(MapId::TxPorts, slot, p.ifindex, false);
     undo.push([&dp, slot] {
         for (MapId m : {MapId::TxPorts, MapId::FloodUcast, MapId::FloodMcast, MapId::FloodBcast})
             dp.devmap_del(m, slot);
+        update_no_xdp_tx_count(dp);
     });
+    update_xdp_target(dp, slot, nl.xdp_features(ifindex));
+    p = *dp.port(slot);
     if (uplink) {
         dp.config()->uplink_ifindex = p.ifindex;
         undo.push([&dp] { dp.config()->uplink_ifindex = 0; });
@@ -415,7 +426,6 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     update_max_slot(dp);
     undo.push([&dp] { update_max_slot(dp); });
 
-    update_flood_maps(dp, slot, p);
     // Re-read: bringing the link up changes its flags and, soon, its carrier.
     sync_port(dp, slot, nl.link(ifindex).value_or(li));
 }
@@ -500,12 +510,47 @@ void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p) {
                   {MapId::FloodMcast, XB_PORT_MCAST_FLOOD},
                   {MapId::FloodBcast, XB_PORT_BCAST_FLOOD}};
     // Carrier is not a condition: the datapath must work while no controller follows it.
+    // A port that takes no XDP redirects gets its copies from the TC hook's clones.
     for (const auto &f : floods) {
-        if (p.flags & f.flag)
+        if ((p.flags & f.flag) && !(p.ctl & XB_CTL_NO_XDP_TX))
             dp.devmap_set(f.map, slot, p.ifindex, true);
         else
             dp.devmap_del(f.map, slot);
     }
+}
+
+void update_no_xdp_tx_count(Datapath &dp) {
+    uint32_t n = 0;
+    for (const auto &sp : dp.ports())
+        n += (sp.port.ctl & XB_CTL_NO_XDP_TX) ? 1 : 0;
+    __atomic_store_n(&dp.config()->n_no_xdp_tx, n, __ATOMIC_RELEASE);
+}
+
+bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_features) {
+    auto cur = dp.port(slot);
+    if (!cur)
+        return false;
+    xb_port p = *cur;
+    // Without the kernel's word (before Linux 6.3), a native XDP driver is taken to
+    // transmit XDP frames, except a veth, which does so only while its peer has NAPI.
+    const bool tx = xdp_features ? (*xdp_features & kXdpActNdoXmit) != 0
+                                 : p.xdp_mode == XB_XDP_NATIVE && p.kind != XB_KIND_VETH;
+    const bool was = !(p.ctl & XB_CTL_NO_XDP_TX);
+    p.ctl = tx ? (p.ctl & ~XB_CTL_NO_XDP_TX) : (p.ctl | XB_CTL_NO_XDP_TX);
+    // Into the devmaps only once the port says so, and out of them before the datapath
+    // reads the count that sends floods to TC.
+    if (tx) {
+        dp.set_port(slot, p);
+        dp.devmap_set(MapId::TxPorts, slot, p.ifindex, false);
+        update_flood_maps(dp, slot, p);
+        update_no_xdp_tx_count(dp);
+    } else {
+        dp.set_port(slot, p);
+        update_no_xdp_tx_count(dp);
+        dp.devmap_del(MapId::TxPorts, slot);
+        update_flood_maps(dp, slot, p);
+    }
+    return tx != was;
 }
 
 std::optional<uint32_t> parse_port_flag(const std::string &name) {
@@ -670,6 +715,8 @@ size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
             tc_replace(ifindex, name, TcDir::Egress, progs[size_t(ProgId::TcEgress)].get());
             undo.push([=] { tc_replace(ifindex, name, TcDir::Egress, old_eg); });
         }
+        if (p.xdp_mode == XB_XDP_NONE)
+            continue; // TC only: no XDP link
         xdp_replace(pin, name, progs[size_t(ProgId::XdpIngress)].get());
         undo.push([=] { xdp_replace(pin, name, old_xdp); });
     }
@@ -785,6 +832,7 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
     }
     update_max_slot(dp);
     update_xdp_max_len(dp);
+    update_no_xdp_tx_count(dp);
     if (device_gone)
         return;
 
@@ -792,6 +840,13 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
     auto li = nl.link(static_cast<int>(ifindex));
     if (!li || li->name != p->name)
         return;
+    if (p->ctl & XB_CTL_GRO_SET) {
+        try {
+            set_gro(li->name.c_str(), false);
+        } catch (const Error &) {
+            // Best effort, like the rest of the restoring: the port is gone from the bridge.
+        }
+    }
     tc_detach(li->ifindex, TcDir::Ingress);
     if (p->ctl & XB_CTL_TC_EGRESS)
         tc_detach(li->ifindex, TcDir::Egress);

@@ -135,8 +135,14 @@ struct PortSync {
 };
 PortSync sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
 void update_xdp_max_len(Datapath &dp);
-// A port is in a flood map when it has that flood flag.
+// A port is in a flood map when it has that flood flag and takes XDP redirects.
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p);
+// Whether a port takes XDP redirects now, from its XDP features (nullopt: a kernel that
+// cannot say); a port that does not is in no devmap, and frames for it take the TC path.
+// Returns whether that changed. The caller holds the lock.
+bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_features);
+// Counts the ports that take no XDP redirects into the config (xb_config.n_no_xdp_tx).
+void update_no_xdp_tx_count(Datapath &dp);
 
 // Port flags by their `bridge link` names (learning, flood, mcast-flood, bcast-flood,
 // locked); nullopt for an unknown name.

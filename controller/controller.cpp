@@ -89,10 +89,13 @@ class Controller {
     }
 
     int run() {
-        pollfd fds[3] = {
-            {sig_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}, {mon_.fd(), POLLIN, 0}};
+        // netdev_.fd() is -1 on a kernel without the netdev family: poll skips it.
+        pollfd fds[4] = {{sig_.get(), POLLIN, 0},
+                         {timer_.get(), POLLIN, 0},
+                         {mon_.fd(), POLLIN, 0},
+                         {netdev_.fd(), POLLIN, 0}};
         for (;;) {
-            if (::poll(fds, 3, retry_timeout_ms()) < 0) {
+            if (::poll(fds, 4, retry_timeout_ms()) < 0) {
                 if (errno == EINTR)
                     continue;
                 throw_last_errno("poll");
@@ -129,6 +132,20 @@ class Controller {
                         on_link(ev);
                     } catch (const std::exception &e) {
                         log(fmt::format("link event for {}: {}", ev.link.name, e.what()));
+                    }
+                });
+            // A port's XDP features changed (a veth's peer turned GRO or an XDP program
+            // on or off): it may take XDP redirects now, or no longer.
+            if (fds[3].revents & POLLIN)
+                netdev_.dispatch([this](int ifindex) {
+                    try {
+                        auto sp = dp_.port_by_ifindex(static_cast<uint32_t>(ifindex));
+                        if (!sp)
+                            return;
+                        if (auto li = nl_.link(ifindex))
+                            sync(sp->slot, *li);
+                    } catch (const std::exception &e) {
+                        log(fmt::format("netdev event for ifindex {}: {}", ifindex, e.what()));
                     }
                 });
         }
@@ -286,6 +303,14 @@ class Controller {
             const PortSync r = sync_port(dp_, slot, li);
             if (r.was_up != r.up)
                 log(fmt::format("port {} is {}", li.name, r.up ? "up" : "down"));
+            if (update_xdp_target(dp_, slot, nl_.xdp_features(li.ifindex))) {
+                const auto p = dp_.port(slot);
+                log(p && (p->ctl & XB_CTL_NO_XDP_TX)
+                        ? fmt::format("port {} takes no XDP redirects now: frames for it take "
+                                      "the TC path",
+                                      li.name)
+                        : fmt::format("port {} takes XDP redirects again", li.name));
+            }
             if (r.flushed)
                 log(fmt::format("port {} went down: flushed its {} learned entr{}", li.name,
                                 r.flushed, r.flushed == 1 ? "y" : "ies"));
@@ -333,6 +358,7 @@ class Controller {
     Datapath dp_;
     Netlink nl_;
     LinkMonitor mon_;
+    NetdevMonitor netdev_;
     UniqueFd sig_, timer_;
     std::unique_ptr<MetricsServer> metrics_;
     uint64_t ticks_ = 0;

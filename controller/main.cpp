@@ -239,7 +239,7 @@ static int run(int argc, char **argv) {
     bool foreground = false;
     up->add_option("--name", upo.name, "Bridge name")->default_val(kDefaultBridge);
     up->add_option("--uplink", uplink, "The host's port (default: the first port), or none");
-    up->add_option("--xdp-mode", xdp_mode, "auto, native or generic")->default_val("auto");
+    up->add_option("--xdp-mode", xdp_mode, "auto, native or none")->default_val("auto");
     up->add_option("--tap-user", tap_user, "Owner of the taps xbridge creates");
     up->add_option("--tap-group", tap_group, "Group of the taps xbridge creates");
     up->add_option("--fdb-size", fdb_size, "Dynamic FDB entries the bridge can hold");
@@ -367,10 +367,13 @@ static int run(int argc, char **argv) {
             if (!uplink.empty())
                 upo.uplink = uplink;
             auto mode = parse_xdp_mode(xdp_mode);
+            if (!mode && (xdp_mode == "generic" || xdp_mode == "skb"))
+                throw Error("--xdp-mode: generic XDP is not offered (a port without native "
+                            "XDP is served by the TC hook: use auto, or none for TC only)",
+                            EINVAL);
             if (!mode)
-                throw Error(
-                    fmt::format("--xdp-mode: '{}' is not auto, native or generic", xdp_mode),
-                    EINVAL);
+                throw Error(fmt::format("--xdp-mode: '{}' is not auto, native or none", xdp_mode),
+                            EINVAL);
             upo.xdp_mode = *mode;
             if (!tap_user.empty())
                 upo.tap_owner.uid = resolve_user(tap_user);

@@ -34,8 +34,8 @@ std::optional<XdpMode> parse_xdp_mode(std::string_view s) {
         return XdpMode::Auto;
     if (s == "native" || s == "drv")
         return XdpMode::Native;
-    if (s == "generic" || s == "skb")
-        return XdpMode::Generic;
+    if (s == "none")
+        return XdpMode::None;
     return std::nullopt;
 }
 
@@ -43,8 +43,8 @@ std::string_view to_string(XdpMode m) {
     switch (m) {
     case XdpMode::Native:
         return "native";
-    case XdpMode::Generic:
-        return "generic";
+    case XdpMode::None:
+        return "none";
     default:
         return "auto";
     }

@@ -9,7 +9,9 @@
 
 namespace xb {
 
-enum class XdpMode { Auto, Native, Generic };
+// Auto: native XDP where the driver has it, else none; None: no XDP, the TC hook takes
+// every frame. (Generic XDP is not offered: it would give a port nothing TC does not.)
+enum class XdpMode { Auto, Native, None };
 
 // The kernel's dev_valid_name(): 1-15 bytes, not "." or "..", no '/', ':' or space.
 bool valid_ifname(std::string_view name);

@@ -87,6 +87,10 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         {"mac", format_mac(p.mac)},
         {"mtu", p.mtu},
         {"xdp_mode", xdp_mode_name(p.xdp_mode)},
+        // Whether XDP may redirect frames into this port; if not, frames for it take the
+        // TC path (a device without ndo_xdp_xmit, a veth whose peer has no NAPI).
+        {"xdp_redirect_target", !(p.ctl & (XB_CTL_NO_XDP_TX | XB_CTL_ABSENT))},
+        {"gro_set", bool(p.ctl & XB_CTL_GRO_SET)},
         {"state", (p.ctl & XB_CTL_ABSENT)  ? "absent"
                   : (p.flags & XB_PORT_UP) ? "up"
                                            : "down"},
@@ -139,17 +143,21 @@ void print_status(Datapath &dp, std::ostream &out) {
                        c.ageing_ns / 1000000000ull, c.n_learned, c.max_learned,
                        controller_alive(dp) ? fmt::format("running (pid {})", c.controller_pid)
                                             : std::string("not running"));
-    out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<6} {:<8} {}\n", "PORT", "IFINDEX",
-                       "KIND", "MAC", "MTU", "XDP", "STATE", "CREATED", "FLAGS");
+    out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
+                       "IFINDEX", "KIND", "MAC", "MTU", "XDP", "TX", "STATE", "CREATED", "FLAGS");
     auto ports = dp.ports();
     auto absent = dp.absent_ports();
     ports.insert(ports.end(), absent.begin(), absent.end());
     for (const auto &sp : ports) {
         const xb_port &p = sp.port;
         const bool gone = p.ctl & XB_CTL_ABSENT;
-        out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<6} {:<8} {}\n", p.name,
+        // TX: how frames reach this port, by XDP redirect or from the TC hook.
+        out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
                            gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),
                            format_mac(p.mac), p.mtu, gone ? "-" : xdp_mode_name(p.xdp_mode),
+                           gone                         ? "-"
+                           : (p.ctl & XB_CTL_NO_XDP_TX) ? "tc"
+                                                        : "xdp",
                            gone                     ? "absent"
                            : (p.flags & XB_PORT_UP) ? "up"
                                                     : "down",

@@ -90,10 +90,14 @@ enum xb_port_ctl {
     XB_CTL_TC_EGRESS = 1u << 4,      /* the host egress program is attached */
     XB_CTL_ABSENT = 1u << 5,         /* the device vanished: the slot (ifindex 0) keeps its
                                       * name and flags until a device of that name returns */
+    XB_CTL_NO_XDP_TX = 1u << 6,      /* the device takes no XDP redirects now (no
+                                      * ndo_xdp_xmit; a veth whose peer has no NAPI): it is
+                                      * in no devmap, and frames for it take the TC path */
+    XB_CTL_GRO_SET = 1u << 7,        /* xbridge turned GRO on; turned off again on removal */
 };
 
 enum xb_xdp_mode {
-    XB_XDP_NONE = 0,
+    XB_XDP_NONE = 0, /* no XDP program: the driver has no native XDP, TC takes every frame */
     XB_XDP_NATIVE = 1,
     XB_XDP_GENERIC = 2,
 };
@@ -161,7 +165,11 @@ struct xb_config {
      * not use a devmap itself: the map's owner would become a tracing program). Set
      * when the counter is attached; 0 until then. */
     __u32 tx_ports_id;
-    __u8 reserved[12];
+    /* Ports that take no XDP redirects (XB_CTL_NO_XDP_TX): while there is one, a flood
+     * leaves XDP for the TC hook, which clones it to every port (a devmap broadcast
+     * would skip such a port without a word). */
+    __u32 n_no_xdp_tx;
+    __u8 reserved[8];
 };
 
 /* Per-port counters (map "stats", per-CPU array indexed by slot). */

@@ -77,13 +77,17 @@ void BridgeTest::SetUpTestSuite() {}
 void BridgeTest::SetUp() {
     if (auto why = enter_private_namespaces(); !why.empty())
         GTEST_SKIP() << why;
-    // Fresh ports for every test: the peers get an XDP-less, GRO-on receive side so
-    // that redirects into them are accepted (veth needs NAPI on the receiving peer).
+    // Fresh ports for every test: the peers get an XDP-less, GRO-on receive side, so
+    // that the ports take XDP redirects (a veth needs NAPI on the receiving peer) and
+    // these tests see the XDP decisions. Ports that take none: NoXdpTxTest below.
     for (int i = 0; i < 3; i++) {
         const std::string p = fmt::format("p{}", i);
         sh(fmt::format("ip link del {}", p));
         ASSERT_TRUE(sh(fmt::format("ip link add {} type veth peer name {}peer", p, p)));
         ASSERT_TRUE(sh(fmt::format("ip link set {}peer up", p)));
+        if (peer_gro_) {
+            ASSERT_TRUE(sh(fmt::format("ethtool -K {}peer gro on", p)));
+        }
     }
     nl_.emplace();
     bridge_ = fmt::format("xbtest{}", g_bridge_seq++);

@@ -63,6 +63,8 @@ class BridgeTest : public ::testing::Test {
     int ifindex_[3] = {};
     std::string bridge_;
     bool uplink_ = true;
+    // Whether the veths' peers have GRO on (NAPI): the ports then take XDP redirects.
+    bool peer_gro_ = true;
 
     // The kernel's test runner refuses some skbs a port could deliver (an IPv4 or IPv6
     // ethertype with a truncated header): nullopt then, instead of a test failure.
@@ -79,6 +81,16 @@ class BridgeNoUplinkTest : public BridgeTest {
   protected:
     void SetUp() override {
         uplink_ = false;
+        BridgeTest::SetUp();
+    }
+};
+
+// The same bridge on veths whose peers have neither GRO nor an XDP program, as a veth is
+// made: no port takes XDP redirects, and frames for them are left to the TC hook.
+class NoXdpTxTest : public BridgeTest {
+  protected:
+    void SetUp() override {
+        peer_gro_ = false;
         BridgeTest::SetUp();
     }
 };

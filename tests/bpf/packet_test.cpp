@@ -701,3 +701,35 @@ TEST_F(BridgeTest, TheIngressProgramsStayCheapToVerify) {
         std::printf("%s: %u instructions verified\n", info.name, info.verified_insns);
     }
 }
+
+// Ports whose veth peers have no NAPI take no XDP redirects: the controller keeps them
+// out of every devmap, and XDP leaves what is for them to the TC hook.
+TEST_F(NoXdpTxTest, PortsWithoutXdpRedirectsAreServedByTc) {
+    for (int i = 0; i < 3; i++) {
+        auto sp = dp_->port_by_ifindex(uint32_t(ifindex(i)));
+        ASSERT_TRUE(sp);
+        EXPECT_TRUE(sp->port.ctl & XB_CTL_NO_XDP_TX) << "p" << i << " taken for an XDP target";
+    }
+    EXPECT_EQ(dp_->config()->n_no_xdp_tx, 3u);
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA)), XDP_PASS) << "a flood goes to TC";
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kBcast, kA)), TC_ACT_REDIRECT)
+        << "TC clones it to every port, and the original goes up the uplink's stack";
+    EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 1u);
+    run_tc_ingress(2, eth_frame(kOut, kB)); // learn B on p2
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_PASS) << "known unicast for p2 goes to TC";
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kB, kA)), TC_ACT_REDIRECT);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_XDP], 0u) << "nothing counted at XDP: TC counts it once";
+}
+
+// A port left in generic mode: generic XDP also sees what xbridge injects into the
+// port's stack, so XDP leaves every frame of such a port to TC, which knows its own.
+TEST_F(BridgeTest, AGenericModePortIsLeftToTc) {
+    auto sp = dp_->port_by_ifindex(uint32_t(ifindex(1)));
+    ASSERT_TRUE(sp);
+    xb_port p = sp->port;
+    p.xdp_mode = XB_XDP_GENERIC;
+    dp_->set_port(sp->slot, p);
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA)), XDP_PASS);
+    EXPECT_FALSE(fdb(kA)) << "learned at XDP";
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u);
+}

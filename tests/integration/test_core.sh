@@ -312,7 +312,8 @@ test_bad_input_is_one_clear_line() {
 	expect_error "invalid bridge name" xb up --name 'a/b' eth0
 	expect_error "invalid interface name" xb up --name "$XB_BRIDGE" eth0 'bad name'
 	expect_error "is given twice" xb up --name "$XB_BRIDGE" eth0 tap0 tap0
-	expect_error "--xdp-mode: 'fast' is not auto, native or generic" xb up --name "$XB_BRIDGE" --xdp-mode fast eth0
+	expect_error "--xdp-mode: 'fast' is not auto, native or none" xb up --name "$XB_BRIDGE" --xdp-mode fast eth0
+	expect_error "--xdp-mode: generic XDP is not offered" xb up --name "$XB_BRIDGE" --xdp-mode generic eth0
 	expect_error "--ageing-time: 'x' is not a number" xb up --name "$XB_BRIDGE" --ageing-time x eth0
 	expect_error "unknown user" xb up --name "$XB_BRIDGE" --tap-user no-such-user-xb eth0 tap0
 	expect_error "no bridge named $XB_BRIDGE" xb status --name "$XB_BRIDGE"

@@ -32,7 +32,8 @@ TEST(Names, BridgeNamesAreSafeDirectoryNames) {
 TEST(Options, XdpMode) {
     EXPECT_EQ(parse_xdp_mode("auto"), XdpMode::Auto);
     EXPECT_EQ(parse_xdp_mode("native"), XdpMode::Native);
-    EXPECT_EQ(parse_xdp_mode("generic"), XdpMode::Generic);
+    EXPECT_EQ(parse_xdp_mode("none"), XdpMode::None);
+    EXPECT_FALSE(parse_xdp_mode("generic"));
     EXPECT_FALSE(parse_xdp_mode("offload"));
     EXPECT_FALSE(parse_xdp_mode(""));
 }

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "netdev.hpp"
+
+#include "error.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <linux/ethtool.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <vector>
+
+namespace xb {
+
+namespace {
+
+// <linux/netdev.h> (Linux 6.3), which Debian 12's headers predate.
+constexpr char kFamilyName[] = "netdev";
+constexpr char kMgmtGroup[] = "mgmt";
+constexpr uint8_t kCmdDevGet = 1;
+constexpr uint8_t kCmdDevAddNtf = 2;
+constexpr uint8_t kCmdDevChangeNtf = 4;
+constexpr uint16_t kAttrDevIfindex = 1;
+constexpr uint16_t kAttrDevXdpFeatures = 3;
+
+UniqueFd genl_socket() {
+    UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC));
+    if (!fd)
+        throw_last_errno("generic netlink socket");
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0)
+        throw_last_errno("bind a generic netlink socket");
+    return fd;
+}
+
+// A request: nlmsghdr, genlmsghdr, then attributes.
+class Msg {
+  public:
+    Msg(uint16_t type, uint8_t cmd, uint32_t seq) : buf_(NLMSG_HDRLEN + GENL_HDRLEN, 0) {
+        auto *nh = reinterpret_cast<nlmsghdr *>(buf_.data());
+        nh->nlmsg_type = type;
+        nh->nlmsg_flags = NLM_F_REQUEST;
+        nh->nlmsg_seq = seq;
+        auto *gh = reinterpret_cast<genlmsghdr *>(buf_.data() + NLMSG_HDRLEN);
+        gh->cmd = cmd;
+        gh->version = 1;
+    }
+    void attr(uint16_t type, const void *data, size_t len) {
+        const size_t at = buf_.size();
+        buf_.resize(at + NLA_ALIGN(NLA_HDRLEN + len), 0);
+        auto *na = reinterpret_cast<nlattr *>(buf_.data() + at);
+        na->nla_type = type;
+        na->nla_len = static_cast<uint16_t>(NLA_HDRLEN + len);
+        std::memcpy(buf_.data() + at + NLA_HDRLEN, data, len);
+    }
+    void send(int fd) {
+        reinterpret_cast<nlmsghdr *>(buf_.data())->nlmsg_len = static_cast<uint32_t>(buf_.size());
+        if (::send(fd, buf_.data(), buf_.size(), 0) < 0)
+            throw_last_errno("send a generic netlink request");
+    }
+
+  private:
+    std::vector<uint8_t> buf_;
+};
+
+// Calls fn(type, payload, len) for each attribute in [p, p + len).
+template <typename Fn> void each_attr(const uint8_t *p, size_t len, Fn fn) {
+    while (len >= NLA_HDRLEN) {
+        const auto *na = reinterpret_cast<const nlattr *>(p);
+        if (na->nla_len < NLA_HDRLEN || na->nla_len > len)
+            return;
+        fn(static_cast<uint16_t>(na->nla_type & NLA_TYPE_MASK), p + NLA_HDRLEN,
+           size_t(na->nla_len - NLA_HDRLEN));
+        const size_t step = NLA_ALIGN(na->nla_len);
+        if (step >= len)
+            return;
+        p += step;
+        len -= step;
+    }
+}
+
+// Receives the answer to request `seq`: calls fn(genl payload, len) for each message
+// and returns 0, or the negative errno of a netlink error.
+template <typename Fn> int receive(int fd, uint32_t seq, Fn fn) {
+    std::vector<uint8_t> buf(16384);
+    for (;;) {
+        const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        auto len = static_cast<size_t>(n);
+        for (auto *nh = reinterpret_cast<nlmsghdr *>(buf.data()); NLMSG_OK(nh, len);
+             nh = NLMSG_NEXT(nh, len)) {
+            if (nh->nlmsg_seq != seq)
+                continue;
+            if (nh->nlmsg_type == NLMSG_ERROR) {
+                const auto *e = static_cast<const nlmsgerr *>(NLMSG_DATA(nh));
+                return e->error;
+            }
+            if (nh->nlmsg_type == NLMSG_DONE)
+                return 0;
+            const auto *p = static_cast<const uint8_t *>(NLMSG_DATA(nh)) + GENL_HDRLEN;
+            fn(p, nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN);
+            if (!(nh->nlmsg_flags & NLM_F_MULTI))
+                return 0;
+        }
+    }
+}
+
+struct FamilyInfo {
+    uint16_t id = 0;
+    uint32_t mgmt_group = 0;
+};
+
+FamilyInfo resolve(int fd, uint32_t seq) {
+    Msg m(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, seq);
+    m.attr(CTRL_ATTR_FAMILY_NAME, kFamilyName, sizeof(kFamilyName));
+    m.send(fd);
+    FamilyInfo fi;
+    receive(fd, seq, [&](const uint8_t *p, size_t len) {
+        each_attr(p, len, [&](uint16_t type, const uint8_t *v, size_t vlen) {
+            if (type == CTRL_ATTR_FAMILY_ID && vlen >= 2)
+                std::memcpy(&fi.id, v, 2);
+            if (type != CTRL_ATTR_MCAST_GROUPS)
+                return;
+            each_attr(v, vlen, [&](uint16_t, const uint8_t *g, size_t glen) {
+                std::string name;
+                uint32_t id = 0;
+                each_attr(g, glen, [&](uint16_t t, const uint8_t *a, size_t alen) {
+                    if (t == CTRL_ATTR_MCAST_GRP_NAME)
+                        name.assign(reinterpret_cast<const char *>(a),
+                                    strnlen((const char *)a, alen));
+                    else if (t == CTRL_ATTR_MCAST_GRP_ID && alen >= 4)
+                        std::memcpy(&id, a, 4);
+                });
+                if (name == kMgmtGroup)
+                    fi.mgmt_group = id;
+            });
+        });
+    });
+    return fi; // id 0: no such family (ENOENT), a kernel before 6.3
+}
+
+} // namespace
+
+NetdevFamily::NetdevFamily() : sk_(genl_socket()) {
+    family_ = resolve(sk_.get(), ++seq_).id;
+}
+
+std::optional<uint64_t> NetdevFamily::xdp_features(int ifindex) {
+    if (!family_)
+        return std::nullopt;
+    const uint32_t seq = ++seq_;
+    Msg m(family_, kCmdDevGet, seq);
+    const auto idx = static_cast<uint32_t>(ifindex);
+    m.attr(kAttrDevIfindex, &idx, sizeof(idx));
+    m.send(sk_.get());
+    std::optional<uint64_t> features;
+    const int err = receive(sk_.get(), seq, [&](const uint8_t *p, size_t len) {
+        each_attr(p, len, [&](uint16_t type, const uint8_t *v, size_t vlen) {
+            if (type == kAttrDevXdpFeatures && vlen >= 8) {
+                uint64_t f = 0;
+                std::memcpy(&f, v, 8);
+                features = f;
+            }
+        });
+    });
+    return err ? std::nullopt : features;
+}
+
+NetdevMonitor::NetdevMonitor() {
+    UniqueFd fd = genl_socket();
+    const FamilyInfo fi = resolve(fd.get(), 1);
+    if (!fi.id || !fi.mgmt_group)
+        return; // a kernel without the family: nothing to follow
+    const int group = static_cast<int>(fi.mgmt_group);
+    if (::setsockopt(fd.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
+        throw_last_errno("subscribe to netdev notifications");
+    sk_ = std::move(fd);
+}
+
+void NetdevMonitor::dispatch(const std::function<void(int ifindex)> &fn) {
+    std::vector<uint8_t> buf(16384);
+    for (;;) {
+        const ssize_t n = ::recv(sk_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+        if (n <= 0)
+            return; // drained (EAGAIN); an overrun (ENOBUFS) is caught by the resync
+        auto len = static_cast<size_t>(n);
+        for (auto *nh = reinterpret_cast<nlmsghdr *>(buf.data()); NLMSG_OK(nh, len);
+             nh = NLMSG_NEXT(nh, len)) {
+            if (nh->nlmsg_type < NLMSG_MIN_TYPE)
+                continue;
+            const auto *gh = static_cast<const genlmsghdr *>(NLMSG_DATA(nh));
+            if (gh->cmd != kCmdDevChangeNtf && gh->cmd != kCmdDevAddNtf)
+                continue;
+            int ifindex = 0;
+            each_attr(reinterpret_cast<const uint8_t *>(gh) + GENL_HDRLEN,
+                      nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN,
+                      [&](uint16_t type, const uint8_t *v, size_t vlen) {
+                          if (type == kAttrDevIfindex && vlen >= 4)
+                              std::memcpy(&ifindex, v, 4);
+                      });
+            if (ifindex)
+                fn(ifindex);
+        }
+    }
+}
+
+namespace {
+
+int ethtool(const char *ifname, ethtool_value &v) {
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!s)
+        return -errno;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    ifr.ifr_data = reinterpret_cast<char *>(&v);
+    return ::ioctl(s.get(), SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+}
+
+} // namespace
+
+std::optional<bool> gro_enabled(const char *ifname) {
+    ethtool_value v{};
+    v.cmd = ETHTOOL_GGRO;
+    if (ethtool(ifname, v) < 0)
+        return std::nullopt;
+    return v.data != 0;
+}
+
+void set_gro(const char *ifname, bool on) {
+    ethtool_value v{};
+    v.cmd = ETHTOOL_SGRO;
+    v.data = on ? 1 : 0;
+    if (int err = ethtool(ifname, v); err < 0)
+        throw_errno(fmt::format("cannot turn GRO {} on {}", on ? "on" : "off", ifname), err);
+}
+
+} // namespace xb
