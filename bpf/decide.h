@@ -29,7 +29,8 @@ struct xb_decision {
     __u32 out_slot;
     __u8 out_kind;      /* XB_ACT_FORWARD: the target's enum xb_port_kind */
     __u8 learn_refused; /* the source is new and was not learned (xb_fdb_update) */
-    __u8 pad[2];
+    __u8 out_no_reader; /* XB_ACT_FORWARD: a tap the controller saw lose its reader */
+    __u8 pad;
     __u32 out_mtu; /* XB_ACT_FORWARD: the target's MTU (0: unknown) */
 };
 
@@ -40,6 +41,15 @@ static __always_inline __u32 xb_flood_flag(__u32 flood_class) {
     if (flood_class == XB_FLOOD_MCAST)
         return XB_PORT_MCAST_FLOOD;
     return XB_PORT_FLOOD;
+}
+
+/* A tap whose carrier the controller saw go (no queue attached: QEMU gone). An XDP
+ * redirect learns of the refusal from the tap itself (devmap_xmit.h); an skb the TC hook
+ * sends is dropped by tun without a word, so the TC hook counts it from this, which is
+ * as current as the controller's view. The frame is sent all the same: the datapath
+ * does not stop traffic on the controller's word. */
+static __always_inline int xb_tap_without_reader(const struct xb_port *p) {
+    return p->kind == XB_KIND_TAP && !(p->flags & XB_PORT_UP);
 }
 
 static __always_inline void xb_drop(struct xb_decision *d, enum xb_drop_reason reason) {
@@ -183,6 +193,7 @@ __noinline int xb_decide(const struct xb_frame *frame, const struct xb_port *in,
     d->out_slot = out_slot;
     d->out_kind = out->kind;
     d->out_mtu = out->mtu;
+    d->out_no_reader = xb_tap_without_reader(out);
     return 0;
 }
 

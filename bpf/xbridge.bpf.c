@@ -297,10 +297,13 @@ static long xb_flood_one(__u64 index, void *arg) {
     mark = skb->mark;
     if (p->ifindex == fc->uplink)
         skb->mark = XB_SKB_MARK;
-    if (bpf_clone_redirect(skb, p->ifindex, 0) == 0)
+    if (bpf_clone_redirect(skb, p->ifindex, 0) == 0) {
         xb_count_tx(slot, fc->len);
-    else
+        if (xb_tap_without_reader(p))
+            xb_count_drop(slot, XB_DROP_NO_READER);
+    } else {
         xb_count_drop(slot, XB_DROP_REDIRECT);
+    }
     skb->mark = mark;
     return 0;
 }
@@ -390,6 +393,8 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         }
         xb_count(slot, XB_CNT_FORWARDED);
         xb_count_tx(d.out_slot, len);
+        if (d.out_no_reader)
+            xb_count_drop(d.out_slot, XB_DROP_NO_READER);
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_FORWARD, 0);
         return xb_tc_xmit(skb, d.out_ifindex, cfg);
 
