@@ -21,7 +21,7 @@ deb=$(sed -n 's/^CPack: - package: \(.*\.deb\) generated\.$/\1/p' "$out/cpack.lo
 	exit 1
 }
 if command -v lintian >/dev/null; then
-	# Errors fail; the warnings accepted are listed in the README (Packaging).
+	# Errors fail the build of the package; warnings are printed (there are none today).
 	lintian --allow-root --fail-on error "$deb"
 else
 	echo "package.sh: lintian is not installed: the package is not checked (scripts/setup.sh installs it)" >&2
