@@ -67,7 +67,7 @@ static __always_inline __u32 xb_gen(const struct xb_config *cfg) {
  * A global function: the verifier checks it once, on its own, and its callers see
  * its result as one unknown outcome rather than one path per branch in it. Inlined,
  * the XDP program's verification explored 58,700-89,000 instructions for 1,400 of
- * code, most of the time an `up` took (README: Design notes). The flow cache's path
+ * code, most of the time an `up` took (docs/design.md). The flow cache's path
  * does not take the call. */
 __noinline int xb_decide(const struct xb_frame *frame, const struct xb_port *in,
                          struct xb_config *cfg, struct xb_decision *d) {

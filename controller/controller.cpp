@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <vector>
 
@@ -409,7 +410,13 @@ void close_inherited_fds(int keep) {
 
 int run_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics) {
     Controller c(name, std::move(metrics));
-    return c.run();
+    // Under systemd (Type=notify, `up --foreground` as the main process) the unit is
+    // ready now: the bridge forwards and this controller has adopted it, so units ordered
+    // after it (libvirtd, the guests) find their ports. A no-op without NOTIFY_SOCKET.
+    sd_notifyf(0, "READY=1\nSTATUS=bridge %s forwarding, controller running", name.c_str());
+    const int rc = c.run();
+    sd_notify(0, "STOPPING=1");
+    return rc;
 }
 
 int spawn_controller(const std::string &name, std::unique_ptr<MetricsServer> metrics) {

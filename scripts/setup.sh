@@ -12,7 +12,9 @@ packages=(
 	# build
 	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libnl-3-dev libnl-route-3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
-	nlohmann-json3-dev libcpp-httplib-dev clang-format clang-tidy shellcheck
+	nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev clang-format clang-tidy shellcheck
+	# the man page, the Debian package and its check (scripts/package.sh, ctest -L package)
+	scdoc lintian
 	# run and test
 	iproute2 iputils-ping ethtool iperf3 tcpdump netcat-openbsd kmod procps psmisc jq util-linux curl
 	prometheus gnuplot-nox
