@@ -109,8 +109,14 @@ uint64_t current_netns() {
     return st.st_ino;
 }
 
-bool netns_alive(uint64_t ino, int except_pid) {
+namespace {
+bool xbridge_process_alive(pid_t pid);
+} // namespace
+
+bool netns_alive(uint64_t ino) {
     // A namespace lives while a process is in it or a bind mount (ip netns) holds it.
+    // xbridge's own processes do not count: a controller is in its bridge's namespace,
+    // and must not be what keeps it alive (nor another bridge's controller there).
     auto matches = [ino](const std::string &path) {
         struct stat st {};
         return ::stat(path.c_str(), &st) == 0 && st.st_ino == ino;
@@ -121,8 +127,10 @@ bool netns_alive(uint64_t ino, int except_pid) {
             return true;
     for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string n = e.path().filename();
-        if (!n.empty() && std::isdigit(static_cast<unsigned char>(n[0])) &&
-            n != std::to_string(except_pid) && matches(e.path().string() + "/ns/net"))
+        if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos ||
+            !matches(e.path().string() + "/ns/net"))
+            continue;
+        if (!xbridge_process_alive(static_cast<pid_t>(std::stol(n))))
             return true;
     }
     return false;
@@ -138,8 +146,7 @@ Datapath open_bridge(const std::string &name, bool allow_orphan) {
     const uint64_t ns = dp->config()->netns_ino;
     // Orphaned: nothing but the bridge's own controller keeps its namespace (an `ip netns
     // del` does not end a namespace a process is in).
-    if (ns != current_netns() &&
-        !(allow_orphan && !netns_alive(ns, static_cast<int>(dp->config()->controller_pid))))
+    if (ns != current_netns() && !(allow_orphan && !netns_alive(ns)))
         throw Error(fmt::format("bridge {} belongs to another network namespace", name), ENOENT);
     return std::move(*dp);
 }

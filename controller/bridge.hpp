@@ -93,8 +93,9 @@ uint64_t current_netns();
 // Opens bridge `name` of this network namespace, or throws a clear error. With
 // allow_orphan, also a bridge whose network namespace no longer exists.
 Datapath open_bridge(const std::string &name, bool allow_orphan = false);
-// Whether network namespace `ino` still exists for anyone but process except_pid.
-bool netns_alive(uint64_t ino, int except_pid = 0);
+// Whether network namespace `ino` is still held by anything but xbridge's own processes
+// (a bind mount under /run/netns, another process in it).
+bool netns_alive(uint64_t ino);
 
 // Creates bridge opts.name or adds ports to it. The caller holds a BridgeLock. With no
 // ports, only checks that the bridge exists (to adopt it). `finish`, when given, runs

@@ -80,6 +80,7 @@ class Controller {
           metrics_(std::move(metrics)) {
         resync(); // after subscribing to link events, so no change falls in between
         dp_.config()->controller_pid = static_cast<uint32_t>(::getpid());
+        pins_ = pin_identity();
         if (metrics_)
             metrics_->start();
         const MetricsAddr m{dp_.config()->metrics_ip4, dp_.config()->metrics_port};
@@ -120,6 +121,8 @@ class Controller {
                 } catch (const std::exception &e) {
                     log(fmt::format("periodic work: {}", e.what()));
                 }
+                if (done_)
+                    break;
             }
             if (fds[2].revents & POLLIN)
                 mon_.dispatch([this](const LinkMonitor::Event &ev) {
@@ -157,11 +160,56 @@ class Controller {
         return static_cast<int>(std::max<int64_t>(left.count(), 0));
     }
 
+    // The pin directory's inode: the bridge this controller serves, not a later one of
+    // the same name.
+    uint64_t pin_identity() const {
+        struct stat st {};
+        return ::stat(pin_dir(dp_.name()).c_str(), &st) == 0 ? st.st_ino : 0;
+    }
+
+    // A controller serves a bridge that commands can reach. Its pins gone (the bridge
+    // taken down by a command that could not stop this process, or its pins removed by
+    // hand): nothing is left to manage. Its network namespace deleted (`ip netns del`)
+    // and held only by this process: nobody can reach its ports any more (`xbridge -n`
+    // needs the name, `ip netns exec` too), and this process alone would keep the
+    // namespace and its devices alive - the controller takes the bridge down and goes,
+    // and the namespace goes with it.
+    void check_reachable() {
+        if (pin_identity() != pins_) {
+            log(fmt::format("bridge {} was taken down elsewhere (its pins are gone): the "
+                            "controller exits",
+                            dp_.name()));
+            done_ = true;
+            return;
+        }
+        if (netns_alive(current_netns()))
+            return;
+        BridgeLock lock(BridgeLock::Mode::Try);
+        if (!lock.held())
+            return; // the next check
+        log(fmt::format("the network namespace of bridge {} was deleted and only this "
+                        "controller holds it: taking the bridge down",
+                        dp_.name()));
+        dp_.config()->controller_pid = 0; // bridge_down must not stop this process
+        try {
+            bridge_down(dp_.name(), nl_);
+            log(fmt::format("bridge {} removed: the controller exits", dp_.name()));
+            remove_log(dp_.name());
+        } catch (const std::exception &e) {
+            log(fmt::format("taking bridge {} down: {}: the controller exits", dp_.name(),
+                            e.what()));
+        }
+        done_ = true;
+    }
+
     void tick() {
         expire_trace_lease();
         // Link events can be missed (a full socket buffer): every few seconds, look at
         // every port again.
         if (++ticks_ % 5 == 0) {
+            check_reachable();
+            if (done_)
+                return;
             try {
                 resync();
             } catch (const std::exception &e) {
@@ -336,6 +384,8 @@ class Controller {
     UniqueFd sig_, timer_;
     std::unique_ptr<MetricsServer> metrics_;
     uint64_t ticks_ = 0;
+    uint64_t pins_ = 0; // pin_identity() when the controller took over
+    bool done_ = false; // the bridge is out of reach: the controller exits
     bool host_pair_failed_ = false;
     // Set while a link change that found the lock taken waits: when to try again.
     std::optional<std::chrono::steady_clock::time_point> retry_at_;
@@ -358,8 +408,10 @@ namespace {
 // In the daemon, right after fork: closes every descriptor the command had open - its
 // Datapath (the programs before an `upgrade`, which would stay loaded for the daemon's
 // life), its netlink socket, whatever its own caller left open - except stdio, `keep`,
-// and the listening metrics socket the daemon serves on.
+// the listening metrics socket the daemon serves on, and the descriptor through which it
+// reaches the pins (bpffs.hpp).
 void close_inherited_fds(int keep) {
+    const int base = pin_base_fd(); // the way to the pins from a foreign mount namespace
     std::vector<int> fds;
     std::error_code ec;
     for (const auto &e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
@@ -369,7 +421,7 @@ void close_inherited_fds(int keep) {
         fds.push_back(std::stoi(n));
     }
     for (int fd : fds) {
-        if (fd <= STDERR_FILENO || fd == keep)
+        if (fd <= STDERR_FILENO || fd == keep || fd == base)
             continue;
         int listening = 0;
         socklen_t len = sizeof(listening);
