@@ -628,7 +628,7 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
         }
         bool created = false;
         if (!li) {
-            create_tap(name, opts.tap_owner);
+            create_tap(name, opts.tap_owner, opts.tap_queues);
             created = true;
             undo.push([&nl, name] {
                 if (auto l = nl.link(name))

@@ -26,6 +26,7 @@ struct UpOptions {
     std::optional<std::string> uplink; // "none", a device, or unset (first port)
     XdpMode xdp_mode = XdpMode::Auto;
     TapOwner tap_owner;
+    unsigned tap_queues = 1; // taps this call creates: 1 single-queue, more multi-queue
     uint32_t fdb_max = XB_FDB_DEFAULT_MAX;
     uint32_t max_ports = XB_DEFAULT_MAX_PORTS;
     std::optional<uint32_t> ageing_sec;
