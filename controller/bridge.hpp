@@ -137,6 +137,20 @@ struct PortSync {
 };
 PortSync sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
 void update_xdp_max_len(Datapath &dp);
+
+// Every address the host owns on the uplink is delivered to it: the uplink's secondary
+// unicast addresses (Netlink::unicast_addresses: a macvlan or macvtap on it, keepalived's
+// VRRP MAC) are local entries on the uplink, like its own address, as the kernel bridge
+// makes `self` addresses of a port local. `had`: the addresses the last call left as
+// entries, or nullopt to find them in the FDB (local entries on the uplink for an address
+// that is no port's own). Entries for addresses gone from the list go. The caller holds
+// the lock.
+struct HostAddrSync {
+    std::vector<Mac> now; // the addresses that are local entries on the uplink now
+    std::vector<Mac> added, removed;
+};
+HostAddrSync sync_host_addresses(Datapath &dp, Netlink &nl,
+                                 const std::optional<std::vector<Mac>> &had);
 // A port is in a flood map when it has that flood flag.
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p);
 

@@ -124,8 +124,10 @@ class Controller {
                 if (done_)
                     break;
             }
-            if (fds[2].revents & POLLIN)
-                mon_.dispatch([this](const LinkMonitor::Event &ev) {
+            if (fds[2].revents & POLLIN) {
+                bool links_changed = false;
+                const auto fdb_changed = mon_.dispatch([&](const LinkMonitor::Event &ev) {
+                    links_changed = true;
                     // One event that cannot be applied (a device half gone) must not stop
                     // the controller: log it; the periodic resync gets it right.
                     try {
@@ -134,6 +136,11 @@ class Controller {
                         log(fmt::format("link event for {}: {}", ev.link.name, e.what()));
                     }
                 });
+                const int uplink = static_cast<int>(dp_.config()->uplink_ifindex);
+                if (links_changed ||
+                    std::find(fdb_changed.begin(), fdb_changed.end(), uplink) != fdb_changed.end())
+                    sync_addresses();
+            }
         }
         if (dp_.config()->controller_pid == static_cast<uint32_t>(::getpid()))
             dp_.config()->controller_pid = 0;
@@ -293,6 +300,33 @@ class Controller {
         }
     }
 
+    // The uplink's secondary unicast addresses as local entries (sync_host_addresses):
+    // looked at again at every resync and after link events (a macvlan made, deleted or
+    // readdressed on the uplink is one).
+    void sync_addresses() {
+        try {
+            BridgeLock lock(BridgeLock::Mode::Try);
+            if (!lock.held()) {
+                hold_back();
+                return;
+            }
+            const std::string uplink = [&] {
+                const auto p = dp_.port_by_ifindex(dp_.config()->uplink_ifindex);
+                return p ? std::string(p->port.name) : std::string("the uplink");
+            }();
+            HostAddrSync r = sync_host_addresses(dp_, nl_, host_addrs_);
+            for (const Mac &m : r.added)
+                log(fmt::format("{} on {} is the host's (the uplink's unicast list): a local entry",
+                                format_mac(m), uplink));
+            for (const Mac &m : r.removed)
+                log(fmt::format("{} left {}'s unicast list: its local entry is gone", format_mac(m),
+                                uplink));
+            host_addrs_ = std::move(r.now);
+        } catch (const Error &e) {
+            log(fmt::format("the uplink's addresses: {}", e.what()));
+        }
+    }
+
     // Looks at every port again; applies what was held back.
     void resync() {
         const bool was_held_back = retry_at_.has_value();
@@ -315,6 +349,7 @@ class Controller {
                                 sp.port.ifindex, li->name));
             sync(sp.slot, *li);
         }
+        sync_addresses();
         if (was_held_back && !retry_at_)
             log("link changes held back while the bridge lock was busy are applied");
     }
@@ -387,6 +422,9 @@ class Controller {
     uint64_t pins_ = 0; // pin_identity() when the controller took over
     bool done_ = false; // the bridge is out of reach: the controller exits
     bool host_pair_failed_ = false;
+    // The uplink's secondary addresses made local entries; nullopt until the first sync,
+    // which finds them in the FDB (a previous controller's).
+    std::optional<std::vector<Mac>> host_addrs_;
     // Set while a link change that found the lock taken waits: when to try again.
     std::optional<std::chrono::steady_clock::time_point> retry_at_;
 };
