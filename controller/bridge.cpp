@@ -125,6 +125,16 @@ bool netns_alive(uint64_t ino) {
     for (const auto &e : std::filesystem::directory_iterator("/run/netns", ec))
         if (matches(e.path()))
             return true;
+    // A bind mount elsewhere (a container runtime's own directory) holds it as well: its
+    // root is "net:[INO]" in mountinfo, of this mount namespace or of the host's.
+    const std::string root = fmt::format(" net:[{}] ", ino);
+    for (const char *mountinfo : {"/proc/self/mountinfo", "/proc/1/mountinfo"}) {
+        std::ifstream f(mountinfo);
+        std::string line;
+        while (std::getline(f, line))
+            if (line.find(root) != std::string::npos && line.find(" - nsfs ") != std::string::npos)
+                return true;
+    }
     for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string n = e.path().filename();
         if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos ||

@@ -73,6 +73,28 @@ test_controller_goes_with_its_namespace() {
 	echo "ok: controller gone with its namespace, pins removed"
 }
 
+# A namespace held by a bind mount elsewhere (a container runtime's own directory) is not
+# gone when its /run/netns name is: the bridge stays until that mount goes too.
+test_a_bind_mount_keeps_the_namespace() {
+	topo_create 0
+	xbx up --name "$XB_BRIDGE" --uplink none --metrics off tap0 >/dev/null || fail "up failed"
+	local pid hold="$TOPO_TMP/netns-hold"
+	pid=$(controller_pid)
+	touch "$hold"
+	mount --bind "/run/netns/$PFX-host" "$hold" || skip "cannot bind-mount a namespace here"
+	ip netns del "$PFX-host"
+	sleep 7
+	if ! process_running "$pid"; then
+		umount "$hold"
+		fail "the controller left a namespace a bind mount still holds"
+	fi
+	[[ -d $(topo_pins)/$XB_BRIDGE ]] || { umount "$hold"; fail "the bridge went while its namespace was held"; }
+	umount "$hold"
+	wait_gone "$pid" 15 || fail "the controller still runs 15 s after the last hold went"
+	[[ ! -e $(topo_pins)/$XB_BRIDGE ]] || fail "the bridge's pins are left"
+	echo "ok: kept while bind-mounted, gone after"
+}
+
 # A bridge taken down by something that could not stop its controller (its pins removed
 # by hand, here): the controller has nothing left to serve and goes.
 test_controller_goes_when_its_pins_go() {
@@ -80,7 +102,7 @@ test_controller_goes_when_its_pins_go() {
 	xbx up --name "$XB_BRIDGE" --uplink none --metrics off tap0 >/dev/null || fail "up failed"
 	local pid
 	pid=$(controller_pid)
-	rm -rf "$(topo_pins)/$XB_BRIDGE"
+	rm -rf "$(topo_pins)/${XB_BRIDGE:?}"
 	wait_gone "$pid" 15 || fail "the controller still runs 15 s after its pins went"
 	grep -q "its pins are gone" "/run/xbridge/$XB_BRIDGE.log" || fail "the controller did not say why it left"
 	echo "ok: controller gone with its pins"
