@@ -110,8 +110,14 @@ uint64_t current_netns() {
     return st.st_ino;
 }
 
-bool netns_alive(uint64_t ino, int except_pid) {
+namespace {
+bool xbridge_process_alive(pid_t pid);
+} // namespace
+
+bool netns_alive(uint64_t ino) {
     // A namespace lives while a process is in it or a bind mount (ip netns) holds it.
+    // xbridge's own processes do not count: a controller is in its bridge's namespace,
+    // and must not be what keeps it alive (nor another bridge's controller there).
     auto matches = [ino](const std::string &path) {
         struct stat st {};
         return ::stat(path.c_str(), &st) == 0 && st.st_ino == ino;
@@ -120,10 +126,22 @@ bool netns_alive(uint64_t ino, int except_pid) {
     for (const auto &e : std::filesystem::directory_iterator("/run/netns", ec))
         if (matches(e.path()))
             return true;
+    // A bind mount elsewhere (a container runtime's own directory) holds it as well: its
+    // root is "net:[INO]" in mountinfo, of this mount namespace or of the host's.
+    const std::string root = fmt::format(" net:[{}] ", ino);
+    for (const char *mountinfo : {"/proc/self/mountinfo", "/proc/1/mountinfo"}) {
+        std::ifstream f(mountinfo);
+        std::string line;
+        while (std::getline(f, line))
+            if (line.find(root) != std::string::npos && line.find(" - nsfs ") != std::string::npos)
+                return true;
+    }
     for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string n = e.path().filename();
-        if (!n.empty() && std::isdigit(static_cast<unsigned char>(n[0])) &&
-            n != std::to_string(except_pid) && matches(e.path().string() + "/ns/net"))
+        if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos ||
+            !matches(e.path().string() + "/ns/net"))
+            continue;
+        if (!xbridge_process_alive(static_cast<pid_t>(std::stol(n))))
             return true;
     }
     return false;
@@ -139,8 +157,7 @@ Datapath open_bridge(const std::string &name, bool allow_orphan) {
     const uint64_t ns = dp->config()->netns_ino;
     // Orphaned: nothing but the bridge's own controller keeps its namespace (an `ip netns
     // del` does not end a namespace a process is in).
-    if (ns != current_netns() &&
-        !(allow_orphan && !netns_alive(ns, static_cast<int>(dp->config()->controller_pid))))
+    if (ns != current_netns() && !(allow_orphan && !netns_alive(ns)))
         throw Error(fmt::format("bridge {} belongs to another network namespace", name), ENOENT);
     return std::move(*dp);
 }
@@ -502,6 +519,91 @@ PortSync sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li) {
     return r;
 }
 
+namespace {
+
+bool is_port_mac(Datapath &dp, const Mac &m) {
+    const auto ports = dp.ports();
+    return std::any_of(ports.begin(), ports.end(), [&](const SlotPort &sp) {
+        return std::memcmp(sp.port.mac, m.data(), 6) == 0;
+    });
+}
+
+bool contains(const std::vector<Mac> &v, const Mac &m) {
+    return std::find(v.begin(), v.end(), m) != v.end();
+}
+
+// The local entries on ifindex for addresses that are no port's own (one FDB pass: only
+// when a controller starts).
+std::vector<Mac> secondary_local_entries(Datapath &dp, uint32_t ifindex) {
+    std::vector<Mac> out;
+    if (!ifindex)
+        return out;
+    fdb_for_each(dp, [&](const FdbEntry &e) {
+        Mac m{};
+        std::memcpy(m.data(), e.key.mac, 6);
+        if (e.val.type == XB_FDB_LOCAL && e.val.ifindex == ifindex && e.key.vlan == 0)
+            out.push_back(m);
+    });
+    out.erase(
+        std::remove_if(out.begin(), out.end(), [&](const Mac &m) { return is_port_mac(dp, m); }),
+        out.end());
+    return out;
+}
+
+} // namespace
+
+HostAddrSync sync_host_addresses(Datapath &dp, Netlink &nl,
+                                 const std::optional<std::vector<Mac>> &had) {
+    HostAddrSync r;
+    const uint32_t uplink = dp.config()->uplink_ifindex;
+    const auto up = uplink ? dp.port_by_ifindex(uplink) : std::nullopt;
+    std::vector<Mac> want;
+    // A device with a forwarding table of its own (a VXLAN device, a kernel bridge)
+    // answers the FDB dump with that table rather than its address lists: its entries
+    // are remote addresses, not the host's.
+    const auto li = up ? nl.link(static_cast<int>(uplink)) : std::nullopt;
+    if (li && li->type != "vxlan" && li->type != "bridge")
+        for (const Mac &m : nl.unicast_addresses(static_cast<int>(uplink)))
+            if (!is_port_mac(dp, m))
+                want.push_back(m);
+    const std::vector<Mac> old = had ? *had : secondary_local_entries(dp, uplink);
+    for (const Mac &m : old) {
+        if (contains(want, m))
+            continue;
+        xb_fdb_key key{};
+        std::memcpy(key.mac, m.data(), 6);
+        xb_fdb_val cur{};
+        if (bpf_map_lookup_elem(dp.map(MapId::Fdb), &key, &cur) == 0 && cur.type == XB_FDB_LOCAL &&
+            cur.ifindex == uplink) {
+            bpf_map_delete_elem(dp.map(MapId::Fdb), &key);
+            dp.fdb_changed();
+        }
+        r.removed.push_back(m);
+    }
+    for (const Mac &m : want) {
+        xb_fdb_key key{};
+        std::memcpy(key.mac, m.data(), 6);
+        xb_fdb_val val{};
+        val.ifindex = uplink;
+        val.slot = static_cast<uint16_t>(up->slot);
+        val.type = XB_FDB_LOCAL;
+        // Another local entry for the address (a port's own) stays; a learned or static
+        // one gives way, as for the ports' own addresses.
+        bool ours = false;
+        const FdbPut put = fdb_put(
+            dp, key, val, fmt::format("the local FDB entry of {} on the uplink", format_mac(m)),
+            [&](const xb_fdb_val &cur) {
+                ours = cur.type == XB_FDB_LOCAL && cur.ifindex == uplink;
+                return cur.type == XB_FDB_LOCAL;
+            });
+        if (put.written || ours)
+            r.now.push_back(m);
+        if (put.written && !contains(old, m))
+            r.added.push_back(m);
+    }
+    return r;
+}
+
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p) {
     const struct {
         MapId map;
@@ -666,7 +768,7 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
         }
         bool created = false;
         if (!li) {
-            create_tap(name, opts.tap_owner);
+            create_tap(name, opts.tap_owner, opts.tap_queues);
             created = true;
             undo.push([&nl, name] {
                 if (auto l = nl.link(name))

@@ -26,6 +26,7 @@ struct UpOptions {
     std::optional<std::string> uplink; // "none", a device, or unset (first port)
     XdpMode xdp_mode = XdpMode::Auto;
     TapOwner tap_owner;
+    unsigned tap_queues = 1; // taps this call creates: 1 single-queue, more multi-queue
     uint32_t fdb_max = XB_FDB_DEFAULT_MAX;
     uint32_t max_ports = XB_DEFAULT_MAX_PORTS;
     std::optional<uint32_t> ageing_sec;
@@ -93,8 +94,9 @@ uint64_t current_netns();
 // Opens bridge `name` of this network namespace, or throws a clear error. With
 // allow_orphan, also a bridge whose network namespace no longer exists.
 Datapath open_bridge(const std::string &name, bool allow_orphan = false);
-// Whether network namespace `ino` still exists for anyone but process except_pid.
-bool netns_alive(uint64_t ino, int except_pid = 0);
+// Whether network namespace `ino` is still held by anything but xbridge's own processes
+// (a bind mount under /run/netns, another process in it).
+bool netns_alive(uint64_t ino);
 
 // Creates bridge opts.name or adds ports to it. The caller holds a BridgeLock. With no
 // ports, only checks that the bridge exists (to adopt it). `finish`, when given, runs
@@ -135,6 +137,20 @@ struct PortSync {
 };
 PortSync sync_port(Datapath &dp, uint32_t slot, const LinkInfo &li);
 void update_xdp_max_len(Datapath &dp);
+
+// Every address the host owns on the uplink is delivered to it: the uplink's secondary
+// unicast addresses (Netlink::unicast_addresses: a macvlan or macvtap on it, keepalived's
+// VRRP MAC) are local entries on the uplink, like its own address, as the kernel bridge
+// makes `self` addresses of a port local. `had`: the addresses the last call left as
+// entries, or nullopt to find them in the FDB (local entries on the uplink for an address
+// that is no port's own). Entries for addresses gone from the list go. The caller holds
+// the lock.
+struct HostAddrSync {
+    std::vector<Mac> now; // the addresses that are local entries on the uplink now
+    std::vector<Mac> added, removed;
+};
+HostAddrSync sync_host_addresses(Datapath &dp, Netlink &nl,
+                                 const std::optional<std::vector<Mac>> &had);
 // A port is in a flood map when it has that flood flag and takes XDP redirects.
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p);
 // Whether a port takes XDP redirects now, from its XDP features (nullopt: a kernel that

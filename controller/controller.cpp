@@ -81,6 +81,7 @@ class Controller {
           metrics_(std::move(metrics)) {
         resync(); // after subscribing to link events, so no change falls in between
         dp_.config()->controller_pid = static_cast<uint32_t>(::getpid());
+        pins_ = pin_identity();
         if (metrics_)
             metrics_->start();
         const MetricsAddr m{dp_.config()->metrics_ip4, dp_.config()->metrics_port};
@@ -124,9 +125,13 @@ class Controller {
                 } catch (const std::exception &e) {
                     log(fmt::format("periodic work: {}", e.what()));
                 }
+                if (done_)
+                    break;
             }
-            if (fds[2].revents & POLLIN)
-                mon_.dispatch([this](const LinkMonitor::Event &ev) {
+            if (fds[2].revents & POLLIN) {
+                bool links_changed = false;
+                const auto fdb_changed = mon_.dispatch([&](const LinkMonitor::Event &ev) {
+                    links_changed = true;
                     // One event that cannot be applied (a device half gone) must not stop
                     // the controller: log it; the periodic resync gets it right.
                     try {
@@ -135,6 +140,11 @@ class Controller {
                         log(fmt::format("link event for {}: {}", ev.link.name, e.what()));
                     }
                 });
+                const int uplink = static_cast<int>(dp_.config()->uplink_ifindex);
+                if (links_changed ||
+                    std::find(fdb_changed.begin(), fdb_changed.end(), uplink) != fdb_changed.end())
+                    sync_addresses();
+            }
             // A port's XDP features changed (a veth's peer turned GRO or an XDP program
             // on or off): it may take XDP redirects now, or no longer.
             if (fds[3].revents & POLLIN)
@@ -175,11 +185,56 @@ class Controller {
         return static_cast<int>(std::max<int64_t>(left.count(), 0));
     }
 
+    // The pin directory's inode: the bridge this controller serves, not a later one of
+    // the same name.
+    uint64_t pin_identity() const {
+        struct stat st {};
+        return ::stat(pin_dir(dp_.name()).c_str(), &st) == 0 ? st.st_ino : 0;
+    }
+
+    // A controller serves a bridge that commands can reach. Its pins gone (the bridge
+    // taken down by a command that could not stop this process, or its pins removed by
+    // hand): nothing is left to manage. Its network namespace deleted (`ip netns del`)
+    // and held only by this process: nobody can reach its ports any more (`xbridge -n`
+    // needs the name, `ip netns exec` too), and this process alone would keep the
+    // namespace and its devices alive - the controller takes the bridge down and goes,
+    // and the namespace goes with it.
+    void check_reachable() {
+        if (pin_identity() != pins_) {
+            log(fmt::format("bridge {} was taken down elsewhere (its pins are gone): the "
+                            "controller exits",
+                            dp_.name()));
+            done_ = true;
+            return;
+        }
+        if (netns_alive(current_netns()))
+            return;
+        BridgeLock lock(BridgeLock::Mode::Try);
+        if (!lock.held())
+            return; // the next check
+        log(fmt::format("the network namespace of bridge {} was deleted and only this "
+                        "controller holds it: taking the bridge down",
+                        dp_.name()));
+        dp_.config()->controller_pid = 0; // bridge_down must not stop this process
+        try {
+            bridge_down(dp_.name(), nl_);
+            log(fmt::format("bridge {} removed: the controller exits", dp_.name()));
+            remove_log(dp_.name());
+        } catch (const std::exception &e) {
+            log(fmt::format("taking bridge {} down: {}: the controller exits", dp_.name(),
+                            e.what()));
+        }
+        done_ = true;
+    }
+
     void tick() {
         expire_trace_lease();
         // Link events can be missed (a full socket buffer): every few seconds, look at
         // every port again.
         if (++ticks_ % 5 == 0) {
+            check_reachable();
+            if (done_)
+                return;
             try {
                 resync();
             } catch (const std::exception &e) {
@@ -263,6 +318,33 @@ class Controller {
         }
     }
 
+    // The uplink's secondary unicast addresses as local entries (sync_host_addresses):
+    // looked at again at every resync and after link events (a macvlan made, deleted or
+    // readdressed on the uplink is one).
+    void sync_addresses() {
+        try {
+            BridgeLock lock(BridgeLock::Mode::Try);
+            if (!lock.held()) {
+                hold_back();
+                return;
+            }
+            const std::string uplink = [&] {
+                const auto p = dp_.port_by_ifindex(dp_.config()->uplink_ifindex);
+                return p ? std::string(p->port.name) : std::string("the uplink");
+            }();
+            HostAddrSync r = sync_host_addresses(dp_, nl_, host_addrs_);
+            for (const Mac &m : r.added)
+                log(fmt::format("{} on {} is the host's (the uplink's unicast list): a local entry",
+                                format_mac(m), uplink));
+            for (const Mac &m : r.removed)
+                log(fmt::format("{} left {}'s unicast list: its local entry is gone", format_mac(m),
+                                uplink));
+            host_addrs_ = std::move(r.now);
+        } catch (const Error &e) {
+            log(fmt::format("the uplink's addresses: {}", e.what()));
+        }
+    }
+
     // Looks at every port again; applies what was held back.
     void resync() {
         const bool was_held_back = retry_at_.has_value();
@@ -285,6 +367,7 @@ class Controller {
                                 sp.port.ifindex, li->name));
             sync(sp.slot, *li);
         }
+        sync_addresses();
         if (was_held_back && !retry_at_)
             log("link changes held back while the bridge lock was busy are applied");
     }
@@ -363,7 +446,12 @@ class Controller {
     UniqueFd sig_, timer_;
     std::unique_ptr<MetricsServer> metrics_;
     uint64_t ticks_ = 0;
+    uint64_t pins_ = 0; // pin_identity() when the controller took over
+    bool done_ = false; // the bridge is out of reach: the controller exits
     bool host_pair_failed_ = false;
+    // The uplink's secondary addresses made local entries; nullopt until the first sync,
+    // which finds them in the FDB (a previous controller's).
+    std::optional<std::vector<Mac>> host_addrs_;
     // Set while a link change that found the lock taken waits: when to try again.
     std::optional<std::chrono::steady_clock::time_point> retry_at_;
 };
@@ -385,8 +473,10 @@ namespace {
 // In the daemon, right after fork: closes every descriptor the command had open - its
 // Datapath (the programs before an `upgrade`, which would stay loaded for the daemon's
 // life), its netlink socket, whatever its own caller left open - except stdio, `keep`,
-// and the listening metrics socket the daemon serves on.
+// the listening metrics socket the daemon serves on, and the descriptor through which it
+// reaches the pins (bpffs.hpp).
 void close_inherited_fds(int keep) {
+    const int base = pin_base_fd(); // the way to the pins from a foreign mount namespace
     std::vector<int> fds;
     std::error_code ec;
     for (const auto &e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
@@ -396,7 +486,7 @@ void close_inherited_fds(int keep) {
         fds.push_back(std::stoi(n));
     }
     for (int fd : fds) {
-        if (fd <= STDERR_FILENO || fd == keep)
+        if (fd <= STDERR_FILENO || fd == keep || fd == base)
             continue;
         int listening = 0;
         socklen_t len = sizeof(listening);

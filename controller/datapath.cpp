@@ -128,42 +128,6 @@ const char *prog_name(ProgId id) {
     return kProgNames[static_cast<size_t>(id)];
 }
 
-std::string pin_root() {
-    const char *base = std::getenv("XBRIDGE_BPFFS");
-    return fmt::format("{}/xbridge", base && *base ? base : "/sys/fs/bpf");
-}
-
-std::string pin_dir(const std::string &bridge) {
-    return pin_root() + "/" + bridge;
-}
-
-bool ensure_bpffs() {
-    const char *base = std::getenv("XBRIDGE_BPFFS");
-    const std::string mnt = base && *base ? base : "/sys/fs/bpf";
-    struct statfs st {};
-    if (::statfs(mnt.c_str(), &st) < 0)
-        throw_last_errno(fmt::format("no bpffs: cannot access {}", mnt));
-    if (st.f_type != BPF_FS_MAGIC) {
-        if (::mount("bpf", mnt.c_str(), "bpf", 0, "mode=0700") < 0)
-            throw_last_errno(fmt::format("no bpffs: cannot mount bpffs on {}", mnt));
-    }
-    if (::mkdir(pin_root().c_str(), 0700) == 0)
-        return true;
-    if (errno != EEXIST)
-        throw_last_errno(fmt::format("cannot create {}", pin_root()));
-    return false;
-}
-
-std::vector<std::string> list_bridges() {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto &e : fs::directory_iterator(pin_root(), ec))
-        if (e.is_directory())
-            out.push_back(e.path().filename());
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
 ConfigView::ConfigView(int map_fd) {
     void *p = ::mmap(nullptr, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
     if (p == MAP_FAILED)

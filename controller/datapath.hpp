@@ -5,6 +5,7 @@
 // controller must undo on down), so a restarted controller adopts a running bridge.
 #pragma once
 
+#include "bpffs.hpp"
 #include "fd.hpp"
 
 #include <xbridge/abi.h>
@@ -51,13 +52,6 @@ enum class ProgId {
 
 const char *map_name(MapId id);
 const char *prog_name(ProgId id);
-
-// Where bridges live: /sys/fs/bpf/xbridge, or $XBRIDGE_BPFFS/xbridge.
-std::string pin_root();
-std::string pin_dir(const std::string &bridge);
-// Mounts bpffs on /sys/fs/bpf when nothing is mounted there (as `bpftool` does).
-bool ensure_bpffs();
-std::vector<std::string> list_bridges();
 
 // The mmapped config map element: shared with the datapath, updated in place.
 class ConfigView {

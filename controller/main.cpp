@@ -242,6 +242,11 @@ static int run(int argc, char **argv) {
     up->add_option("--xdp-mode", xdp_mode, "auto, native or none")->default_val("auto");
     up->add_option("--tap-user", tap_user, "Owner of the taps xbridge creates");
     up->add_option("--tap-group", tap_group, "Group of the taps xbridge creates");
+    std::string tap_queues;
+    up->add_option("--tap-queues", tap_queues,
+                   fmt::format("Queues of the taps xbridge creates: 1 (default) single-queue, "
+                               "2-{} multi-queue with a vnet header (QEMU queues=N)",
+                               kMaxTapQueues));
     up->add_option("--fdb-size", fdb_size, "Dynamic FDB entries the bridge can hold");
     up->add_option("--ageing-time", ageing, "Seconds before an unseen MAC is forgotten (0: never)");
     up->add_option("--max-learned", max_learned, "Cap on learned entries");
@@ -379,6 +384,8 @@ static int run(int argc, char **argv) {
                 upo.tap_owner.uid = resolve_user(tap_user);
             if (!tap_group.empty())
                 upo.tap_owner.gid = resolve_group(tap_group);
+            if (!tap_queues.empty())
+                upo.tap_queues = number_option("--tap-queues", tap_queues, 1, kMaxTapQueues);
             if (!fdb_size.empty())
                 upo.fdb_max = number_option("--fdb-size", fdb_size, 16, 1LL << 26);
             if (!ageing.empty())

@@ -7,10 +7,12 @@
 #include "error.hpp"
 #include "fd.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 #include <linux/ethtool.h>
 #include <linux/if_arp.h>
+#include <linux/neighbour.h>
 #include <linux/sockios.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
@@ -141,6 +143,55 @@ std::vector<LinkInfo> Netlink::links() {
     return out;
 }
 
+namespace {
+
+struct UcDump {
+    int ifindex;
+    std::vector<Mac> out;
+};
+
+int on_fdb_entry(nl_msg *msg, void *arg) {
+    auto *d = static_cast<UcDump *>(arg);
+    nlmsghdr *h = nlmsg_hdr(msg);
+    if (h->nlmsg_type != RTM_NEWNEIGH ||
+        h->nlmsg_len < static_cast<unsigned>(nlmsg_size(sizeof(ndmsg))))
+        return NL_OK;
+    const auto *ndm = static_cast<const ndmsg *>(nlmsg_data(h));
+    if (ndm->ndm_family != AF_BRIDGE || ndm->ndm_ifindex != d->ifindex ||
+        !(ndm->ndm_flags & NTF_SELF))
+        return NL_OK;
+    nlattr *tb[NDA_MAX + 1] = {};
+    if (nlmsg_parse(h, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0 || !tb[NDA_LLADDR] ||
+        nla_len(tb[NDA_LLADDR]) != 6)
+        return NL_OK;
+    Mac m{};
+    std::memcpy(m.data(), nla_data(tb[NDA_LLADDR]), 6);
+    if (is_valid_unicast(m) && std::find(d->out.begin(), d->out.end(), m) == d->out.end())
+        d->out.push_back(m);
+    return NL_OK;
+}
+
+} // namespace
+
+std::vector<Mac> Netlink::unicast_addresses(int ifindex) {
+    // An AF_BRIDGE neighbour dump is the kernel's FDB dump: a device that is no bridge
+    // port and has no FDB of its own (a NIC, a veth, a bond) answers with its address
+    // lists (ndo_dflt_fdb_dump), unicast and multicast, flagged NTF_SELF. Filtering by
+    // device in the kernel needs a strict-checking socket: done here instead.
+    ndmsg req{};
+    req.ndm_family = AF_BRIDGE;
+    if (int err = nl_send_simple(sk_.get(), RTM_GETNEIGH, NLM_F_DUMP, &req, sizeof(req)); err < 0)
+        throw_nl(fmt::format("cannot list the addresses of ifindex {}", ifindex), err);
+    UcDump dump{ifindex, {}};
+    std::unique_ptr<nl_cb, void (*)(nl_cb *)> cb(nl_cb_alloc(NL_CB_DEFAULT), nl_cb_put);
+    if (!cb)
+        throw Error("out of memory", ENOMEM);
+    nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_fdb_entry, &dump);
+    if (int err = nl_recvmsgs(sk_.get(), cb.get()); err < 0)
+        throw_nl(fmt::format("cannot list the addresses of ifindex {}", ifindex), err);
+    return dump.out;
+}
+
 void Netlink::change_flags(int ifindex, unsigned set, unsigned clear, const char *what) {
     LinkPtr orig(rtnl_link_alloc()), chg(rtnl_link_alloc());
     if (!orig || !chg)
@@ -197,6 +248,7 @@ namespace {
 struct MonitorCtx {
     const std::function<void(const LinkMonitor::Event &)> *fn;
     bool deleted;
+    std::vector<int> fdb_changed;
 };
 
 void on_object(nl_object *obj, void *arg) {
@@ -208,7 +260,19 @@ void on_object(nl_object *obj, void *arg) {
 
 int on_msg(nl_msg *msg, void *arg) {
     auto *ctx = static_cast<MonitorCtx *>(arg);
-    ctx->deleted = nlmsg_hdr(msg)->nlmsg_type == RTM_DELLINK;
+    const nlmsghdr *h = nlmsg_hdr(msg);
+    if (h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) {
+        // Only the FDB's (AF_BRIDGE); ARP and NDP entries come on the same group.
+        if (h->nlmsg_len < static_cast<unsigned>(nlmsg_size(sizeof(ndmsg))))
+            return NL_OK;
+        const auto *ndm = static_cast<const ndmsg *>(nlmsg_data(h));
+        if (ndm->ndm_family == AF_BRIDGE &&
+            std::find(ctx->fdb_changed.begin(), ctx->fdb_changed.end(), ndm->ndm_ifindex) ==
+                ctx->fdb_changed.end())
+            ctx->fdb_changed.push_back(ndm->ndm_ifindex);
+        return NL_OK;
+    }
+    ctx->deleted = h->nlmsg_type == RTM_DELLINK;
     nl_msg_parse(msg, on_object, ctx);
     return NL_OK;
 }
@@ -223,6 +287,8 @@ LinkMonitor::LinkMonitor() : sk_(nl_socket_alloc()) {
         throw_nl("cannot connect to rtnetlink", err);
     if (int err = nl_socket_add_membership(sk_.get(), RTNLGRP_LINK); err < 0)
         throw_nl("cannot subscribe to link events", err);
+    if (int err = nl_socket_add_membership(sk_.get(), RTNLGRP_NEIGH); err < 0)
+        throw_nl("cannot subscribe to neighbour events", err);
     nl_socket_set_nonblocking(sk_.get());
 }
 
@@ -230,12 +296,13 @@ int LinkMonitor::fd() const {
     return nl_socket_get_fd(sk_.get());
 }
 
-void LinkMonitor::dispatch(const std::function<void(const Event &)> &fn) {
-    MonitorCtx ctx{&fn, false};
+std::vector<int> LinkMonitor::dispatch(const std::function<void(const Event &)> &fn) {
+    MonitorCtx ctx{&fn, false, {}};
     nl_socket_modify_cb(sk_.get(), NL_CB_VALID, NL_CB_CUSTOM, on_msg, &ctx);
     // Non-blocking: returns once the socket is drained (-NLE_AGAIN).
     while (nl_recvmsgs_default(sk_.get()) >= 0) {
     }
+    return ctx.fdb_changed;
 }
 
 } // namespace xb

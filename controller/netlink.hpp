@@ -47,6 +47,10 @@ class Netlink {
     std::optional<LinkInfo> link(const std::string &name);
     std::optional<LinkInfo> link(int ifindex);
     std::vector<LinkInfo> links();
+    // The device's secondary unicast addresses (its unicast address list: what a macvlan
+    // or macvtap on it, or `bridge fdb add MAC dev DEV self`, added), as `bridge fdb show
+    // dev DEV` prints them with `self`; not its own address, nor multicast ones.
+    std::vector<Mac> unicast_addresses(int ifindex);
 
     void set_up(int ifindex, bool up);
     void set_promisc(int ifindex, bool on);
@@ -63,7 +67,9 @@ class Netlink {
     NetdevFamily netdev_;
 };
 
-// Link notifications (RTM_NEWLINK / RTM_DELLINK) for the controller's event loop.
+// Link notifications (RTM_NEWLINK / RTM_DELLINK) for the controller's event loop, and
+// changes of a device's address lists made through `bridge fdb ... self` (AF_BRIDGE
+// RTM_NEWNEIGH / RTM_DELNEIGH; a macvlan's address comes and goes with a link event).
 class LinkMonitor {
   public:
     struct Event {
@@ -72,8 +78,9 @@ class LinkMonitor {
     };
     LinkMonitor();
     int fd() const;
-    // Reads what is pending and calls fn for each link event.
-    void dispatch(const std::function<void(const Event &)> &fn);
+    // Reads what is pending and calls fn for each link event. Returns the ifindexes
+    // whose FDB or address lists changed (AF_BRIDGE neighbour events), once each.
+    std::vector<int> dispatch(const std::function<void(const Event &)> &fn);
 
   private:
     NlSock sk_;

@@ -16,13 +16,18 @@
 
 namespace xb {
 
-void create_tap(const std::string &name, const TapOwner &owner) {
+void create_tap(const std::string &name, const TapOwner &owner, unsigned queues) {
     UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
     if (!fd)
         throw_last_errno("cannot open /dev/net/tun (is the tun module loaded?)");
     ifreq ifr{};
     std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    // A multi-queue tap takes only multi-queue attaches: QEMU's queues=N (N > 1) needs
+    // one, and its single-queue attach is refused (EINVAL) - README. The vnet header is
+    // what vhost-net and QEMU's multi-queue virtio-net use; QEMU sets its own anyway.
+    if (queues > 1)
+        ifr.ifr_flags |= IFF_MULTI_QUEUE | IFF_VNET_HDR;
     if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0)
         throw_last_errno(fmt::format("cannot create tap {}", name));
     if (owner.uid && ::ioctl(fd.get(), TUNSETOWNER, static_cast<unsigned long>(*owner.uid)) < 0)

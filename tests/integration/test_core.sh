@@ -374,6 +374,55 @@ test_tap_owner() {
 	echo "ok: tap0 belongs to nobody:nogroup, so an unprivileged QEMU can open it"
 }
 
+# queue_frames N DIRECTION: frames guest N's relay (stopped) counted on one queue
+# direction, as its last line prints them: "tap0/q1->eth0" (read from the tap's queue 1)
+# or "eth0->tap0/q1" (written to it).
+queue_frames() {
+	grep -o "$2 frames=[0-9]*" "$TOPO_TMP/relay$1.log" | tail -n1 | cut -d= -f2
+}
+
+# Multi-queue taps, as QEMU's `-netdev tap,queues=N,vhost=on` opens them: one made by
+# `up --tap-queues`, one made beforehand (`ip tuntap ... multi_queue`) and adopted as it
+# is. Frames redirected into a tap land on the queue of the CPU that redirects them (XDP)
+# or of their flow (TC): the outside PC sends from each CPU in turn, so every queue gets
+# some, and each must reach the guest. The guests write on every queue in turn.
+test_multi_queue_taps() {
+	require_tools taskset
+	topo_create 2
+	in_ns host ip tuntap add dev tap1 mode tap multi_queue
+	xb up --name "$XB_BRIDGE" --tap-queues 2 eth0 tap0 tap1 >/dev/null || fail "up --tap-queues 2 failed"
+	local tap0 tap1 g n q cpu ip
+	tap0=$(in_ns host ip -d link show tap0)
+	tap1=$(in_ns host ip -d link show tap1)
+	[[ $tap0 == *multi_queue* && $tap0 == *"vnet_hdr on"* ]] || fail "tap0 is not a multi-queue tap with a vnet header: $tap0"
+	[[ $tap1 == *multi_queue* && $tap1 == *"vnet_hdr off"* ]] || fail "tap1 was not adopted as it was: $tap1"
+	expect_error "not a number from 1 to 256" xb up --name "$XB_BRIDGE" --tap-queues 257 tap2
+	topo_start_guest 0 --queues 2 --vnet-hdr || fail "guest 0 could not attach 2 queues"
+	topo_start_guest 1 --queues 2 || fail "guest 1 could not attach 2 queues"
+	assert_ping g0 "$TOPO_OUT_IP"
+	assert_ping g1 "$(topo_guest_ip 0)"
+	for n in 0 1; do
+		ip=$(topo_guest_ip "$n")
+		for cpu in 0 1; do
+			in_ns out taskset -c "$cpu" ping -c 20 -i 0.05 -W1 -q "$ip" >"$TOPO_TMP/ping" ||
+				fail "ping from the outside PC (CPU $cpu) to guest $n lost replies: $(grep loss "$TOPO_TMP/ping")"
+		done
+	done
+	echo "ok: pings from both CPUs to both guests, no loss"
+	transfer out g0 "$(topo_guest_ip 0)" 4
+	transfer g1 out "$TOPO_OUT_IP" 4
+	topo_stop_guest 0
+	topo_stop_guest 1
+	for n in 0 1; do
+		g=tap$n
+		for q in 0 1; do
+			[[ $(queue_frames "$n" "$g/q$q->eth0") -gt 0 ]] || fail "guest $n read nothing from $g's queue $q: $(tail -n1 "$TOPO_TMP/relay$n.log")"
+			[[ $(queue_frames "$n" "eth0->$g/q$q") -gt 0 ]] || fail "guest $n wrote nothing on $g's queue $q"
+		done
+		echo "ok: $g: $(tail -n1 "$TOPO_TMP/relay$n.log")"
+	done
+}
+
 test_foreground_controller() {
 	require_tools jq
 	topo_create 1

@@ -396,3 +396,63 @@ test_ageing_time() {
 	expect_error "ageing-time: 'soon' is not a number" xb set --name "$XB_BRIDGE" ageing-time soon
 	expect_error "unknown setting 'colour'" xb set --name "$XB_BRIDGE" colour blue
 }
+
+# wait_fdb CONDITION MAC: waits (up to 10 s: the controller follows link events, and
+# looks again every 5 s) until fdb_has MAC eth0 local holds (CONDITION "has") or not.
+wait_local() {
+	local t
+	for ((t = 0; t < 100 * ${XB_TIME_SCALE:-1}; t++)); do
+		if fdb_has "$2" eth0 local; then [[ $1 == has ]] && return 0; else [[ $1 == lacks ]] && return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# Every address the host owns on the uplink is delivered to it: a macvlan on eth0 (as a
+# container's or keepalived's VRRP interface would be) puts its address in eth0's
+# unicast list, and a guest reaches it by unicast. Its entry follows the list: a new
+# address, the macvlan gone, a `bridge fdb add ... self`.
+test_macvlan_on_the_uplink() {
+	require_tools jq bridge
+	standard_bridge
+	local mv=02:00:00:5a:11:01 mv2=02:00:00:5a:11:02 self=02:00:00:5a:11:03 ip=$TOPO_NET.3
+	in_ns host ip link add mv0 link eth0 address $mv type macvlan mode bridge
+	in_ns host ip addr add "$ip/24" dev mv0
+	in_ns host ip link set mv0 up
+	in_ns host bridge fdb show dev eth0 | grep -q "^$mv self" || fail "eth0's unicast list lacks the macvlan's address"
+	wait_local has $mv || fail "the macvlan's address is no local entry on eth0: $(xb fdb show --name "$XB_BRIDGE")"
+	echo "ok: the macvlan's address is a local entry on eth0"
+	assert_ping g0 "$ip"
+	assert_ping g1 "$ip"
+	# Delivered to the host, not flooded: neither the wire nor the other guest gets them
+	# (before, they reached the macvlan only as unknown unicast, flooded everywhere).
+	local flooded to_host wire
+	flooded=$(counter tap0 flooded)
+	to_host=$(counter tap0 to_host)
+	wire=$(counter eth0 tx_packets)
+	in_ns g0 ping -c5 -i0.2 -W1 -q "$ip" >/dev/null || fail "ping from g0 to the macvlan lost replies"
+	[[ $(counter tap0 flooded) -eq $flooded ]] || fail "frames for the macvlan were flooded"
+	[[ $(counter eth0 tx_packets) -eq $wire ]] || fail "frames for the macvlan went to the wire"
+	[[ $(counter tap0 to_host) -ge $((to_host + 5)) ]] || fail "frames for the macvlan did not go to the host"
+	echo "ok: guests reach the macvlan by unicast, delivered to the host only"
+	in_ns host ip link set mv0 address $mv2
+	wait_local has $mv2 || fail "the macvlan's new address is no local entry"
+	wait_local lacks $mv || fail "the macvlan's old address is still a local entry"
+	in_ns g0 ip neigh flush dev eth0
+	assert_ping g0 "$ip"
+	echo "ok: followed a new address"
+	in_ns host bridge fdb add $self dev eth0 self permanent
+	wait_local has $self || fail "an address added with bridge fdb ... self is no local entry"
+	in_ns host bridge fdb del $self dev eth0 self
+	wait_local lacks $self || fail "an address deleted with bridge fdb ... self is still a local entry"
+	in_ns host ip link del mv0
+	wait_local lacks $mv2 || fail "the address of a deleted macvlan is still a local entry"
+	echo "ok: bridge fdb ... self and a deleted macvlan followed"
+	assert_ping g0 "$TOPO_HOST_IP"
+	xb restart --name "$XB_BRIDGE" >/dev/null
+	in_ns host ip link add mv1 link eth0 address $mv type macvlan mode bridge
+	in_ns host ip link set mv1 up
+	wait_local has $mv || fail "a restarted controller does not follow"
+	xb down --name "$XB_BRIDGE" >/dev/null
+	echo "ok"
+}

@@ -221,9 +221,13 @@ test_down_after_its_namespace_was_deleted() {
 	local pid
 	pid=$(xb status --name "$XB_BRIDGE" --json | jq .controller_pid)
 	# `ip netns del` does not end a namespace a process is in: the bridge's own controller
-	# keeps it. From outside, the bridge is an orphan all the same, and down takes it.
+	# keeps it. From outside, the bridge is an orphan all the same, and down takes it -
+	# unless the controller, which takes such a bridge down itself (test_netns), was first.
 	ip netns del "$PFX-host"
-	"$XB" down --name "$XB_BRIDGE" >/dev/null || fail "down of the bridge whose namespace was deleted failed"
+	if ! "$XB" down --name "$XB_BRIDGE" >/dev/null 2>"$TOPO_TMP/down.err"; then
+		grep -q "no bridge named" "$TOPO_TMP/down.err" ||
+			fail "down of the bridge whose namespace was deleted failed: $(cat "$TOPO_TMP/down.err")"
+	fi
 	[[ ! -e $(topo_pins)/$XB_BRIDGE ]] || fail "its pins are left"
 	local t
 	for ((t = 0; t < 50; t++)); do

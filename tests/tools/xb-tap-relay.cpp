@@ -11,6 +11,9 @@
 // like QEMU's virtio-net backend, and frames are copied verbatim, so GSO super-frames and
 // partially-checksummed frames pass through unchanged. --offload additionally advertises
 // checksum/TSO/USO offload on both queues, as a virtio-net guest with offloads would.
+// --queues N attaches N queues of a multi-queue tap, as QEMU's queues=N does: frames are read
+// from every queue, and the guest's frames are written to the queues in turn; the counters
+// printed at exit are per queue.
 
 #include <CLI/CLI.hpp>
 
@@ -124,6 +127,7 @@ struct Options {
     std::string guestDev;
     std::string guestMac;
     unsigned mtu = 0;
+    unsigned queues = 1;
     bool vnetHdr = false;
     bool offload = false;
     bool create = false;
@@ -241,6 +245,10 @@ short tapFlags(const Options &opt) {
 
 // Attaches to the existing tap in the current netns, as QEMU does with ifname=TAP.
 Fd attachHostTap(const Options &opt) {
+    if (opt.queues > 1) {
+        // QEMU with queues=N: every queue is a multi-queue attach, refused by a single-queue tap.
+        return tunSetIff(opt.tap, static_cast<short>(tapFlags(opt) | IFF_MULTI_QUEUE));
+    }
     bool exists = ::if_nametoindex(opt.tap.c_str()) != 0;
     if (!exists && !opt.create) {
         throw std::runtime_error("tap device " + opt.tap +
@@ -424,8 +432,8 @@ struct Counters {
 
 // One direction of the relay: frames read from `from` are written to `to`.
 struct Direction {
-    const Fd &from;
-    const Fd &to;
+    const Fd *from;
+    const Fd *to;
     std::string fromName;
     std::string toName;
     Counters counters;
@@ -435,11 +443,17 @@ struct Direction {
 
 class Relay {
   public:
-    Relay(Fd host, Fd guest, const std::string &hostName, const std::string &guestName,
+    // host: the tap's queues (one, or --queues of a multi-queue tap).
+    Relay(std::vector<Fd> host, Fd guest, const std::string &hostName, const std::string &guestName,
           bool vnetHdr)
-        : host_(std::move(host)), guest_(std::move(guest)),
-          vnetHdr_(vnetHdr), toGuest_{host_, guest_, hostName, guestName, {}},
-          toHost_{guest_, host_, guestName, hostName, {}}, buf_(kBufSize) {}
+        : host_(std::move(host)), guest_(std::move(guest)), vnetHdr_(vnetHdr), buf_(kBufSize) {
+        for (size_t q = 0; q < host_.size(); ++q) {
+            const std::string name =
+                host_.size() > 1 ? hostName + "/q" + std::to_string(q) : hostName;
+            toGuest_.push_back({&host_[q], &guest_, name, guestName, {}});
+            toHost_.push_back({&guest_, &host_[q], guestName, name, {}});
+        }
+    }
     // The directions refer to this object's own fds, so it must stay put.
     Relay(const Relay &) = delete;
     Relay &operator=(const Relay &) = delete;
@@ -450,16 +464,18 @@ class Relay {
     void printCounters() const;
 
   private:
-    Fd host_;
+    std::vector<Fd> host_;
     Fd guest_;
     bool vnetHdr_;
-    Direction toGuest_;
-    Direction toHost_;
+    std::vector<Direction> toGuest_; // one per host queue
+    std::vector<Direction> toHost_;  // one per host queue, used in turn
+    size_t nextQueue_ = 0;
     std::vector<unsigned char> buf_;
 
     Fd makeEpoll(const Fd &signals) const;
     void handle(const epoll_event &ev);
     void pump(Direction &dir);
+    void pumpToHost();
     bool relayOne(Direction &dir);
     ssize_t readFrame(const Direction &dir);
     bool writeFrame(const Direction &dir, size_t len);
@@ -480,7 +496,9 @@ Fd Relay::makeEpoll(const Fd &signals) const {
     if (!ep) {
         throwErrno("epoll_create1");
     }
-    addToEpoll(ep, host_);
+    for (const Fd &q : host_) {
+        addToEpoll(ep, q);
+    }
     addToEpoll(ep, guest_);
     addToEpoll(ep, signals);
     return ep;
@@ -488,7 +506,7 @@ Fd Relay::makeEpoll(const Fd &signals) const {
 
 void Relay::run(const Fd &signals) {
     Fd ep = makeEpoll(signals);
-    std::array<epoll_event, 3> events{};
+    std::vector<epoll_event> events(host_.size() + 2);
     for (;;) {
         // Blocks indefinitely: an idle relay must not burn CPU.
         int n = ::epoll_wait(ep.get(), events.data(), static_cast<int>(events.size()), -1);
@@ -508,12 +526,22 @@ void Relay::run(const Fd &signals) {
 }
 
 void Relay::handle(const epoll_event &ev) {
-    Direction &dir = ev.data.fd == host_.get() ? toGuest_ : toHost_;
+    const std::string *from = nullptr;
+    if (ev.data.fd == guest_.get()) {
+        pumpToHost();
+        from = &toHost_.front().fromName;
+    } else {
+        for (Direction &dir : toGuest_) {
+            if (dir.from->get() == ev.data.fd) {
+                pump(dir);
+                from = &dir.fromName;
+            }
+        }
+    }
     // On EPOLLERR (tun reports it once the device is deleted) the read throws with the real
     // errno; should it not, bail out anyway rather than spin on a level-triggered error.
-    pump(dir);
-    if (ev.events & (EPOLLERR | EPOLLHUP)) {
-        throw std::runtime_error("poll reported an error on " + dir.fromName);
+    if (from && (ev.events & (EPOLLERR | EPOLLHUP))) {
+        throw std::runtime_error("poll reported an error on " + *from);
     }
 }
 
@@ -522,6 +550,16 @@ void Relay::pump(Direction &dir) {
         if (!relayOne(dir)) {
             return;
         }
+    }
+}
+
+// The guest's frames go to the tap's queues in turn, one frame each.
+void Relay::pumpToHost() {
+    for (int i = 0; i < kBatch; ++i) {
+        if (!relayOne(toHost_[nextQueue_])) {
+            return;
+        }
+        nextQueue_ = (nextQueue_ + 1) % toHost_.size();
     }
 }
 
@@ -544,7 +582,7 @@ bool Relay::relayOne(Direction &dir) {
 ssize_t Relay::readFrame(const Direction &dir) {
     ssize_t n;
     do {
-        n = ::read(dir.from.get(), buf_.data(), buf_.size());
+        n = ::read(dir.from->get(), buf_.data(), buf_.size());
     } while (n < 0 && errno == EINTR);
     if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
         return std::max<ssize_t>(n, 0);
@@ -557,7 +595,7 @@ ssize_t Relay::readFrame(const Direction &dir) {
 bool Relay::writeFrame(const Direction &dir, size_t len) {
     ssize_t n;
     do {
-        n = ::write(dir.to.get(), buf_.data(), len);
+        n = ::write(dir.to->get(), buf_.data(), len);
     } while (n < 0 && errno == EINTR);
     if (n >= 0) {
         return true;
@@ -597,7 +635,11 @@ void Relay::printCounters() const {
                " bytes=" + std::to_string(c.bytes) + " dropped=" + std::to_string(c.dropped) +
                " gso=" + std::to_string(c.gso) + " max=" + std::to_string(c.maxFrame);
     };
-    std::fprintf(stderr, "%s: %s; %s\n", kProg, fmt(toGuest_).c_str(), fmt(toHost_).c_str());
+    std::string line;
+    for (size_t q = 0; q < toGuest_.size(); ++q) {
+        line += (q ? "; " : "") + fmt(toGuest_[q]) + "; " + fmt(toHost_[q]);
+    }
+    std::fprintf(stderr, "%s: %s\n", kProg, line.c_str());
 }
 
 // Signals are consumed through a signalfd in the epoll set, so shutdown is just another event
@@ -645,6 +687,9 @@ void defineOptions(CLI::App &app, Options &opt) {
     app.add_option("--guest-dev", opt.guestDev, "Guest tap device to create")->required();
     app.add_option("--guest-mac", opt.guestMac, "MAC address of the guest device");
     app.add_option("--mtu", opt.mtu, "MTU of the guest device")->check(CLI::Range(68, 65535));
+    app.add_option("--queues", opt.queues,
+                   "Attach this many queues of a multi-queue TAP (QEMU's queues=N)")
+        ->check(CLI::Range(1, 256));
     auto *vnet = app.add_flag("--vnet-hdr", opt.vnetHdr,
                               "Use a 12-byte virtio_net_hdr on both queues, like virtio-net");
     app.add_flag("--offload", opt.offload, "Enable checksum/TSO/USO offload on both queues")
@@ -668,8 +713,11 @@ int runRelay(const Options &opt) {
     // A test that closed its end of --ready-fd should get an error line, not a silent death.
     std::signal(SIGPIPE, SIG_IGN);
     Fd signals = blockTerminationSignals();
-    Fd host = attachHostTap(opt);
-    configureQueue(host, opt.tap, opt);
+    std::vector<Fd> host;
+    for (unsigned q = 0; q < opt.queues; ++q) {
+        host.push_back(attachHostTap(opt));
+        configureQueue(host.back(), opt.tap, opt);
+    }
     Fd guest = createGuestDev(opt);
     configureQueue(guest, opt.guestDev, opt);
     logVerbose("relaying %s <-> %s in %s (vnet-hdr=%d offload=%d)", opt.tap.c_str(),
