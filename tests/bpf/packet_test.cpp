@@ -721,6 +721,19 @@ TEST_F(NoXdpTxTest, PortsWithoutXdpRedirectsAreServedByTc) {
     EXPECT_EQ(stats(1).cnt[XB_CNT_RX_XDP], 0u) << "nothing counted at XDP: TC counts it once";
 }
 
+// Only the ingress port takes no XDP redirects (a veth uplink at its defaults): its
+// floods leave it out anyway, so they stay at XDP; the others' floods go to TC.
+TEST_F(BridgeTest, AFloodFromTheOnlyPortWithoutXdpRedirectsStaysAtXdp) {
+    auto sp = dp_->port_by_ifindex(uint32_t(ifindex(1)));
+    ASSERT_TRUE(sp);
+    ASSERT_TRUE(xb::update_xdp_target(*dp_, sp->slot, 0)) << "p1 no longer an XDP target";
+    EXPECT_EQ(dp_->config()->n_no_xdp_tx, 1u);
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA)), XDP_REDIRECT) << "p1 leaves itself out";
+    EXPECT_EQ(run_xdp(2, eth_frame(kBcast, kB)), XDP_PASS) << "p1 needs its copy from TC";
+    set_port_flags(1, XB_PORT_HAIRPIN, 0);
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA)), XDP_PASS) << "a hairpin port gets its own back";
+}
+
 // A port left in generic mode: generic XDP also sees what xbridge injects into the
 // port's stack, so XDP leaves every frame of such a port to TC, which knows its own.
 TEST_F(BridgeTest, AGenericModePortIsLeftToTc) {
