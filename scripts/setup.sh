@@ -18,6 +18,8 @@ packages=(
 	# run and test
 	iproute2 iputils-ping ethtool iperf3 tcpdump netcat-openbsd kmod procps psmisc jq util-linux curl
 	prometheus gnuplot-nox
+	# the team uplink test (teamnl sets a team's mode without teamd)
+	libteam-utils
 )
 
 missing=()

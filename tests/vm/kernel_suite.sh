@@ -10,6 +10,10 @@
 #           (linux-image-amd64, linux-image-amd64/trixie), a vmlinuz, or a directory
 # Environment: XB_VM_TIMEOUT (s, default 3300) stops the VM; XB_VM_CTEST_ARGS adds
 # arguments to the inner ctest (e.g. -j2); XB_VM_MEMORY, XB_VM_CPUS as run.sh.
+# XB_VM_SUITE=full runs every `kernel` test inside; by default (core) what needs the
+# VM's kernel: the BPF packet tests (its verifier and helpers) and the integration
+# suites of the datapath's paths and of the port kinds whose modules only the VM has
+# (core, offload, ports: VLAN, bond, team uplinks), not every namespace test again.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -22,6 +26,10 @@ log=$3
 vm_require_root
 vm_require_vng
 vm_require_kernel "$kernel"
+
+if [[ ${XB_VM_SUITE:-core} != full ]]; then
+	export XB_VM_CTEST_ARGS="-R ^(bpf|integration\.(core|offload|ports))\. ${XB_VM_CTEST_ARGS:-}"
+fi
 
 started=$SECONDS
 XB_BUILD_DIR=$build "$vm_repo/vmtest/run.sh" --kernel "$kernel" --timeout "${XB_VM_TIMEOUT:-3300}" \
