@@ -281,6 +281,7 @@ contender_up() {
 	xbridge) "$XB" -n "$NS_DUT" up --name "$BR" --uplink none "$@" >/dev/null ;;
 	xbridge_uplink) "$XB" -n "$NS_DUT" up --name "$BR" --uplink "$1" "$@" >/dev/null ;;
 	xbridge_cmp) "$XB_CMP" -n "$NS_DUT" up --name "$BR" --uplink none "$@" >/dev/null ;;
+	xbridge_tc) "$XB" -n "$NS_DUT" up --name "$BR" --uplink none --xdp-mode none "$@" >/dev/null ;;
 	kbr | kbr_nf)
 		local nf=0 p
 		[[ $c == kbr_nf ]] && nf=1
@@ -298,7 +299,7 @@ contender_up() {
 
 contender_down() {
 	case $1 in
-	xbridge | xbridge_uplink) "$XB" -n "$NS_DUT" down --name "$BR" >/dev/null ;;
+	xbridge | xbridge_uplink | xbridge_tc) "$XB" -n "$NS_DUT" down --name "$BR" >/dev/null ;;
 	xbridge_cmp) "$XB_CMP" -n "$NS_DUT" down --name "$BR" >/dev/null ;;
 	kbr | kbr_nf) ip -n "$NS_DUT" link del br0 ;;
 	esac
@@ -309,6 +310,7 @@ label_of() {
 	xbridge) echo "xbridge" ;;
 	xbridge_uplink) echo "xbridge, p0 uplink" ;;
 	xbridge_cmp) echo "xbridge (compare)" ;;
+	xbridge_tc) echo "xbridge, TC only (--xdp-mode none)" ;;
 	kbr) echo "kernel bridge, nf-call off" ;;
 	kbr_nf) echo "kernel bridge, nf-call on" ;;
 	bare) echo "bare devmap redirect" ;;
@@ -371,8 +373,8 @@ bench_unicast() {
 		fail "unicast: topology"
 		return
 	}
-	local cs=(null bare xbridge ${cmp:+"$cmp"} kbr kbr_nf) r c
-	((brnf_ok)) || cs=(null bare xbridge ${cmp:+"$cmp"} kbr)
+	local cs=(null bare xbridge ${cmp:+"$cmp"} xbridge_tc kbr kbr_nf) r c
+	((brnf_ok)) || cs=(null bare xbridge ${cmp:+"$cmp"} xbridge_tc kbr)
 	local common=("${gen_args[@]}" --dst "$(sink_mac 1)" --prime-ns "$NS_RX" --prime-dev sink1
 		--prime-src "$(sink_mac 1)")
 	for ((r = 1; r <= rounds; r++)); do
@@ -455,7 +457,7 @@ bench_guest_rx() {
 	local reader=(--sink tap --reader-ns "$NS_DUT" --reader-tap tap0 --reader-cpu "$READER_CPU"
 		--prime-src "$GUEST_MAC" --sink-ns "$NS_RX" --quiet-sinks sink1)
 	for ((r = 1; r <= rounds; r++)); do
-		for c in null bare xbridge ${cmp:+"$cmp"} kbr; do
+		for c in null bare xbridge ${cmp:+"$cmp"} xbridge_tc kbr; do
 			case $c in
 			null) measure "$scen" "$c" "$r" 1 "" -- "${common[@]}" --sink-ns "$NS_DUT" --sinks p0 ;;
 			bare) measure "$scen" "$c" "$r" 1 "" -- "${common[@]}" "${reader[@]}" --bare redirect \
@@ -862,10 +864,10 @@ chart_dat=$TMP/chart.dat
 			guest_rx1500: "outside PC → guest, 1500 B", guest_guest: "guest → guest (tap write → tap read)"}[.];
 		def lbl: {xbridge: "xbridge", xbridge_uplink: "xbridge, p0 uplink", xbridge_cmp: "xbridge (compare)",
 			kbr: "kernel bridge, nf-call off", kbr_nf: "kernel bridge, nf-call on", bare: "bare devmap redirect",
-			null: "null DUT (XDP_DROP at the input)"}[.];
+			null: "null DUT (XDP_DROP at the input)", xbridge_tc: "xbridge, TC only (--xdp-mode none)"}[.];
 		def gen: {live: "XDP live frames", packet: "AF_PACKET", tap: "tap writer"}[.] // .;
 		["unicast", "flood2", "flood4", "guest_tx", "guest_tx1500", "guest_rx", "guest_rx1500", "guest_guest"] as $scens
-		| ["null", "bare", "xbridge", "xbridge_cmp", "xbridge_uplink", "kbr", "kbr_nf"] as $cs
+		| ["null", "bare", "xbridge", "xbridge_cmp", "xbridge_tc", "xbridge_uplink", "kbr", "kbr_nf"] as $cs
 		| . as $all
 		| [$scens[] as $s | $cs[] as $c | $all[] | select(.scenario == $s and .contender == $c)]
 		| .[]
@@ -879,8 +881,8 @@ chart_dat=$TMP/chart.dat
 	' <<<"$summary"
 	jq -r '
 		.[] | select(.contender != "null" and .cost_ns != null)
-		| "\"\(.scenario): \({xbridge: "xbridge", xbridge_uplink: "xbridge, p0 uplink", xbridge_cmp: "xbridge",
-			kbr: "kernel br, nf-call off", kbr_nf: "kernel br, nf-call on", bare: "bare redirect"}[.contender])\" \(.cost_ns) \({xbridge: 1, xbridge_cmp: 1, xbridge_uplink: 2, kbr: 3, kbr_nf: 4, bare: 5}[.contender])"
+		| "\"\(.scenario): \({xbridge: "xbridge", xbridge_uplink: "xbridge, p0 uplink", xbridge_cmp: "xbridge", xbridge_tc: "xbridge, TC only",
+			kbr: "kernel br, nf-call off", kbr_nf: "kernel br, nf-call on", bare: "bare redirect"}[.contender])\" \(.cost_ns) \({xbridge: 1, xbridge_cmp: 1, xbridge_tc: 2, xbridge_uplink: 2, kbr: 3, kbr_nf: 4, bare: 5}[.contender])"
 	' <<<"$summary" >>"$chart_dat"
 	((has_pkt)) && echo && echo "Generator: the source of the frames - XDP live frames (\`bpf_prog_test_run_opts(BPF_F_TEST_XDP_LIVE_FRAMES)\`, where the kernel allows it), AF_PACKET (\`sendmmsg\` on a packet socket with \`PACKET_QDISC_BYPASS\`: skbs into p0), or the QEMU-like tap writer. Mpps: input frames delivered per second (for floods, each input frame is delivered to every port; copies Mpps counts them all). Delivered: of the frames the generator or the writer offered. Cost ns/frame: the contender's own cost, 1/rate − 1/rate of the null DUT in the same round (the null DUT drops the frames where they enter: the generator's or writer's own cost); the rate is the frames delivered per second, or, where a reader on CPU 1 takes them from a tap (outside PC → guest, guest → guest), the frames the saturated sending core pushed through. Cost ÷ kernel bridge's, cost ÷ bare redirect's: ratios of these costs within a round, the median over the rounds (lower is better). CPU ns/frame: CPU time of the sending context (generator thread or the guest's writer, plus ksoftirqd/0) per frame, plus the reader's own CPU per frame read (CPU 1)."
 	if [[ -f $out/fdb.json ]]; then
