@@ -633,10 +633,12 @@ bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_
     if (!cur)
         return false;
     xb_port p = *cur;
-    // Without the kernel's word (before Linux 6.3), a native XDP driver is taken to
-    // transmit XDP frames, except a veth, which does so only while its peer has NAPI.
+    // Without the kernel's word (before Linux 6.3), only a tap, and a NIC whose driver
+    // runs XDP natively, are taken to transmit XDP frames: a veth does so only while its
+    // peer has NAPI, and a bond or a team only when its slaves do.
     const bool tx = xdp_features ? (*xdp_features & kXdpActNdoXmit) != 0
-                                 : p.xdp_mode == XB_XDP_NATIVE && p.kind != XB_KIND_VETH;
+                                 : p.xdp_mode == XB_XDP_NATIVE &&
+                                       (p.kind == XB_KIND_TAP || p.kind == XB_KIND_NIC);
     const bool was = !(p.ctl & XB_CTL_NO_XDP_TX);
     p.ctl = tx ? (p.ctl & ~XB_CTL_NO_XDP_TX) : (p.ctl | XB_CTL_NO_XDP_TX);
     // Into the devmaps only once the port says so, and out of them before the datapath
