@@ -386,8 +386,10 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         return TC_ACT_SHOT;
 
     case XB_ACT_FORWARD:
+        /* Counted on the port the frame does not fit, as a flood's copies are: that
+         * port's MTU (a VXLAN device's 50 bytes of overhead) is what to look at. */
         if (!xb_tc_fits(skb, d.out_mtu)) {
-            xb_count_drop(slot, XB_DROP_TOO_BIG);
+            xb_count_drop(d.out_slot, XB_DROP_TOO_BIG);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
             return TC_ACT_SHOT;
         }
@@ -490,7 +492,7 @@ int xb_tc_egress(struct __sk_buff *skb) {
         return TC_ACT_SHOT;
     }
     if (!xb_tc_fits(skb, out->mtu)) {
-        xb_count_drop(XB_HOST_SLOT, XB_DROP_TOO_BIG);
+        xb_count_drop(out_slot, XB_DROP_TOO_BIG);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
         return TC_ACT_SHOT;
     }
