@@ -461,6 +461,12 @@ void add_absent_port(Datapath &dp, Netlink &nl, const LinkInfo &li, const SlotPo
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &p, BPF_ANY);
     });
     add_port(dp, nl, li, uplink, created, mode, undo, kept.slot, kept.port.flags);
+    // Its storm limit is policy too, kept with the flags.
+    if (auto p = dp.port(kept.slot); p && kept.port.storm_pps) {
+        xb_port back = *p;
+        back.storm_pps = kept.port.storm_pps;
+        dp.set_port(kept.slot, back);
+    }
 }
 
 } // namespace
@@ -679,6 +685,13 @@ void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on
     p.flags = on ? (p.flags | flag) : (p.flags & ~flag);
     dp.set_port(sp.slot, p);
     update_flood_maps(dp, sp.slot, p);
+}
+
+void set_port_storm_limit(Datapath &dp, const std::string &port, uint32_t pps) {
+    const SlotPort sp = dp.require_port(port);
+    xb_port p = sp.port;
+    p.storm_pps = pps;
+    dp.set_port(sp.slot, p);
 }
 
 void update_xdp_max_len(Datapath &dp) {
