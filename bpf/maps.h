@@ -67,6 +67,16 @@ struct {
     __uint(max_entries, 1);
 } config SEC(".maps");
 
+/* The storm guard's token buckets, per port and per CPU (storm.h): no atomics, and a
+ * bucket written only by the floods of a port with a storm limit. Holds
+ * no state worth keeping: a bridge made before it gets it empty. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct xb_storm_bucket);
+    __uint(max_entries, XB_MAX_PORTS);
+} storm SEC(".maps");
+
 /* Per-port, per-CPU counters: no atomics, no shared cache lines on the fast path. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -37,6 +37,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
+#include "storm.h"
 #include "sweep.h"
 #include "trace.h"
 
@@ -191,10 +192,16 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         if (xb_maybe_partial_csum(data, data_end, &l4))
             return XDP_PASS;
         st = xb_count_rx(slot, len, XB_HOOK_XDP);
+        if (st && d.learn_refused)
+            st->cnt[XB_CNT_LEARN_REFUSED]++;
+        /* Charged here, where XDP floods it, not before a pass to TC (charged there). */
+        if (xb_storm_exceeded(slot, in)) {
+            xb_count_drop(slot, XB_DROP_STORM);
+            xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, XB_DROP_STORM);
+            return XDP_DROP;
+        }
         if (st) {
             st->cnt[XB_CNT_FLOODED]++;
-            if (d.learn_refused)
-                st->cnt[XB_CNT_LEARN_REFUSED]++;
             if (d.host_copy)
                 st->cnt[XB_CNT_TO_HOST]++;
         }
@@ -394,8 +401,10 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         return TC_ACT_SHOT;
 
     case XB_ACT_FORWARD:
+        /* Counted on the port the frame does not fit, as a flood's copies are: that
+         * port's MTU (a VXLAN device's 50 bytes of overhead) is what to look at. */
         if (!xb_tc_fits(skb, d.out_mtu)) {
-            xb_count_drop(slot, XB_DROP_TOO_BIG);
+            xb_count_drop(d.out_slot, XB_DROP_TOO_BIG);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
             return TC_ACT_SHOT;
         }
@@ -407,6 +416,11 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         return xb_tc_xmit(skb, d.out_ifindex, cfg);
 
     case XB_ACT_FLOOD:
+        if (xb_storm_exceeded(slot, in)) {
+            xb_count_drop(slot, XB_DROP_STORM);
+            xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_STORM);
+            return TC_ACT_SHOT;
+        }
         xb_count(slot, XB_CNT_FLOODED);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_FLOOD, 0);
         xb_tc_flood(skb, d.flood_class, ifindex, in->flags, cfg);
@@ -498,7 +512,7 @@ int xb_tc_egress(struct __sk_buff *skb) {
         return TC_ACT_SHOT;
     }
     if (!xb_tc_fits(skb, out->mtu)) {
-        xb_count_drop(XB_HOST_SLOT, XB_DROP_TOO_BIG);
+        xb_count_drop(out_slot, XB_DROP_TOO_BIG);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
         return TC_ACT_SHOT;
     }

@@ -461,6 +461,12 @@ void add_absent_port(Datapath &dp, Netlink &nl, const LinkInfo &li, const SlotPo
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &p, BPF_ANY);
     });
     add_port(dp, nl, li, uplink, created, mode, undo, kept.slot, kept.port.flags);
+    // Its storm limit is policy too, kept with the flags.
+    if (auto p = dp.port(kept.slot); p && kept.port.storm_pps) {
+        xb_port back = *p;
+        back.storm_pps = kept.port.storm_pps;
+        dp.set_port(kept.slot, back);
+    }
 }
 
 } // namespace
@@ -643,8 +649,11 @@ bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_
     p.ctl = tx ? (p.ctl & ~XB_CTL_NO_XDP_TX) : (p.ctl | XB_CTL_NO_XDP_TX);
     // Into the devmaps only once the port says so, and out of them before the datapath
     // reads the count that sends floods to TC.
+    // The XDP length limit follows the same order: lowered to the port's MTU before it
+    // takes XDP frames, raised after.
     if (tx) {
         dp.set_port(slot, p);
+        update_xdp_max_len(dp);
         dp.devmap_set(MapId::TxPorts, slot, p.ifindex, false);
         update_flood_maps(dp, slot, p);
         update_no_xdp_tx_count(dp);
@@ -653,6 +662,7 @@ bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_
         update_no_xdp_tx_count(dp);
         dp.devmap_del(MapId::TxPorts, slot);
         update_flood_maps(dp, slot, p);
+        update_xdp_max_len(dp);
     }
     return tx != was;
 }
@@ -679,14 +689,25 @@ void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on
     update_flood_maps(dp, sp.slot, p);
 }
 
+void set_port_storm_limit(Datapath &dp, const std::string &port, uint32_t pps) {
+    const SlotPort sp = dp.require_port(port);
+    xb_port p = sp.port;
+    p.storm_pps = pps;
+    dp.set_port(sp.slot, p);
+}
+
 void update_xdp_max_len(Datapath &dp) {
-    // Frames longer than the smallest port MTU allows cannot all be redirected at XDP
-    // (devmap skips targets whose MTU they exceed): the TC path handles them. The devmap
-    // allows the MTU, the Ethernet header and one VLAN tag (xdp_ok_fwd_dev); a full-size
-    // frame with two tags is the TC path's, where the outer tag rides outside the length.
+    // Frames longer than the smallest MTU of the ports XDP redirects into cannot all be
+    // redirected at XDP (devmap skips targets whose MTU they exceed): the TC path handles
+    // them. The devmap allows the MTU, the Ethernet header and one VLAN tag
+    // (xdp_ok_fwd_dev); a full-size frame with two tags is the TC path's, where the outer
+    // tag rides outside the length. A port XDP does not redirect into (a VXLAN device,
+    // 50 bytes smaller) gets its frames from TC, which checks its MTU: it does not send
+    // every full-size frame between two taps to TC.
     uint32_t min_mtu = 0;
     for (const auto &sp : dp.ports())
-        if (sp.port.mtu && (!min_mtu || sp.port.mtu < min_mtu))
+        if (sp.port.mtu && !(sp.port.ctl & (XB_CTL_NO_XDP_TX | XB_CTL_ABSENT)) &&
+            (!min_mtu || sp.port.mtu < min_mtu))
             min_mtu = sp.port.mtu;
     dp.config()->xdp_max_len = (min_mtu ? min_mtu : 1500) + 14 + 4;
 }

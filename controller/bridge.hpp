@@ -164,6 +164,9 @@ void update_no_xdp_tx_count(Datapath &dp);
 // locked); nullopt for an unknown name.
 std::optional<uint32_t> parse_port_flag(const std::string &name);
 void set_port_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on);
+// The port's storm limit: frames per second (per CPU) it may bring in for flooding
+// (broadcast, multicast, unknown unicast); 0 lifts it.
+void set_port_storm_limit(Datapath &dp, const std::string &port, uint32_t pps);
 
 // Loads a datapath object (the built-in one, or a file) on the bridge's maps and
 // switches every port to its programs, each hook in one step (bpf_link_update, cls_bpf

@@ -30,7 +30,7 @@ namespace {
 
 constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
     "fdb",   "fdb_cache", "flow_cache",  "ports",       "port_index",  "port_index_hi", "config",
-    "stats", "tx_ports",  "flood_ucast", "flood_mcast", "flood_bcast", "trace_rb",
+    "stats", "tx_ports",  "flood_ucast", "flood_mcast", "flood_bcast", "trace_rb",      "storm",
 };
 // A name missing from a table is a null pointer at its end.
 static_assert(kMapNames.back() != nullptr);
@@ -248,13 +248,19 @@ void check_layout(const std::string &bridge,
     }
 }
 
-// A bridge created before the flow cache existed has no flow_cache pin. The map holds
-// no state (its programs never read it), so it is created empty and pinned: the bridge
-// stays manageable - status, down, and an upgrade to programs that use it. Returns
-// the map's fd, or -1 with errno set.
-int create_flow_cache(const std::string &pin) {
+// Maps a bridge made by an older build may lack: the flow cache and the storm guard's
+// buckets. Neither holds state worth keeping (its programs never read it, or it starts
+// full), so it is created empty and pinned: the bridge stays manageable - status,
+// down, and an upgrade to programs that use it.
+bool created_if_missing(size_t i) {
+    const auto id = static_cast<MapId>(i);
+    return id == MapId::FlowCache || id == MapId::Storm;
+}
+
+// Creates map `id` empty and pins it at pin. Returns the map's fd, or -1 with errno set.
+int create_empty_map(MapId id, const std::string &pin) {
     // The map as the datapath object this binary carries defines it: one definition.
-    const char *name = map_name(MapId::FlowCache);
+    const char *name = map_name(id);
     const bpf_map *m = bpf_object__find_map_by_name(builtin_object(), name);
     if (!m) {
         errno = ENOENT;
@@ -286,8 +292,8 @@ std::optional<Datapath> Datapath::open(const std::string &bridge, bool maps_only
     dp.dir_ = pin_dir(bridge);
     for (size_t i = 0; i < kMapNames.size(); i++) {
         int fd = bpf_obj_get(map_pin(dp.dir_, i).c_str());
-        if (fd < 0 && errno == ENOENT && static_cast<MapId>(i) == MapId::FlowCache)
-            fd = create_flow_cache(map_pin(dp.dir_, i));
+        if (fd < 0 && errno == ENOENT && created_if_missing(i))
+            fd = create_empty_map(static_cast<MapId>(i), map_pin(dp.dir_, i));
         if (fd < 0)
             throw_errno(fmt::format("bridge {} is incomplete: cannot open pinned map {}", bridge,
                                     kMapNames[i]),

@@ -33,6 +33,7 @@ enum class MapId {
     FloodMcast,
     FloodBcast,
     TraceRb,
+    Storm,
     Count
 };
 // DevmapXmit and RedirectErr are optional: they need the kernel's BTF (tp_btf), and their

@@ -61,6 +61,9 @@ int silence_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
     return 0;
 }
 
+// A storm limit above this is no limit at all on any host (frames per second per CPU).
+constexpr long long kMaxStormPps = 100000000;
+
 uint32_t number_option(const std::string &what, const std::string &s, long long min,
                        long long max) {
     auto v = parse_number(s, min, max);
@@ -315,10 +318,12 @@ static int run(int argc, char **argv) {
     auto *port_set = port_cmd->add_subcommand(
         "set",
         "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated, "
-        "hairpin)");
+        "hairpin), or port set PORT storm-limit PPS (0: off)");
     std::vector<std::string> port_args;
     port_set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    port_set->add_option("args", port_args, "PORT FLAG on|off")->required()->expected(3);
+    port_set->add_option("args", port_args, "PORT FLAG on|off, or PORT storm-limit PPS")
+        ->required()
+        ->expected(3);
 
     auto *stats = app.add_subcommand("stats", "Per-port counters");
     bool prometheus = false;
@@ -529,11 +534,19 @@ static int run(int argc, char **argv) {
             }
             return 0;
         }
+        if (port_set->parsed() &&
+            (port_args[1] == "storm-limit" || port_args[1] == "storm_limit")) {
+            const uint32_t pps = number_option("storm-limit", port_args[2], 0, kMaxStormPps);
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            set_port_storm_limit(dp, port_args[0], pps);
+            return 0;
+        }
         if (port_set->parsed()) {
             auto flag = parse_port_flag(port_args[1]);
             if (!flag)
                 throw Error(fmt::format("unknown port flag '{}' (learning, flood, mcast-flood, "
-                                        "bcast-flood, locked, isolated, hairpin)",
+                                        "bcast-flood, locked, isolated, hairpin, storm-limit)",
                                         port_args[1]),
                             EINVAL);
             if (port_args[2] != "on" && port_args[2] != "off")

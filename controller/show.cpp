@@ -103,6 +103,8 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         {"locked", bool(p.flags & XB_PORT_LOCKED)},
         {"isolated", bool(p.flags & XB_PORT_ISOLATED)},
         {"hairpin", bool(p.flags & XB_PORT_HAIRPIN)},
+        // Frames per second and CPU the port may bring in for flooding; 0: off.
+        {"storm_limit", p.storm_pps},
     };
 }
 
@@ -152,6 +154,9 @@ void print_status(Datapath &dp, std::ostream &out) {
         const xb_port &p = sp.port;
         const bool gone = p.ctl & XB_CTL_ABSENT;
         // TX: how frames reach this port, by XDP redirect or from the TC hook.
+        std::string flags = port_flag_names(p.flags);
+        if (p.storm_pps)
+            flags += fmt::format(",storm-limit={}", p.storm_pps);
         out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
                            gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),
                            format_mac(p.mac), p.mtu, gone ? "-" : xdp_mode_name(p.xdp_mode),
@@ -161,7 +166,7 @@ void print_status(Datapath &dp, std::ostream &out) {
                            gone                     ? "absent"
                            : (p.flags & XB_PORT_UP) ? "up"
                                                     : "down",
-                           (p.ctl & XB_CTL_CREATED_TAP) ? "yes" : "no", port_flag_names(p.flags));
+                           (p.ctl & XB_CTL_CREATED_TAP) ? "yes" : "no", flags);
     }
 }
 

@@ -36,8 +36,8 @@ constexpr std::array<Named, XB_CNT_MAX> kCounters = {{
 }};
 
 constexpr std::array<const char *, XB_DROP_MAX> kDrops = {
-    nullptr,    "parse",     "bad_src", "same_port", "locked",  "port_down",
-    "redirect", "no_reader", "no_host", "pause",     "too_big", "isolated",
+    nullptr,     "parse",   "bad_src", "same_port", "locked",   "port_down", "redirect",
+    "no_reader", "no_host", "pause",   "too_big",   "isolated", "storm",
 };
 
 } // namespace

@@ -120,7 +120,11 @@ struct xb_port {
     __u8 kind;     /* enum xb_port_kind */
     __u8 mac[6];
     char name[XB_IFNAMSIZ];
-    __u8 reserved[24];
+    /* Storm guard: frames per second (and per CPU) this port may bring into the bridge
+     * for flooding (broadcast, multicast, unknown unicast); over it they are dropped
+     * (XB_DROP_STORM). 0: no limit. */
+    __u32 storm_pps;
+    __u8 reserved[20];
 };
 
 enum xb_config_flags {
@@ -203,6 +207,7 @@ enum xb_drop_reason {
     XB_DROP_PAUSE = 9,     /* 802.3x PAUSE (01:80:c2:00:00:01): link-local, never bridged */
     XB_DROP_TOO_BIG = 10,  /* longer than the target port's MTU (and not GSO) */
     XB_DROP_ISOLATED = 11, /* unicast from an isolated port to another isolated port */
+    XB_DROP_STORM = 12,    /* a flood over the ingress port's storm limit (a loop?) */
     XB_DROP_MAX = 16,
 };
 
@@ -261,6 +266,15 @@ struct xb_flow_ent {
     __u8 pad[2];
 };
 
+/* The storm guard's token bucket of one port on one CPU (map "storm", per-CPU array
+ * indexed by slot). The budget is time: each frame costs 1 s / storm_pps of it, time
+ * passing refills it, up to a burst of XB_STORM_BURST_NS. */
+#define XB_STORM_BURST_NS 100000000ull /* 100 ms of the rate at once */
+struct xb_storm_bucket {
+    __u64 last_ns;   /* bpf_ktime_get_ns() at the last frame */
+    __u64 budget_ns; /* saved-up time, at most max(XB_STORM_BURST_NS, one frame's cost) */
+};
+
 /* Context of the ageing sweep program (xb_fdb_sweep), run by the controller with
  * BPF_PROG_TEST_RUN: the sweep happens inside the kernel, without copying the FDB out. */
 struct xb_sweep_ctx {
@@ -303,5 +317,6 @@ XB_STATIC_ASSERT(sizeof(struct xb_trace_event) == 48, "xb_trace_event");
 XB_STATIC_ASSERT(sizeof(struct xb_sweep_ctx) == 32, "xb_sweep_ctx");
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_cache_ent) == 32, "xb_fdb_cache_ent");
 XB_STATIC_ASSERT(sizeof(struct xb_flow_ent) == 40, "xb_flow_ent");
+XB_STATIC_ASSERT(sizeof(struct xb_storm_bucket) == 16, "xb_storm_bucket");
 
 #endif /* XBRIDGE_ABI_H */

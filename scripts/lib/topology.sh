@@ -62,9 +62,17 @@ topo_create() {
 topo_start_guest() {
 	local n=$1
 	shift
+	topo_start_guest_on host "tap$n" "$n" "$@"
+}
+
+# topo_start_guest_on HOST TAP N [relay options]: as topo_start_guest, for guest N on
+# the tap TAP of the host namespace $PFX-HOST (a second host: VXLAN between hosts).
+topo_start_guest_on() {
+	local host=$1 tap=$2 n=$3
+	shift 3
 	local ready="$TOPO_TMP/relay$n.ready"
 	rm -f "$ready"
-	ip netns exec "$PFX-host" "$XB_RELAY" --tap "tap$n" --guest-netns "$PFX-g$n" \
+	ip netns exec "$PFX-$host" "$XB_RELAY" --tap "$tap" --guest-netns "$PFX-g$n" \
 		--guest-dev eth0 --guest-mac "$(topo_guest_mac "$n")" --ready-file "$ready" "$@" \
 		2>>"$TOPO_TMP/relay$n.log" &
 	echo $! >"$TOPO_TMP/relay$n.pid"

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <sched.h>
 #include <unistd.h>
 
 using namespace xbtest;
@@ -20,6 +21,25 @@ const std::string kB = "52:54:00:00:00:0b";   // another guest
 const std::string kOut = "00:25:9c:19:b8:e9"; // the outside PC
 const std::string kBcast = "ff:ff:ff:ff:ff:ff";
 const std::string kMcast = "01:00:5e:00:00:fb";
+
+// Keeps the test on the CPU it runs on while it lives: per-CPU state (the storm guard's
+// buckets) is that CPU's for every run of a program.
+class PinnedToThisCpu {
+  public:
+    PinnedToThisCpu() {
+        sched_getaffinity(0, sizeof(old_), &old_);
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        sched_setaffinity(0, sizeof(one), &one);
+    }
+    ~PinnedToThisCpu() { sched_setaffinity(0, sizeof(old_), &old_); }
+    PinnedToThisCpu(const PinnedToThisCpu &) = delete;
+    PinnedToThisCpu &operator=(const PinnedToThisCpu &) = delete;
+
+  private:
+    cpu_set_t old_{};
+};
 } // namespace
 
 TEST_F(BridgeTest, LearnsTheSourceOnTheIngressPort) {
@@ -463,7 +483,9 @@ TEST_F(BridgeTest, TcDoesNotSendAFrameLongerThanTheTargetsMtu) {
     // 1518 bytes: 1500 of payload, the Ethernet header and one VLAN tag's room.
     EXPECT_EQ(run_tc_ingress(1, eth_frame(kB, kA, 0x88b5, std::nullopt, 1518)), TC_ACT_REDIRECT);
     EXPECT_EQ(run_tc_ingress(1, eth_frame(kB, kA, 0x88b5, std::nullopt, 1519)), TC_ACT_SHOT);
-    EXPECT_EQ(stats(1).drop[XB_DROP_TOO_BIG], 1u);
+    // Counted on the port it does not fit, not on the one it came from.
+    EXPECT_EQ(stats(1).drop[XB_DROP_TOO_BIG], 0u);
+    EXPECT_EQ(stats(2).drop[XB_DROP_TOO_BIG], 1u);
     EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 1u);
     // A flood leaves out the ports it does not fit, counted there: p2 with an MTU of
     // 1000 now, p0 still 1500.
@@ -473,7 +495,7 @@ TEST_F(BridgeTest, TcDoesNotSendAFrameLongerThanTheTargetsMtu) {
     ASSERT_EQ(bpf_map_update_elem(dp_->map(xb::MapId::Ports), &slot, &p2, BPF_ANY), 0);
     run_tc_ingress(1, eth_frame("02:00:00:00:77:77", kA, 0x88b5, std::nullopt, 1400));
     EXPECT_EQ(stats(0).cnt[XB_CNT_TX_PACKETS], 1u);
-    EXPECT_EQ(stats(2).drop[XB_DROP_TOO_BIG], 1u);
+    EXPECT_EQ(stats(2).drop[XB_DROP_TOO_BIG], 2u);
     EXPECT_EQ(stats(2).cnt[XB_CNT_TX_PACKETS], 1u);
 }
 
@@ -745,4 +767,64 @@ TEST_F(BridgeTest, AGenericModePortIsLeftToTc) {
     EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA)), XDP_PASS);
     EXPECT_FALSE(fdb(kA)) << "learned at XDP";
     EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u);
+}
+
+TEST_F(BridgeTest, StormLimitDropsFloodsOverTheRate) {
+    PinnedToThisCpu pin;
+    auto sp = dp_->port_by_ifindex(ifindex(1));
+    ASSERT_TRUE(sp);
+    // 10 frames a second: each costs 100 ms, the burst allowance, so one passes at once.
+    xb_port p = sp->port;
+    p.storm_pps = 10;
+    dp_->set_port(sp->slot, p);
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
+    for (int i = 0; i < 4; i++)
+        EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_DROP);
+    EXPECT_EQ(run_xdp(1, eth_frame(kMcast, kA)), XDP_DROP);
+    // The TC hook charges the same bucket.
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kMcast, kA)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_STORM], 6u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_DROPPED], 6u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 7u);
+    EXPECT_TRUE(fdb(kA)) << "the source is still learned";
+
+    // Unknown unicast is a flood too (it would circle a loop as a broadcast does); known
+    // unicast is never limited; other ports have their own buckets.
+    EXPECT_EQ(run_xdp(1, eth_frame("02:00:00:00:99:99", kA)), XDP_DROP);
+    EXPECT_EQ(stats(1).drop[XB_DROP_STORM], 7u);
+    run_xdp(2, eth_frame(kOut, kB));
+    for (int i = 0; i < 5; i++)
+        EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(2, eth_frame(kBcast, kB, 0x0806)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_STORM], 7u);
+
+    // Time refills the bucket: after 100 ms one more passes.
+    usleep(150'000);
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_DROP);
+
+    // 0: no limit.
+    p.storm_pps = 0;
+    dp_->set_port(sp->slot, p);
+    for (int i = 0; i < 5; i++)
+        EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_STORM], 8u);
+}
+
+TEST_F(BridgeTest, AFloodLeftToTcIsChargedOnceForTheStormLimit) {
+    PinnedToThisCpu pin;
+    auto sp = dp_->port_by_ifindex(ifindex(1));
+    ASSERT_TRUE(sp);
+    xb_port p = sp->port;
+    p.storm_pps = 10;
+    dp_->set_port(sp->slot, p);
+    // Without the host pair, XDP leaves a broadcast to TC uncharged; TC charges it.
+    ASSERT_TRUE(sh(fmt::format("ip link del xbh{}", ifindex(0))));
+    EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_PASS);
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kBcast, kA, 0x0806)), TC_ACT_REDIRECT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_STORM], 0u);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_FLOODED], 1u);
+    EXPECT_EQ(run_tc_ingress(1, eth_frame(kBcast, kA, 0x0806)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(1).drop[XB_DROP_STORM], 1u);
 }

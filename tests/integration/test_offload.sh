@@ -120,13 +120,13 @@ test_frames_over_a_ports_mtu() {
 	# The guest's tap also gets what the hosts flood meanwhile (ARP, IPv6 router and
 	# neighbour solicitations: small frames), so the tap's bytes tell what reached it.
 	local big0 tx0 txb0
-	big0=$(counter eth0 drops.too_big)
+	big0=$(counter tap0 drops.too_big)
 	tx0=$(counter tap0 tx_packets)
 	txb0=$(counter tap0 tx_bytes)
 	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --ethertype 0x88b5 --size 4000 --count 5
 	sleep 0.3
-	[[ $(($(counter eth0 drops.too_big) - big0)) -eq 5 ]] ||
-		fail "4000-byte frames for a 1500-byte tap were not dropped as too_big: $(counter eth0 drops)"
+	[[ $(($(counter tap0 drops.too_big) - big0)) -eq 5 ]] ||
+		fail "4000-byte frames for a 1500-byte tap were not counted as too_big on the tap: $(counter tap0 drops)"
 	[[ $(($(counter tap0 tx_bytes) - txb0)) -lt 4000 ]] || fail "4000-byte frames were sent to a 1500-byte tap"
 	in_ns out "$XB_FRAMES" --dev eth0 --src "$TOPO_OUT_MAC" --dst "$(topo_guest_mac 0)" --ethertype 0x88b5 --size 1514 --count 5
 	sleep 0.3
