@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +55,8 @@ class BridgeTest : public ::testing::Test {
     void fdb_put(const std::string &mac, int port, uint8_t type, uint16_t vlan = 0);
     xb_port_stats stats(int port) const;
     xb_port_stats host_stats() const;
+    // Changes a port's entry in the port table (xb_port), as the controller would.
+    void update_port(int port, const std::function<void(xb_port &)> &change);
     void set_port_flags(int port, uint32_t set, uint32_t clear);
     // The fixture's ports are veths; the datapath treats taps differently in places.
     void set_port_kind(int port, uint8_t kind);
@@ -63,8 +66,9 @@ class BridgeTest : public ::testing::Test {
     int ifindex_[3] = {};
     std::string bridge_;
     bool uplink_ = true;
-    // Whether the veths' peers have GRO on (NAPI): the ports then take XDP redirects.
-    bool peer_gro_ = true;
+    // Whether the ports are taken for XDP redirect targets (the input of the XDP
+    // decisions); false: as the bridge finds veths whose peers have no NAPI.
+    bool xdp_targets_ = true;
 
     // The kernel's test runner refuses some skbs a port could deliver (an IPv4 or IPv6
     // ethertype with a truncated header): nullopt then, instead of a test failure.
@@ -85,12 +89,13 @@ class BridgeNoUplinkTest : public BridgeTest {
     }
 };
 
-// The same bridge on veths whose peers have neither GRO nor an XDP program, as a veth is
-// made: no port takes XDP redirects, and frames for them are left to the TC hook.
+// The same bridge as the kernel and the bridge find its veths, whose peers have neither
+// GRO nor an XDP program: no port takes XDP redirects, and frames for them are left to
+// the TC hook.
 class NoXdpTxTest : public BridgeTest {
   protected:
     void SetUp() override {
-        peer_gro_ = false;
+        xdp_targets_ = false;
         BridgeTest::SetUp();
     }
 };

@@ -759,11 +759,7 @@ TEST_F(BridgeTest, AFloodFromTheOnlyPortWithoutXdpRedirectsStaysAtXdp) {
 // A port left in generic mode: generic XDP also sees what xbridge injects into the
 // port's stack, so XDP leaves every frame of such a port to TC, which knows its own.
 TEST_F(BridgeTest, AGenericModePortIsLeftToTc) {
-    auto sp = dp_->port_by_ifindex(uint32_t(ifindex(1)));
-    ASSERT_TRUE(sp);
-    xb_port p = sp->port;
-    p.xdp_mode = XB_XDP_GENERIC;
-    dp_->set_port(sp->slot, p);
+    update_port(1, [](xb_port &p) { p.xdp_mode = XB_XDP_GENERIC; });
     EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA)), XDP_PASS);
     EXPECT_FALSE(fdb(kA)) << "learned at XDP";
     EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u);
@@ -771,12 +767,8 @@ TEST_F(BridgeTest, AGenericModePortIsLeftToTc) {
 
 TEST_F(BridgeTest, StormLimitDropsFloodsOverTheRate) {
     PinnedToThisCpu pin;
-    auto sp = dp_->port_by_ifindex(ifindex(1));
-    ASSERT_TRUE(sp);
     // 10 frames a second: each costs 100 ms, the burst allowance, so one passes at once.
-    xb_port p = sp->port;
-    p.storm_pps = 10;
-    dp_->set_port(sp->slot, p);
+    update_port(1, [](xb_port &p) { p.storm_pps = 10; });
     EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
     for (int i = 0; i < 4; i++)
         EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_DROP);
@@ -805,8 +797,7 @@ TEST_F(BridgeTest, StormLimitDropsFloodsOverTheRate) {
     EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_DROP);
 
     // 0: no limit.
-    p.storm_pps = 0;
-    dp_->set_port(sp->slot, p);
+    update_port(1, [](xb_port &p) { p.storm_pps = 0; });
     for (int i = 0; i < 5; i++)
         EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_REDIRECT);
     EXPECT_EQ(stats(1).drop[XB_DROP_STORM], 8u);
@@ -814,11 +805,7 @@ TEST_F(BridgeTest, StormLimitDropsFloodsOverTheRate) {
 
 TEST_F(BridgeTest, AFloodLeftToTcIsChargedOnceForTheStormLimit) {
     PinnedToThisCpu pin;
-    auto sp = dp_->port_by_ifindex(ifindex(1));
-    ASSERT_TRUE(sp);
-    xb_port p = sp->port;
-    p.storm_pps = 10;
-    dp_->set_port(sp->slot, p);
+    update_port(1, [](xb_port &p) { p.storm_pps = 10; });
     // Without the host pair, XDP leaves a broadcast to TC uncharged; TC charges it.
     ASSERT_TRUE(sh(fmt::format("ip link del xbh{}", ifindex(0))));
     EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA, 0x0806)), XDP_PASS);
