@@ -70,11 +70,15 @@ static __always_inline int xb_host_pair_floods(__u32 flood_class) {
     return bpf_map_lookup_elem(&flood_mcast, &host) != NULL;
 }
 
-/* Whether the only port that takes no XDP redirects is the ingress port, which a flood
- * leaves out unless it is a hairpin port: the XDP broadcast then misses nobody. */
-static __always_inline int xb_flood_skips_only_the_ingress(const struct xb_config *cfg,
-                                                           const struct xb_port *in) {
-    return cfg->n_no_xdp_tx == 1 && (in->ctl & XB_CTL_NO_XDP_TX) && !(in->flags & XB_PORT_HAIRPIN);
+/* Whether an XDP broadcast from port `in` misses nobody: every port takes XDP redirects,
+ * or the one that does not is the ingress port, which a flood leaves out unless it is a
+ * hairpin port (a veth uplink at its defaults). A port that takes none is in no flood
+ * map: otherwise the TC hook clones the flood to every port. */
+static __always_inline int xb_xdp_flood_reaches_all(const struct xb_config *cfg,
+                                                    const struct xb_port *in) {
+    const __u32 n = cfg->n_no_xdp_tx;
+
+    return !n || (n == 1 && (in->ctl & XB_CTL_NO_XDP_TX) && !(in->flags & XB_PORT_HAIRPIN));
 }
 
 /* A flood leaves out the port it came from, unless that port is a hairpin port
@@ -181,10 +185,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
          * floods the host must hear go to the TC hook, which clones. */
         if (d.host_copy && !xb_host_pair_floods(d.flood_class))
             return XDP_PASS;
-        /* A port that takes no XDP redirects is in no flood map: the TC hook clones
-         * the flood to every port instead - unless that port is the one the flood came
-         * in on, which it leaves out anyway (a veth uplink at its defaults). */
-        if (cfg->n_no_xdp_tx && !xb_flood_skips_only_the_ingress(cfg, in))
+        if (!xb_xdp_flood_reaches_all(cfg, in))
             return XDP_PASS;
         /* A frame to be sent on whose checksum is incomplete goes to the TC path, where
          * the skb keeps its checksum state (learning above has happened either way). */

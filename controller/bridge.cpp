@@ -333,6 +333,42 @@ bool restore_host_pair(Datapath &dp, Netlink &nl) {
 
 namespace {
 
+bool takes_xdp_redirects(const xb_port &p, std::optional<uint64_t> xdp_features) {
+    // Without the kernel's word (before Linux 6.3), only a tap, and a NIC whose driver
+    // runs XDP natively, are taken to transmit XDP frames: a veth does so only while its
+    // peer has NAPI, and a bond or a team only when its slaves do.
+    return xdp_features
+               ? (*xdp_features & kXdpActNdoXmit) != 0
+               : p.xdp_mode == XB_XDP_NATIVE && (p.kind == XB_KIND_TAP || p.kind == XB_KIND_NIC);
+}
+
+// Puts the port in the devmaps or takes it out of them, with the count and the length
+// limit that follow from it, whatever they held before.
+void apply_xdp_target(Datapath &dp, uint32_t slot, xb_port p, bool tx) {
+    p.ctl = tx ? (p.ctl & ~XB_CTL_NO_XDP_TX) : (p.ctl | XB_CTL_NO_XDP_TX);
+    // Into the devmaps only once the port says so, and out of them before the datapath
+    // reads the count that sends floods to TC.
+    // The XDP length limit follows the same order: lowered to the port's MTU before it
+    // takes XDP frames, raised after.
+    if (tx) {
+        dp.set_port(slot, p);
+        update_xdp_max_len(dp);
+        dp.devmap_set(MapId::TxPorts, slot, p.ifindex, false);
+        update_flood_maps(dp, slot, p);
+        update_no_xdp_tx_count(dp);
+    } else {
+        dp.set_port(slot, p);
+        update_no_xdp_tx_count(dp);
+        dp.devmap_del(MapId::TxPorts, slot);
+        update_flood_maps(dp, slot, p);
+        update_xdp_max_len(dp);
+    }
+}
+
+} // namespace
+
+namespace {
+
 void update_max_slot(Datapath &dp) {
     uint32_t max = 0;
     for (const auto &sp : dp.ports())
@@ -433,7 +469,7 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
             dp.devmap_del(m, slot);
         update_no_xdp_tx_count(dp);
     });
-    update_xdp_target(dp, slot, nl.xdp_features(ifindex));
+    apply_xdp_target(dp, slot, p, takes_xdp_redirects(p, nl.xdp_features(ifindex)));
     p = *dp.port(slot);
     if (uplink) {
         dp.config()->uplink_ifindex = p.ifindex;
@@ -638,33 +674,12 @@ bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_
     auto cur = dp.port(slot);
     if (!cur)
         return false;
-    xb_port p = *cur;
-    // Without the kernel's word (before Linux 6.3), only a tap, and a NIC whose driver
-    // runs XDP natively, are taken to transmit XDP frames: a veth does so only while its
-    // peer has NAPI, and a bond or a team only when its slaves do.
-    const bool tx = xdp_features ? (*xdp_features & kXdpActNdoXmit) != 0
-                                 : p.xdp_mode == XB_XDP_NATIVE &&
-                                       (p.kind == XB_KIND_TAP || p.kind == XB_KIND_NIC);
-    const bool was = !(p.ctl & XB_CTL_NO_XDP_TX);
-    p.ctl = tx ? (p.ctl & ~XB_CTL_NO_XDP_TX) : (p.ctl | XB_CTL_NO_XDP_TX);
-    // Into the devmaps only once the port says so, and out of them before the datapath
-    // reads the count that sends floods to TC.
-    // The XDP length limit follows the same order: lowered to the port's MTU before it
-    // takes XDP frames, raised after.
-    if (tx) {
-        dp.set_port(slot, p);
-        update_xdp_max_len(dp);
-        dp.devmap_set(MapId::TxPorts, slot, p.ifindex, false);
-        update_flood_maps(dp, slot, p);
-        update_no_xdp_tx_count(dp);
-    } else {
-        dp.set_port(slot, p);
-        update_no_xdp_tx_count(dp);
-        dp.devmap_del(MapId::TxPorts, slot);
-        update_flood_maps(dp, slot, p);
-        update_xdp_max_len(dp);
-    }
-    return tx != was;
+    const bool tx = takes_xdp_redirects(*cur, xdp_features);
+    // Called at every sync of every port: nothing to write while nothing changed.
+    if (tx == !(cur->ctl & XB_CTL_NO_XDP_TX))
+        return false;
+    apply_xdp_target(dp, slot, *cur, tx);
+    return true;
 }
 
 std::optional<uint32_t> parse_port_flag(const std::string &name) {

@@ -58,13 +58,18 @@ class Netlink {
     // Creates a veth pair name/peer with the given MTU on both ends, down.
     void create_veth(const std::string &name, const std::string &peer, unsigned mtu);
     // The device's XDP features (NETDEV_XDP_ACT_*), nullopt where the kernel cannot say.
-    std::optional<uint64_t> xdp_features(int ifindex) { return netdev_.xdp_features(ifindex); }
+    // The netdev family is resolved at the first call: most commands never ask.
+    std::optional<uint64_t> xdp_features(int ifindex) {
+        if (!netdev_)
+            netdev_.emplace();
+        return netdev_->xdp_features(ifindex);
+    }
 
   private:
     std::optional<LinkInfo> get(int ifindex, const char *name);
     void change_flags(int ifindex, unsigned set, unsigned clear, const char *what);
     NlSock sk_;
-    NetdevFamily netdev_;
+    std::optional<NetdevFamily> netdev_;
 };
 
 // Link notifications (RTM_NEWLINK / RTM_DELLINK) for the controller's event loop, and
