@@ -6,6 +6,14 @@
 # xbx ARGS: xbridge as `ip netns exec` runs it, in the host namespace.
 xbx() { in_ns host "$XB" "$@"; }
 
+# tap_bridge: a bridge of one new tap, made under ip netns exec; CPID is its controller.
+tap_bridge() {
+	topo_create 0
+	xbx up --name "$XB_BRIDGE" --uplink none --metrics off tap0 >/dev/null || fail "up failed"
+	CPID=$(controller_pid)
+	[[ -n $CPID ]] || fail "no controller"
+}
+
 # wait_gone PID SECONDS: true once PID no longer runs.
 wait_gone() {
 	local t
@@ -62,11 +70,8 @@ test_lifecycle_through_ip_netns_exec() {
 # devices and the bridge alive, out of every command's reach. It takes the bridge down
 # and goes, and the namespace with it.
 test_controller_goes_with_its_namespace() {
-	topo_create 0
-	xbx up --name "$XB_BRIDGE" --uplink none --metrics off tap0 >/dev/null || fail "up failed"
-	local pid
-	pid=$(controller_pid)
-	[[ -n $pid ]] || fail "no controller"
+	tap_bridge
+	local pid=$CPID
 	ip netns del "$PFX-host"
 	wait_gone "$pid" 15 || fail "the controller still runs 15 s after its namespace was deleted"
 	[[ ! -e $(topo_pins)/$XB_BRIDGE ]] || fail "the bridge's pins are left"
@@ -76,10 +81,8 @@ test_controller_goes_with_its_namespace() {
 # A namespace held by a bind mount elsewhere (a container runtime's own directory) is not
 # gone when its /run/netns name is: the bridge stays until that mount goes too.
 test_a_bind_mount_keeps_the_namespace() {
-	topo_create 0
-	xbx up --name "$XB_BRIDGE" --uplink none --metrics off tap0 >/dev/null || fail "up failed"
-	local pid hold="$TOPO_TMP/netns-hold"
-	pid=$(controller_pid)
+	tap_bridge
+	local pid=$CPID hold="$TOPO_TMP/netns-hold"
 	touch "$hold"
 	mount --bind "/run/netns/$PFX-host" "$hold" || skip "cannot bind-mount a namespace here"
 	ip netns del "$PFX-host"
@@ -98,10 +101,8 @@ test_a_bind_mount_keeps_the_namespace() {
 # A bridge taken down by something that could not stop its controller (its pins removed
 # by hand, here): the controller has nothing left to serve and goes.
 test_controller_goes_when_its_pins_go() {
-	topo_create 0
-	xbx up --name "$XB_BRIDGE" --uplink none --metrics off tap0 >/dev/null || fail "up failed"
-	local pid
-	pid=$(controller_pid)
+	tap_bridge
+	local pid=$CPID
 	rm -rf "$(topo_pins)/${XB_BRIDGE:?}"
 	wait_gone "$pid" 15 || fail "the controller still runs 15 s after its pins went"
 	grep -q "its pins are gone" "/run/xbridge/$XB_BRIDGE.log" || fail "the controller did not say why it left"
