@@ -16,7 +16,7 @@
 #define XB_STATIC_ASSERT _Static_assert
 #endif
 
-#define XB_ABI_VERSION 2
+#define XB_ABI_VERSION 3
 
 /* Port slots index the per-port arrays. Slot 0 is the host pseudo-port: frames the
  * host sends into the bridge through the uplink's egress hook are counted there. */
@@ -208,7 +208,7 @@ enum xb_drop_reason {
     XB_DROP_TOO_BIG = 10,  /* longer than the target port's MTU (and not GSO) */
     XB_DROP_ISOLATED = 11, /* unicast from an isolated port to another isolated port */
     XB_DROP_STORM = 12,    /* a flood over the ingress port's storm limit (a loop?) */
-    XB_DROP_MAX = 16,
+    XB_DROP_MAX = 32,
 };
 
 struct xb_port_stats {
