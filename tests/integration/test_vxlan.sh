@@ -57,6 +57,7 @@ test_guests_across_hosts() {
 	step "the VXLAN port has no native XDP: served by TC"
 	[[ $(port_field vxlan100 xdp_mode) == none ]] ||
 		fail "vxlan100: xdp_mode $(port_field vxlan100 xdp_mode), expected none"
+	[[ $(port_field vxlan100 kind) == vxlan ]] || fail "vxlan100: kind $(port_field vxlan100 kind)"
 	[[ $(port_field vxlan100 xdp_redirect_target) == false ]] || fail "vxlan100 is taken for an XDP redirect target"
 	xb status --name "$XB_BRIDGE" | grep -Eq '^vxlan100 .* tc +up' ||
 		fail "text status does not say tc for vxlan100: $(xb status --name "$XB_BRIDGE")"
