@@ -76,7 +76,8 @@ struct xb_vlan_in {
     __u16 vid;   /* 1-4094; 0: not classified (a link-local frame: it stays on its link) */
     __u16 tci;   /* the bridge's tag as the frame carries it, or is to be tagged (the VID) */
     __u8 tagged; /* the frame carries the bridge's tag */
-    __u8 pad[3];
+    __u8 pad;
+    __u16 slot; /* in (xb_vlan_xdp_in): the ingress port's slot */
 };
 
 enum xb_vlan_verdict {
@@ -150,6 +151,8 @@ static __always_inline int xb_vlan_xdp_classify(struct xdp_md *ctx, struct xb_fr
         vi->tci = vid;
     } else if (!(vi->tci & XB_VID_MASK)) {
         vi->tci |= vid;
+        if ((void *)(vh + 1) > data_end) /* for the verifier: checked above */
+            return XB_VLAN_DROP;
         vh->tci = bpf_htons(vi->tci);
     }
     vi->vid = vid;
@@ -210,6 +213,24 @@ static __always_inline int xb_vlan_xdp_egress_form(struct xdp_md *ctx, const str
     if (!vi->tagged && !untag)
         return xb_vlan_xdp_push(ctx, xb_vlan_tpid(cfg), vi->tci) ? -1 : (int)len + 4;
     return (int)len;
+}
+
+/* The XDP hook's two VLAN steps, as global functions: the verifier checks each once, on
+ * its own, instead of once per path of the ingress program (inlined, they tripled the
+ * instructions it explores). Only a bridge that filters VLANs calls them. */
+__noinline int xb_vlan_xdp_in(struct xdp_md *ctx, struct xb_frame *f, const struct xb_port *in,
+                              const struct xb_config *cfg, struct xb_vlan_in *vi) {
+    if (!ctx || !f || !in || !cfg || !vi)
+        return XB_VLAN_DROP;
+    return xb_vlan_xdp_classify(ctx, f, in, vi->slot, cfg, vi);
+}
+
+/* Returns the frame's length in its egress form, or -1. */
+__noinline int xb_vlan_xdp_out(struct xdp_md *ctx, const struct xb_vlan_in *vi, __u32 untag,
+                               const struct xb_config *cfg, __u32 len) {
+    if (!ctx || !vi || !cfg)
+        return -1;
+    return xb_vlan_xdp_egress_form(ctx, vi, untag, cfg, len);
 }
 
 /* The devmap egress side of an XDP flood: the copy for port `slot` (XB_HOST_SLOT: the

@@ -139,7 +139,8 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         in = xb_port_of(ifindex, &slot);
         if (!in || in->xdp_mode == XB_XDP_GENERIC)
             return XDP_PASS;
-        ret = xb_vlan_xdp_classify(ctx, &f, in, slot, cfg, &vi);
+        vi.slot = (__u16)slot;
+        ret = xb_vlan_xdp_in(ctx, &f, in, cfg, &vi);
         if (ret == XB_VLAN_TO_TC)
             return XDP_PASS;
         if (ret != XB_VLAN_OK) {
@@ -239,7 +240,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         if (vi.vid) {
             xb_vlan_count_rx(vi.vid, len);
             /* The copies are made after the program returns: tagged now, they go tagged. */
-            if (!vi.tagged && xb_vlan_xdp_push(ctx, xb_vlan_tpid(cfg), vi.tci)) {
+            if (xb_vlan_xdp_out(ctx, &vi, 0, cfg, len) < 0) {
                 xb_count_drop(slot, XB_DROP_VLAN_TAG);
                 return XDP_DROP;
             }
@@ -272,7 +273,7 @@ forward:
     tx_len = len;
     /* The frame is sent after the program returns, as it is then: its egress form. */
     if (vi.vid) {
-        ret = xb_vlan_xdp_egress_form(ctx, &vi, vlan_untag, cfg, len);
+        ret = xb_vlan_xdp_out(ctx, &vi, vlan_untag, cfg, len);
         if (ret < 0) {
             xb_count_drop(slot, XB_DROP_VLAN_TAG);
             return XDP_DROP;
