@@ -10,6 +10,7 @@
 #include "show.hpp"
 #include "stats.hpp"
 #include "trace.hpp"
+#include "vlan.hpp"
 
 #include <CLI/CLI.hpp>
 #include <bpf/libbpf.h>
@@ -87,6 +88,103 @@ uint16_t vlan_option(const std::string &s) {
     if (!v)
         throw Error(fmt::format("VLAN '{}' is out of range (0-4094)", s), EINVAL);
     return static_cast<uint16_t>(*v);
+}
+
+// `vlan add|del dev PORT vid N[-M] [pvid] [untagged]`, as `bridge vlan` reads it.
+struct VlanArgs {
+    std::string dev;
+    VlanRange range;
+    bool pvid = false, untagged = false;
+};
+
+VlanArgs parse_vlan_args(const std::vector<std::string> &args, bool add) {
+    VlanArgs a;
+    bool have_vid = false;
+    for (size_t i = 0; i < args.size(); i++) {
+        const std::string &w = args[i];
+        if ((w == "dev" || w == "vid") && i + 1 == args.size())
+            throw Error(fmt::format("vlan: '{}' needs a value", w), EINVAL);
+        if (w == "dev") {
+            a.dev = args[++i];
+        } else if (w == "vid") {
+            const std::string &v = args[++i];
+            auto r = parse_vlan_range(v);
+            if (!r)
+                throw Error(fmt::format("vlan: '{}' is not a VLAN id or range (1-4094, N-M)", v),
+                            EINVAL);
+            a.range = *r;
+            have_vid = true;
+        } else if (add && w == "pvid") {
+            a.pvid = true;
+        } else if (add && w == "untagged") {
+            a.untagged = true;
+        } else {
+            throw Error(fmt::format("vlan {}: unexpected '{}' (dev PORT vid N[-M]{})",
+                                    add ? "add" : "del", w, add ? " [pvid] [untagged]" : ""),
+                        EINVAL);
+        }
+    }
+    if (a.dev.empty() || !have_vid)
+        throw Error(fmt::format("vlan {}: expected 'dev PORT vid N[-M]'", add ? "add" : "del"),
+                    EINVAL);
+    if (a.pvid && a.range.from != a.range.to)
+        throw Error("vlan add: a PVID is one VLAN, not a range", EINVAL);
+    return a;
+}
+
+// As `bridge vlan show` (and `bridge -j vlan show`).
+void print_vlan_table(const std::vector<PortVlans> &table, bool json, std::ostream &out) {
+    if (json) {
+        nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+        for (const auto &pv : table) {
+            nlohmann::ordered_json vlans = nlohmann::ordered_json::array();
+            for (const auto &v : pv.vlans) {
+                nlohmann::ordered_json e = {{"vlan", v.vid}};
+                nlohmann::ordered_json flags = nlohmann::ordered_json::array();
+                if (v.pvid)
+                    flags.push_back("PVID");
+                if (v.untagged)
+                    flags.push_back("Egress Untagged");
+                if (!flags.empty())
+                    e["flags"] = flags;
+                vlans.push_back(e);
+            }
+            arr.push_back({{"ifname", pv.name}, {"vlans", vlans}});
+        }
+        out << arr.dump() << "\n";
+        return;
+    }
+    out << fmt::format("{:<18}{}\n", "port", "vlan-id");
+    for (const auto &pv : table) {
+        bool first = true;
+        for (const auto &v : pv.vlans) {
+            out << fmt::format("{:<18}{}{}{}\n", first ? pv.name : "", v.vid, v.pvid ? " PVID" : "",
+                               v.untagged ? " Egress Untagged" : "");
+            first = false;
+        }
+        if (first)
+            out << fmt::format("{:<18}\n", pv.name);
+        out << "\n";
+    }
+}
+
+void print_vlan_counters(const std::vector<VlanCounters> &rows, bool json, std::ostream &out) {
+    if (json) {
+        nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+        for (const auto &c : rows)
+            arr.push_back({{"vlan", c.vid},
+                           {"rx_packets", c.s.rx_packets},
+                           {"rx_bytes", c.s.rx_bytes},
+                           {"tx_packets", c.s.tx_packets},
+                           {"tx_bytes", c.s.tx_bytes}});
+        out << arr.dump(2) << "\n";
+        return;
+    }
+    out << fmt::format("{:>4} {:>12} {:>14} {:>12} {:>14}\n", "VLAN", "RX_PACKETS", "RX_BYTES",
+                       "TX_PACKETS", "TX_BYTES");
+    for (const auto &c : rows)
+        out << fmt::format("{:>4} {:>12} {:>14} {:>12} {:>14}\n", c.vid, c.s.rx_packets,
+                           c.s.rx_bytes, c.s.tx_packets, c.s.tx_bytes);
 }
 
 int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foreground) {
@@ -261,6 +359,10 @@ static int run(int argc, char **argv) {
                    fmt::format("Serve /metrics on ADDR:PORT, or off (default 127.0.0.1:{})",
                                kDefaultMetricsPort));
     up->add_flag("--foreground", foreground, "Run the controller here, logging to stderr");
+    std::string up_vlan_protocol;
+    up->add_flag("--vlan-filtering", upo.vlan_filtering,
+                 "Filter VLANs as the kernel bridge's vlan_filtering 1 (`xbridge vlan`)");
+    up->add_option("--vlan-protocol", up_vlan_protocol, "802.1q (default) or 802.1ad");
     up->add_option("ports", upo.ports, "Ports: existing devices, or taps to create");
 
     auto *down = app.add_subcommand("down", "Remove a bridge and undo what up did");
@@ -289,6 +391,8 @@ static int run(int argc, char **argv) {
     fdb_show->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
     fdb_show->add_option("--port", port, "Only this port's entries");
     fdb_show->add_flag("--json", json, "JSON output");
+    std::string show_vlan;
+    fdb_show->add_option("--vlan", show_vlan, "Only this VLAN's entries");
 
     auto *fdb_add = fdb->add_subcommand("add", "Add a static entry: fdb add MAC dev PORT");
     std::vector<std::string> fdb_args;
@@ -307,10 +411,12 @@ static int run(int argc, char **argv) {
     fdb_flush->add_option("--port", port, "Only this port's entries");
     fdb_flush->add_flag("--dynamic", dynamic_only, "Only learned entries");
 
-    auto *set = app.add_subcommand("set", "Change a running bridge: ageing-time S, max-learned N");
+    auto *set = app.add_subcommand("set", "Change a running bridge: ageing-time S, max-learned N, "
+                                          "vlan-filtering on|off, vlan-protocol 802.1q|802.1ad");
     std::string setting, value;
     set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    set->add_option("setting", setting, "ageing-time or max-learned")->required();
+    set->add_option("setting", setting, "ageing-time, max-learned, vlan-filtering or vlan-protocol")
+        ->required();
     set->add_option("value", value, "New value")->required();
 
     auto *port_cmd = app.add_subcommand("port", "Port policy");
@@ -333,6 +439,25 @@ static int run(int argc, char **argv) {
     auto *stats_json = stats->add_flag("--json", json, "JSON output");
     stats->add_flag("--prometheus", prometheus, "Prometheus text format")->excludes(stats_json);
     stats->add_option("--watch", watch, "Redisplay every SECONDS with rates");
+    bool stats_vlan = false;
+    stats->add_flag("--vlan", stats_vlan, "Per-VLAN counters (the VLANs in use)");
+
+    // ---- vlan (VLAN filtering: `bridge vlan`'s grammar) --------------------------------
+    auto *vlan_cmd = app.add_subcommand("vlan", "VLAN membership of ports and the host");
+    vlan_cmd->require_subcommand(1);
+    std::vector<std::string> vlan_args;
+    auto *vlan_add = vlan_cmd->add_subcommand(
+        "add", "vlan add dev PORT|host vid N[-M] [pvid] [untagged]: make PORT a member");
+    vlan_add->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    vlan_add->add_option("args", vlan_args, "dev PORT vid N[-M] [pvid] [untagged]")->required();
+    auto *vlan_del = vlan_cmd->add_subcommand("del", "vlan del dev PORT|host vid N[-M]");
+    vlan_del->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    vlan_del->add_option("args", vlan_args, "dev PORT vid N[-M]")->required();
+    auto *vlan_show = vlan_cmd->add_subcommand("show", "List the VLANs of the host and the ports");
+    vlan_show->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    vlan_show->add_option("--port", port, "Only this port (or host)");
+    vlan_show->add_flag("--json", json, "JSON output (as bridge -j vlan show)");
+    vlan_show->add_option("args", vlan_args, "dev PORT (as --port)");
 
     auto *trace = app.add_subcommand("trace", "Print one line per frame the bridge handles");
     std::string trace_mac, trace_count;
@@ -404,6 +529,17 @@ static int run(int argc, char **argv) {
                   std::pair{"--ageing-time", &ageing}, std::pair{"--max-learned", &max_learned}})
                 if (!given->empty())
                     upo.new_bridge_only.emplace_back(opt);
+            if (!up_vlan_protocol.empty()) {
+                auto proto = parse_vlan_protocol(up_vlan_protocol);
+                if (!proto)
+                    throw Error(fmt::format("--vlan-protocol: '{}' is not 802.1q or 802.1ad",
+                                            up_vlan_protocol),
+                                EINVAL);
+                upo.vlan_protocol = *proto;
+                upo.new_bridge_only.emplace_back("--vlan-protocol");
+            }
+            if (upo.vlan_filtering)
+                upo.new_bridge_only.emplace_back("--vlan-filtering");
             std::optional<MetricsAddr> maddr;
             if (!metrics.empty()) {
                 maddr = parse_metrics_addr(metrics);
@@ -459,6 +595,10 @@ static int run(int argc, char **argv) {
             Datapath dp = open_bridge(name);
             const std::optional<std::string> only =
                 port.empty() ? std::nullopt : std::optional<std::string>(port);
+            if (stats_vlan) {
+                print_vlan_counters(vlan_counters(dp), json, std::cout);
+                return 0;
+            }
             if (!watch.empty())
                 return cmd_stats_watch(dp, only, number_option("--watch", watch, 1, 3600));
             if (prometheus)
@@ -528,8 +668,21 @@ static int run(int argc, char **argv) {
                 const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
                 const uint32_t n = number_option("max-learned", value, 0, cap);
                 dp.config()->max_learned = n ? n : cap;
+            } else if (setting == "vlan-filtering" || setting == "vlan_filtering") {
+                if (value != "on" && value != "off" && value != "1" && value != "0")
+                    throw Error(fmt::format("vlan-filtering: '{}' is not on or off", value),
+                                EINVAL);
+                set_vlan_filtering(dp, value == "on" || value == "1");
+            } else if (setting == "vlan-protocol" || setting == "vlan_protocol") {
+                auto proto = parse_vlan_protocol(value);
+                if (!proto)
+                    throw Error(fmt::format("vlan-protocol: '{}' is not 802.1q or 802.1ad", value),
+                                EINVAL);
+                set_vlan_protocol(dp, *proto);
             } else {
-                throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned)", setting),
+                throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned, "
+                                        "vlan-filtering, vlan-protocol)",
+                                        setting),
                             EINVAL);
             }
             return 0;
@@ -558,11 +711,40 @@ static int run(int argc, char **argv) {
             set_port_flag(dp, port_args[0], *flag, port_args[2] == "on");
             return 0;
         }
+        if (vlan_add->parsed() || vlan_del->parsed()) {
+            const VlanArgs a = parse_vlan_args(vlan_args, vlan_add->parsed());
+            BridgeLock lock;
+            Datapath dp = open_bridge(name);
+            if (vlan_add->parsed())
+                xb::vlan_add(dp, a.dev, a.range, a.pvid, a.untagged);
+            else
+                xb::vlan_del(dp, a.dev, a.range);
+            return 0;
+        }
+        if (vlan_show->parsed()) {
+            if (vlan_args.size() == 2 && vlan_args[0] == "dev")
+                port = vlan_args[1];
+            else if (!vlan_args.empty())
+                throw Error(fmt::format("expected 'vlan show [dev PORT]', not 'vlan show {}'",
+                                        fmt::join(vlan_args, " ")),
+                            EINVAL);
+            Datapath dp = open_bridge(name);
+            auto table = vlan_table(dp);
+            if (!port.empty()) {
+                if (port != kVlanHostDev)
+                    dp.require_port(port);
+                std::erase_if(table, [&](const PortVlans &pv) { return pv.name != port; });
+            }
+            print_vlan_table(table, json, std::cout);
+            return 0;
+        }
         if (fdb_show->parsed()) {
             Datapath dp = open_bridge(name);
             FdbFilter filter;
             if (!port.empty())
                 filter.ifindex = dp.require_port(port).port.ifindex;
+            if (!show_vlan.empty())
+                filter.vlan = vlan_option(show_vlan);
             print_fdb(dp, filter, json, std::cout);
             return 0;
         }
