@@ -71,6 +71,18 @@ static __always_inline void xb_vlan_count_tx(__u32 vid, __u32 len) {
     }
 }
 
+/* A known unicast: taken in and sent on the same VLAN, one lookup for both. */
+static __always_inline void xb_vlan_count_fwd(__u32 vid, __u32 rx_len, __u32 tx_len) {
+    struct xb_vlan_stats *s = bpf_map_lookup_elem(&vlan_stats, &vid);
+
+    if (s) {
+        s->rx_packets++;
+        s->rx_bytes += rx_len;
+        s->tx_packets++;
+        s->tx_bytes += tx_len;
+    }
+}
+
 /* A frame's VLAN, as the ingress hook classified it. */
 struct xb_vlan_in {
     __u16 vid;   /* 1-4094; 0: not classified (a link-local frame: it stays on its link) */

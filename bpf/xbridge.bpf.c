@@ -273,14 +273,16 @@ forward:
     tx_len = len;
     /* The frame is sent after the program returns, as it is then: its egress form. */
     if (vi.vid) {
-        ret = xb_vlan_xdp_out(ctx, &vi, vlan_untag, cfg, len);
-        if (ret < 0) {
-            xb_count_drop(slot, XB_DROP_VLAN_TAG);
-            return XDP_DROP;
+        /* A call only where the tag changes: not from trunk to trunk, access to access. */
+        if (vi.tagged == vlan_untag) {
+            ret = xb_vlan_xdp_out(ctx, &vi, vlan_untag, cfg, len);
+            if (ret < 0) {
+                xb_count_drop(slot, XB_DROP_VLAN_TAG);
+                return XDP_DROP;
+            }
+            tx_len = (__u32)ret;
         }
-        tx_len = (__u32)ret;
-        xb_vlan_count_rx(vi.vid, len);
-        xb_vlan_count_tx(vi.vid, tx_len);
+        xb_vlan_count_fwd(vi.vid, len, tx_len);
     }
     if (st) {
         st->cnt[XB_CNT_FORWARDED]++;
