@@ -9,6 +9,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
+#include "vlan.h"
 
 enum xb_flood_class {
     XB_FLOOD_UCAST = 0, /* unknown unicast */
@@ -30,8 +31,9 @@ struct xb_decision {
     __u8 out_kind;      /* XB_ACT_FORWARD: the target's enum xb_port_kind */
     __u8 learn_refused; /* the source is new and was not learned (xb_fdb_update) */
     __u8 out_no_reader; /* XB_ACT_FORWARD: a tap the controller saw lose its reader */
-    __u8 pad;
-    __u32 out_mtu; /* XB_ACT_FORWARD: the target's MTU (0: unknown) */
+    __u8 vlan_untag;    /* VLAN filtering: XB_ACT_FORWARD: the frame leaves out_slot untagged;
+                         * XB_ACT_TO_HOST, XB_ACT_FLOOD: the host's copy goes up untagged */
+    __u32 out_mtu;      /* XB_ACT_FORWARD: the target's MTU (0: unknown) */
 };
 
 /* The port-flag a port needs to take a flood of this class. */
@@ -63,14 +65,9 @@ static __always_inline __u32 xb_gen(const struct xb_config *cfg) {
     return *(const volatile __u32 *)&cfg->fdb_gen;
 }
 
-/* Decides what happens to a frame that came in on port `in` (slot d->in_slot).
- * A global function: the verifier checks it once, on its own, and its callers see
- * its result as one unknown outcome rather than one path per branch in it. Inlined,
- * the XDP program's verification explored 58,700-89,000 instructions for 1,400 of
- * code, most of the time an `up` took (docs/design.md). The flow cache's path
- * does not take the call. */
-__noinline int xb_decide(const struct xb_frame *frame, const struct xb_port *in,
-                         struct xb_config *cfg, struct xb_decision *d) {
+/* The switching decision proper (xb_decide). */
+static __always_inline int xb_decide_switch(const struct xb_frame *frame, const struct xb_port *in,
+                                            struct xb_config *cfg, struct xb_decision *d) {
     struct xb_fdb_val dst;
     struct xb_frame local;
     const struct xb_frame *f = &local;
@@ -194,6 +191,58 @@ __noinline int xb_decide(const struct xb_frame *frame, const struct xb_port *in,
     d->out_kind = out->kind;
     d->out_mtu = out->mtu;
     d->out_no_reader = xb_tap_without_reader(out);
+    return 0;
+}
+
+/* VLAN filtering, after the decision (br_forward's br_allowed_egress, br_pass_frame_up's
+ * check of the bridge device): a known unicast goes only to a member of the frame's VLAN,
+ * the host hears only its own VLANs, and each learns whether the frame leaves untagged.
+ * A flood's copies are filtered per port by the hook that sends them. */
+static __always_inline void xb_decide_vlan(const struct xb_frame *f, struct xb_decision *d) {
+    const struct xb_vlan *v = xb_vlan_get(f->dst.vlan);
+
+    switch (d->action) {
+    case XB_ACT_FORWARD:
+        if (!xb_vlan_member(v, d->out_slot)) {
+            xb_drop(d, XB_DROP_VLAN);
+            return;
+        }
+        d->vlan_untag = xb_vlan_untagged(v, d->out_slot);
+        return;
+    case XB_ACT_FLOOD:
+        if (!xb_vlan_member(v, XB_HOST_SLOT))
+            d->host_copy = 0;
+        d->vlan_untag = xb_vlan_untagged(v, XB_HOST_SLOT);
+        return;
+    case XB_ACT_TO_HOST:
+        /* Link-local frames go up their own port's stack, as they came. */
+        if (xb_link_local(f->dst.mac) > 0)
+            return;
+        if (!xb_vlan_member(v, XB_HOST_SLOT)) {
+            xb_drop(d, XB_DROP_VLAN);
+            return;
+        }
+        d->vlan_untag = xb_vlan_untagged(v, XB_HOST_SLOT);
+        return;
+    default:
+        return;
+    }
+}
+
+/* Decides what happens to a frame that came in on port `in` (slot d->in_slot).
+ * A global function: the verifier checks it once, on its own, and its callers see
+ * its result as one unknown outcome rather than one path per branch in it. Inlined,
+ * the XDP program's verification explored 58,700-89,000 instructions for 1,400 of
+ * code, most of the time an `up` took (docs/design.md). The flow cache's path
+ * does not take the call. With VLAN filtering, the frame's keys carry the VLAN the
+ * ingress hook classified it into (0: a link-local frame, left unfiltered). */
+__noinline int xb_decide(const struct xb_frame *frame, const struct xb_port *in,
+                         struct xb_config *cfg, struct xb_decision *d) {
+    if (!frame || !in || !cfg || !d)
+        return 0;
+    xb_decide_switch(frame, in, cfg, d);
+    if (xb_vlan_filtering(cfg) && frame->dst.vlan)
+        xb_decide_vlan(frame, d);
     return 0;
 }
 

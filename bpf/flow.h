@@ -33,8 +33,8 @@ static __always_inline int xb_flow_hit(const struct xb_flow_ent *e, const struct
 
 static __always_inline void xb_flow_fill(struct xb_flow_ent *e, const struct xb_frame *f,
                                          __u32 in_ifindex, __u32 in_slot, __u32 out_ifindex,
-                                         __u32 out_slot, __u8 to_tap_from_nontap, __u32 gen,
-                                         __u32 j) {
+                                         __u32 out_slot, __u8 to_tap_from_nontap, __u8 vlan_untag,
+                                         __u32 gen, __u32 j) {
     *(__u64 *)&e->src = *(const __u64 *)&f->src;
     *(__u64 *)&e->dst = *(const __u64 *)&f->dst;
     e->in_ifindex = in_ifindex;
@@ -44,6 +44,7 @@ static __always_inline void xb_flow_fill(struct xb_flow_ent *e, const struct xb_
     e->in_slot = in_slot;
     e->out_slot = out_slot;
     e->to_tap_from_nontap = to_tap_from_nontap;
+    e->vlan_untag = vlan_untag;
     e->valid = 1;
 }
 

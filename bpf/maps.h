@@ -77,6 +77,23 @@ struct {
     __uint(max_entries, XB_MAX_PORTS);
 } storm SEC(".maps");
 
+/* VLAN filtering (vlan.h): membership and untagged egress per VID, as bitmaps of port
+ * slots (abi.h: struct xb_vlan); and per-VLAN counters, per CPU. Read only while the
+ * config's XB_CFG_VLAN_FILTERING is on. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, struct xb_vlan);
+    __uint(max_entries, XB_VLAN_N);
+} vlan_members SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct xb_vlan_stats);
+    __uint(max_entries, XB_VLAN_N);
+} vlan_stats SEC(".maps");
+
 /* Per-port, per-CPU counters: no atomics, no shared cache lines on the fast path. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -40,6 +40,7 @@
 #include "storm.h"
 #include "sweep.h"
 #include "trace.h"
+#include "vlan.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -105,9 +106,10 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     struct xb_config *cfg;
     struct xb_frame f;
     struct xb_port *in;
+    struct xb_vlan_in vi = {};
     struct xb_l4 l4;
-    __u32 slot, len, gen, j;
-    __u8 to_tap_from_nontap;
+    __u32 slot, len, tx_len, gen, j;
+    __u8 to_tap_from_nontap, vlan_untag;
     int ret;
 
     cfg = xb_config();
@@ -131,6 +133,24 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         return XDP_DROP;
     }
 
+    /* VLAN filtering: the frame's VLAN is part of its keys, the flow cache's too. */
+    in = NULL;
+    if (xb_vlan_filtering(cfg)) {
+        in = xb_port_of(ifindex, &slot);
+        if (!in || in->xdp_mode == XB_XDP_GENERIC)
+            return XDP_PASS;
+        vi.slot = (__u16)slot;
+        ret = xb_vlan_xdp_in(ctx, &f, in, cfg, &vi);
+        if (ret == XB_VLAN_TO_TC)
+            return XDP_PASS;
+        if (ret != XB_VLAN_OK) {
+            xb_count_rx(slot, len, XB_HOOK_XDP);
+            xb_count_drop(slot, XB_DROP_VLAN);
+            xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, XB_DROP_VLAN);
+            return XDP_DROP;
+        }
+    }
+
     /* Known unicast switched a moment ago: the cached decision (flow.h). */
     j = (__u32)bpf_jiffies64();
     fl = xb_flow_slot(&f);
@@ -139,28 +159,33 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         d.out_slot = fl->out_slot;
         d.out_ifindex = fl->out_ifindex;
         to_tap_from_nontap = fl->to_tap_from_nontap;
+        vlan_untag = fl->vlan_untag;
         d.learn_refused = 0;
         goto forward;
     }
 
-    in = xb_port_of(ifindex, &slot);
-    if (!in)
-        return XDP_PASS;
-    /* A port attached in generic mode (by an xbridge before the TC hook took such
-     * ports alone): generic XDP also runs on the frames xbridge injects into the port's
-     * stack (a frame for the host, a flood's host copy), which it would take for new
-     * arrivals, learn here and flood again. The TC hook, which knows them by their
-     * mark, takes every frame of such a port. (Nothing is cached for it.) */
-    if (in->xdp_mode == XB_XDP_GENERIC)
-        return XDP_PASS;
+    if (!in) {
+        in = xb_port_of(ifindex, &slot);
+        if (!in)
+            return XDP_PASS;
+        /* A port attached in generic mode (by an xbridge before the TC hook took such
+         * ports alone): generic XDP also runs on the frames xbridge injects into the
+         * port's stack (a frame for the host, a flood's host copy), which it would take
+         * for new arrivals, learn here and flood again. The TC hook, which knows them by
+         * their mark, takes every frame of such a port. (Nothing is cached for it.) */
+        if (in->xdp_mode == XB_XDP_GENERIC)
+            return XDP_PASS;
+    }
     d.in_slot = slot;
     d.gen = gen;
     xb_decide(&f, in, cfg, &d);
     to_tap_from_nontap = d.out_kind == XB_KIND_TAP && in->kind != XB_KIND_TAP;
+    vlan_untag = d.vlan_untag;
     /* A source the learning limit refused is not cached: each of its frames tries to
      * learn it again (and is counted), until there is room. */
     if (d.action == XB_ACT_FORWARD && fl && !d.learn_refused)
-        xb_flow_fill(fl, &f, ifindex, slot, d.out_ifindex, d.out_slot, to_tap_from_nontap, gen, j);
+        xb_flow_fill(fl, &f, ifindex, slot, d.out_ifindex, d.out_slot, to_tap_from_nontap,
+                     vlan_untag, gen, j);
 
     switch (d.action) {
     case XB_ACT_DROP:
@@ -192,6 +217,10 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         xb_l4_locate(data, data_end, &f, &l4);
         if (xb_maybe_partial_csum(data, data_end, &l4))
             return XDP_PASS;
+        /* A flood is sent tagged (xb_vlan_devmap_egress untags each copy where it must):
+         * one with a tag to add that would then not fit every port is the TC path's. */
+        if (vi.vid && !vi.tagged && len + 4 > cfg->xdp_max_len)
+            return XDP_PASS;
         st = xb_count_rx(slot, len, XB_HOOK_XDP);
         if (st && d.learn_refused)
             st->cnt[XB_CNT_LEARN_REFUSED]++;
@@ -207,7 +236,16 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
                 st->cnt[XB_CNT_TO_HOST]++;
         }
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_FLOOD, 0);
-        return xb_xdp_flood(d.flood_class, in->flags);
+        ret = xb_xdp_flood(d.flood_class, in->flags);
+        if (vi.vid) {
+            xb_vlan_count_rx(vi.vid, len);
+            /* The copies are made after the program returns: tagged now, they go tagged. */
+            if (xb_vlan_xdp_out(ctx, &vi, 0, cfg, len) < 0) {
+                xb_count_drop(slot, XB_DROP_VLAN_TAG);
+                return XDP_DROP;
+            }
+        }
+        return ret;
 
     default: /* XB_ACT_TO_HOST: delivered by the TC hook, which can inject into a stack */
         return XDP_PASS;
@@ -224,19 +262,36 @@ forward:
      * behind, the queue drops, TCP backs off). */
     if (to_tap_from_nontap && xb_tcp_with_payload(data, data_end, &l4))
         return XDP_PASS;
+    /* A tag to add that the target's MTU would not take with the frame: TC's. */
+    if (vi.vid && !vi.tagged && !vlan_untag && len + 4 > cfg->xdp_max_len)
+        return XDP_PASS;
     /* A port that left the devmap a moment ago: let TC decide again. */
     ret = bpf_redirect_map(&tx_ports, d.out_slot, XDP_PASS);
     if (ret != XDP_REDIRECT)
         return XDP_PASS;
     st = xb_count_rx(slot, len, XB_HOOK_XDP);
+    tx_len = len;
+    /* The frame is sent after the program returns, as it is then: its egress form. */
+    if (vi.vid) {
+        /* A call only where the tag changes: not from trunk to trunk, access to access. */
+        if (vi.tagged == vlan_untag) {
+            ret = xb_vlan_xdp_out(ctx, &vi, vlan_untag, cfg, len);
+            if (ret < 0) {
+                xb_count_drop(slot, XB_DROP_VLAN_TAG);
+                return XDP_DROP;
+            }
+            tx_len = (__u32)ret;
+        }
+        xb_vlan_count_fwd(vi.vid, len, tx_len);
+    }
     if (st) {
         st->cnt[XB_CNT_FORWARDED]++;
         if (d.learn_refused)
             st->cnt[XB_CNT_LEARN_REFUSED]++;
     }
-    xb_count_tx(d.out_slot, len);
+    xb_count_tx(d.out_slot, tx_len);
     xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
-    return ret;
+    return XDP_REDIRECT;
 }
 
 /* The host pair's second end, where the host's copies of XDP floods arrive. A veth
@@ -248,12 +303,23 @@ int xb_xdp_host(struct xdp_md *ctx) {
     return XDP_PASS;
 }
 
-/* Counts each copy a flood map transmits (the kernel bridge counts tx per port). */
+/* Runs on each copy a flood map transmits: with VLAN filtering, drops the copies for
+ * ports (and the host pair) outside the frame's VLAN and untags the others where the
+ * VLAN is untagged; counts each copy sent out of a port (the kernel bridge counts tx
+ * per port; the host's copy is counted by xb_tc_host). */
 SEC("xdp.frags/devmap")
 int xb_xdp_devmap_tx(struct xdp_md *ctx) {
-    __u32 slot;
+    const __u32 egress = ctx->egress_ifindex;
+    const struct xb_port *p;
+    struct xb_config *cfg;
+    __u32 slot = XB_HOST_SLOT;
 
-    if (xb_port_of(ctx->egress_ifindex, &slot))
+    p = xb_port_of(egress, &slot);
+    cfg = xb_config();
+    if (cfg && xb_vlan_filtering(cfg) && (p || (egress && egress == cfg->host_ifindex)) &&
+        xb_vlan_devmap_egress(ctx, cfg, p ? slot : XB_HOST_SLOT) == XDP_DROP)
+        return XDP_DROP;
+    if (p)
         xb_count_tx(slot, bpf_xdp_get_buff_len(ctx));
     return XDP_PASS;
 }
@@ -293,6 +359,14 @@ struct xb_flood_ctx {
     __u32 skip;       /* port flags that keep a port from taking it */
     __u32 uplink;
     __u32 len;
+    /* VLAN filtering: the frame's VLAN (0: none, every port takes it as it is), its
+     * tag, and whether the skb carries that tag now (each copy is brought to its port's
+     * form before it is cloned). */
+    __u16 vid;
+    __u16 tci;
+    __be16 tpid;
+    __u8 tagged;
+    __u8 pad;
 };
 
 static long xb_flood_one(__u64 index, void *arg) {
@@ -305,6 +379,16 @@ static long xb_flood_one(__u64 index, void *arg) {
     if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need ||
         (p->flags & fc->skip))
         return 0;
+    if (fc->vid) {
+        const struct xb_vlan *v = xb_vlan_get(fc->vid);
+
+        if (!xb_vlan_member(v, slot))
+            return 0;
+        if (xb_vlan_skb_form(skb, &fc->tagged, !xb_vlan_untagged(v, slot), fc->tpid, fc->tci)) {
+            xb_count_drop(slot, XB_DROP_VLAN_TAG);
+            return 0;
+        }
+    }
     if (!xb_tc_fits(skb, p->mtu)) {
         xb_count_drop(slot, XB_DROP_TOO_BIG);
         return 0;
@@ -315,6 +399,8 @@ static long xb_flood_one(__u64 index, void *arg) {
         skb->mark = XB_SKB_MARK;
     if (bpf_clone_redirect(skb, p->ifindex, 0) == 0) {
         xb_count_tx(slot, fc->len);
+        if (fc->vid)
+            xb_vlan_count_tx(fc->vid, skb->len);
         if (xb_tap_without_reader(p))
             xb_count_drop(slot, XB_DROP_NO_READER);
     } else {
@@ -326,9 +412,12 @@ static long xb_flood_one(__u64 index, void *arg) {
 
 /* Clones skb to every port that takes this class of flood, except in_ifindex
  * (BPF_F_EXCLUDE_INGRESS's TC counterpart) unless it is a hairpin port, and, for a
- * frame from an isolated port (in_flags), the isolated ports. */
+ * frame from an isolated port (in_flags), the isolated ports; with VLAN filtering
+ * (vi->vid), only to the members of the frame's VLAN, each copy in its port's form.
+ * vi->tagged is left saying whether skb is tagged after the last copy. */
 static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class, __u32 in_ifindex,
-                                        __u32 in_flags, const struct xb_config *cfg) {
+                                        __u32 in_flags, const struct xb_config *cfg,
+                                        struct xb_vlan_in *vi) {
     struct xb_flood_ctx fc = {
         .skb = skb,
         .in_ifindex = in_flags & XB_PORT_HAIRPIN ? 0 : in_ifindex,
@@ -336,12 +425,27 @@ static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class
         .skip = in_flags & XB_PORT_ISOLATED,
         .uplink = cfg->uplink_ifindex,
         .len = skb->len,
+        .vid = vi->vid,
+        .tci = vi->tci,
+        .tpid = xb_vlan_tpid(cfg),
+        .tagged = vi->tagged,
     };
     __u32 n = cfg->max_slot;
 
     if (n > XB_MAX_PORTS)
         n = XB_MAX_PORTS;
     bpf_loop(n, xb_flood_one, &fc, 0);
+    vi->tagged = fc.tagged;
+}
+
+/* VLAN filtering: brings skb to the form port `slot` takes it in (untag: the VLAN is
+ * untagged there). Returns 0, or -1 (counted on that port) when a helper failed. */
+static __always_inline int xb_tc_vlan_form(struct __sk_buff *skb, struct xb_vlan_in *vi, int untag,
+                                           const struct xb_config *cfg, __u32 slot) {
+    if (!vi->vid || !xb_vlan_skb_form(skb, &vi->tagged, !untag, xb_vlan_tpid(cfg), vi->tci))
+        return 0;
+    xb_count_drop(slot, XB_DROP_VLAN_TAG);
+    return -1;
 }
 
 /* Makes the headers the parser reads linear (a GSO skb from a tap may not have them
@@ -362,6 +466,7 @@ static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f
 SEC("tc")
 int xb_tc_ingress(struct __sk_buff *skb) {
     __u32 ifindex = skb->ifindex;
+    struct xb_vlan_in vi = {};
     struct xb_decision d;
     struct xb_config *cfg;
     struct xb_frame f;
@@ -388,6 +493,16 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         xb_count_drop(slot, XB_DROP_PARSE);
         return TC_ACT_SHOT;
     }
+    if (xb_vlan_filtering(cfg)) {
+        if (xb_vlan_tc_classify(skb, &f, in->pvid, slot, cfg, &vi) != XB_VLAN_OK) {
+            xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
+            xb_count_drop(slot, XB_DROP_VLAN);
+            xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_VLAN);
+            return TC_ACT_SHOT;
+        }
+        if (vi.vid)
+            xb_vlan_count_rx(vi.vid, len);
+    }
 
     d.in_slot = slot;
     d.gen = gen;
@@ -409,6 +524,10 @@ int xb_tc_ingress(struct __sk_buff *skb) {
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
             return TC_ACT_SHOT;
         }
+        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, cfg, d.out_slot))
+            return TC_ACT_SHOT;
+        if (vi.vid)
+            xb_vlan_count_tx(vi.vid, skb->len);
         xb_count(slot, XB_CNT_FORWARDED);
         xb_count_tx(d.out_slot, len);
         if (d.out_no_reader)
@@ -424,13 +543,21 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         }
         xb_count(slot, XB_CNT_FLOODED);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, d.flood_class, ifindex, in->flags, cfg);
+        xb_tc_flood(skb, d.flood_class, ifindex, in->flags, cfg, &vi);
         if (!d.host_copy)
             return TC_ACT_SHOT; /* every port got its clone; the original is spent */
+        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, cfg, XB_HOST_SLOT))
+            return TC_ACT_SHOT;
+        if (vi.vid)
+            xb_vlan_count_tx(vi.vid, skb->len);
         xb_count(slot, XB_CNT_TO_HOST);
         return xb_tc_to_host(skb, cfg->uplink_ifindex, ifindex);
 
     default: /* XB_ACT_TO_HOST */
+        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, cfg, XB_HOST_SLOT))
+            return TC_ACT_SHOT;
+        if (vi.vid)
+            xb_vlan_count_tx(vi.vid, skb->len);
         xb_count(slot, XB_CNT_TO_HOST);
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_TO_HOST, 0);
         return xb_tc_to_host(skb, d.out_ifindex, ifindex);
@@ -455,11 +582,13 @@ int xb_tc_host(struct __sk_buff *skb) {
  * (broadcast, multicast, unknown unicast), as br0 would. Counted on the host slot. */
 SEC("tc")
 int xb_tc_egress(struct __sk_buff *skb) {
+    struct xb_vlan_in vi = {};
     struct xb_config *cfg;
     struct xb_fdb_val *dst;
     struct xb_frame f;
     __u32 uplink, len, out_slot;
     struct xb_port *out;
+    __u8 was_tagged;
 
     /* Switched onto the uplink by xbridge itself: not host traffic. */
     if (skb->mark == XB_SKB_MARK) {
@@ -483,14 +612,27 @@ int xb_tc_egress(struct __sk_buff *skb) {
     if (xb_link_local(f.dst.mac) > 0)
         return TC_ACT_OK;
 
+    /* VLAN filtering: the host is a member of the VLANs `vlan add dev host` gave it, and
+     * its untagged frames take its PVID. A frame on a VLAN the host is not a member of
+     * goes to the wire only, as the host sent it: the uplink is the host's own device. */
+    if (xb_vlan_filtering(cfg)) {
+        if (xb_vlan_tc_classify(skb, &f, cfg->host_pvid, XB_HOST_SLOT, cfg, &vi) != XB_VLAN_OK ||
+            !vi.vid)
+            return TC_ACT_OK;
+    }
+    was_tagged = vi.tagged;
+
     if (xb_is_group(f.dst.mac)) {
         __u32 flood_class = xb_is_broadcast(f.dst.mac) ? XB_FLOOD_BCAST : XB_FLOOD_MCAST;
 
         xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
         xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, flood_class, uplink, 0, cfg); /* the host is never isolated */
-        return TC_ACT_OK;
+        if (vi.vid)
+            xb_vlan_count_rx(vi.vid, len);
+        xb_tc_flood(skb, flood_class, uplink, 0, cfg, &vi); /* the host is never isolated */
+        /* The original goes on to the wire as the host sent it. */
+        return xb_tc_vlan_form(skb, &vi, !was_tagged, cfg, XB_HOST_SLOT) ? TC_ACT_SHOT : TC_ACT_OK;
     }
 
     dst = xb_fdb_find(&f.dst);
@@ -498,8 +640,10 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
         xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, XB_FLOOD_UCAST, uplink, 0, cfg);
-        return TC_ACT_OK;
+        if (vi.vid)
+            xb_vlan_count_rx(vi.vid, len);
+        xb_tc_flood(skb, XB_FLOOD_UCAST, uplink, 0, cfg, &vi);
+        return xb_tc_vlan_form(skb, &vi, !was_tagged, cfg, XB_HOST_SLOT) ? TC_ACT_SHOT : TC_ACT_OK;
     }
     if (dst->type == XB_FDB_LOCAL || dst->ifindex == uplink)
         return TC_ACT_OK; /* for the wire, or for the host itself */
@@ -516,6 +660,19 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_count_drop(out_slot, XB_DROP_TOO_BIG);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
         return TC_ACT_SHOT;
+    }
+    if (vi.vid) {
+        const struct xb_vlan *v = xb_vlan_get(vi.vid);
+
+        if (!xb_vlan_member(v, out_slot)) {
+            xb_count_drop(XB_HOST_SLOT, XB_DROP_VLAN);
+            xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_VLAN);
+            return TC_ACT_SHOT;
+        }
+        if (xb_tc_vlan_form(skb, &vi, xb_vlan_untagged(v, out_slot), cfg, out_slot))
+            return TC_ACT_SHOT;
+        xb_vlan_count_rx(vi.vid, len);
+        xb_vlan_count_tx(vi.vid, skb->len);
     }
     xb_count(XB_HOST_SLOT, XB_CNT_FORWARDED);
     xb_count_tx(out_slot, len);

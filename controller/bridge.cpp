@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "bridge.hpp"
+#include "vlan.hpp"
 
 #include "attach.hpp"
 #include "error.hpp"
@@ -245,6 +246,12 @@ void init_config(Datapath &dp, const UpOptions &opts) {
     c.xdp_max_len = 1514 + 4; // the ports set it (update_xdp_max_len)
     std::memset(c.name, 0, sizeof(c.name));
     std::memcpy(c.name, opts.name.data(), std::min(opts.name.size(), sizeof(c.name) - 1));
+    // The host is on VLAN 1 untagged, as br0 is by default; filtering is off unless asked.
+    vlan_host_defaults(dp);
+    c.vlan_proto = opts.vlan_protocol;
+    // Before the ports are added: each is prepared for it as it comes (add_port).
+    if (opts.vlan_filtering)
+        c.flags |= XB_CFG_VLAN_FILTERING;
 }
 
 // The host pair's MTU: the largest a veth takes, so that every frame XDP floods fits
@@ -294,8 +301,9 @@ void add_host_pair(Datapath &dp, Netlink &nl, uint32_t uplink_ifindex, Undo &und
     dp.config()->host_ifindex = static_cast<uint32_t>(a->ifindex);
     dp.config()->host_peer_ifindex = static_cast<uint32_t>(b->ifindex);
     undo.push([&dp] { dp.config()->host_ifindex = dp.config()->host_peer_ifindex = 0; });
+    // With the devmap egress program: VLAN filtering gives the host only its VLANs.
     for (MapId m : {MapId::FloodBcast, MapId::FloodMcast}) {
-        dp.devmap_set(m, XB_HOST_SLOT, static_cast<uint32_t>(a->ifindex), false);
+        dp.devmap_set(m, XB_HOST_SLOT, static_cast<uint32_t>(a->ifindex), true);
         undo.push([&dp, m] { dp.devmap_del(m, XB_HOST_SLOT); });
     }
 }
@@ -418,6 +426,13 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     p.mtu = li.mtu;
     std::memcpy(p.mac, li.mac.data(), 6);
     std::strncpy(p.name, li.name.c_str(), sizeof(p.name) - 1);
+    // A new port gets the kernel bridge's default VLAN (an absent port returning keeps
+    // its own: add_absent_port).
+    if (!want_slot) {
+        p.pvid = kDefaultPvid;
+        vlan_port_defaults(dp, slot);
+        undo.push([&dp, slot] { vlan_clear_slot(dp, slot); });
+    }
 
     // The uplink must hear frames for the guests' MACs, not only its own.
     if (uplink && !li.promisc()) {
@@ -471,6 +486,12 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     const std::string pin = dp.link_pin(p.ifindex);
     p.xdp_mode = xdp_attach(dp.prog(ProgId::XdpIngress), ifindex, li.name, mode, pin);
     undo.push([pin] { xdp_detach(pin); });
+    // VLAN filtering needs every tag where the XDP program can see it.
+    if (dp.config()->flags & XB_CFG_VLAN_FILTERING) {
+        vlan_rx_prepare(p);
+        if (p.ctl & XB_CTL_RXVLAN_OFF)
+            undo.push([p]() mutable { vlan_rx_restore(p); });
+    }
 
     dp.set_port(slot, p);
     undo.push([&dp, slot] {
@@ -506,10 +527,12 @@ void add_absent_port(Datapath &dp, Netlink &nl, const LinkInfo &li, const SlotPo
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &p, BPF_ANY);
     });
     add_port(dp, nl, li, uplink, created, mode, undo, kept.slot, kept.port.flags);
-    // Its storm limit is policy too, kept with the flags.
-    if (auto p = dp.port(kept.slot); p && kept.port.storm_pps) {
+    // Its storm limit and PVID are policy too, kept with the flags (and its VLANs, kept
+    // in vlan_members).
+    if (auto p = dp.port(kept.slot); p && (kept.port.storm_pps || kept.port.pvid)) {
         xb_port back = *p;
         back.storm_pps = kept.port.storm_pps;
+        back.pvid = kept.port.pvid;
         dp.set_port(kept.slot, back);
     }
 }
@@ -535,6 +558,7 @@ void forget_absent_ports(Datapath &dp) {
         xb_port empty{};
         uint32_t slot = sp.slot;
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &empty, BPF_ANY);
+        vlan_clear_slot(dp, slot);
     }
 }
 
@@ -984,11 +1008,16 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
     update_no_xdp_tx_count(dp);
     if (device_gone)
         return;
+    vlan_clear_slot(dp, slot);
 
     // Undo what adding the port changed on the device, if it is still the same one.
     auto li = nl.link(static_cast<int>(ifindex));
     if (!li || li->name != p->name)
         return;
+    if (p->ctl & XB_CTL_RXVLAN_OFF) {
+        xb_port restored = *p;
+        vlan_rx_restore(restored);
+    }
     if (p->ctl & XB_CTL_GRO_SET) {
         try {
             set_gro(li->name.c_str(), false);

@@ -31,6 +31,8 @@ struct UpOptions {
     uint32_t max_ports = XB_DEFAULT_MAX_PORTS;
     std::optional<uint32_t> ageing_sec;
     std::optional<uint32_t> max_learned;
+    bool vlan_filtering = false;     // a new bridge filters VLANs (`set vlan-filtering` later)
+    uint16_t vlan_protocol = 0x8100; // and its tag protocol
     // The options given that only shape a new bridge (--fdb-size, ...): refused for a
     // bridge that exists rather than silently ignored.
     std::vector<std::string> new_bridge_only;

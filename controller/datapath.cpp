@@ -29,8 +29,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
-    "fdb",   "fdb_cache", "flow_cache",  "ports",       "port_index",  "port_index_hi", "config",
-    "stats", "tx_ports",  "flood_ucast", "flood_mcast", "flood_bcast", "trace_rb",      "storm",
+    "fdb",      "fdb_cache", "flow_cache",   "ports",       "port_index",  "port_index_hi",
+    "config",   "stats",     "tx_ports",     "flood_ucast", "flood_mcast", "flood_bcast",
+    "trace_rb", "storm",     "vlan_members", "vlan_stats",
 };
 // A name missing from a table is a null pointer at its end.
 static_assert(kMapNames.back() != nullptr);
@@ -248,13 +249,15 @@ void check_layout(const std::string &bridge,
     }
 }
 
-// Maps a bridge made by an older build may lack: the flow cache and the storm guard's
-// buckets. Neither holds state worth keeping (its programs never read it, or it starts
-// full), so it is created empty and pinned: the bridge stays manageable - status,
-// down, and an upgrade to programs that use it.
+// Maps a bridge made by an older build may lack: the flow cache, the storm guard's
+// buckets and the VLAN tables. None holds state worth keeping (its programs never read
+// it, it starts full, or a bridge made before VLAN filtering has no VLANs), so it is
+// created empty and pinned: the bridge stays manageable - status, down, and an upgrade
+// to programs that use it.
 bool created_if_missing(size_t i) {
     const auto id = static_cast<MapId>(i);
-    return id == MapId::FlowCache || id == MapId::Storm;
+    return id == MapId::FlowCache || id == MapId::Storm || id == MapId::VlanMembers ||
+           id == MapId::VlanStats;
 }
 
 // Creates map `id` empty and pins it at pin. Returns the map's fd, or -1 with errno set.

@@ -34,6 +34,8 @@ enum class MapId {
     FloodBcast,
     TraceRb,
     Storm,
+    VlanMembers,
+    VlanStats,
     Count
 };
 // DevmapXmit and RedirectErr are optional: they need the kernel's BTF (tp_btf), and their

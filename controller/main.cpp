@@ -91,6 +91,7 @@ int run(int argc, char **argv) {
     cli::add_observe(app, cmds);
     cli::add_fdb(app, cmds);
     cli::add_policy(app, cmds);
+    cli::add_vlan(app, cmds);
     auto *version = app.add_subcommand("version", "Print the version");
     cmds.add(
         version,

@@ -245,4 +245,29 @@ void set_gro(const char *ifname, bool on) {
         throw_errno(fmt::format("cannot turn GRO {} on {}", on ? "on" : "off", ifname), err);
 }
 
+std::optional<bool> rxvlan_enabled(const char *ifname) {
+    ethtool_value v{};
+    v.cmd = ETHTOOL_GFLAGS;
+    if (ethtool(ifname, v) < 0)
+        return std::nullopt;
+    return (v.data & ETH_FLAG_RXVLAN) != 0;
+}
+
+void set_rxvlan(const char *ifname, bool on) {
+    ethtool_value v{};
+    v.cmd = ETHTOOL_GFLAGS;
+    int err = ethtool(ifname, v);
+    if (err == 0) {
+        v.cmd = ETHTOOL_SFLAGS;
+        v.data = on ? (v.data | ETH_FLAG_RXVLAN) : (v.data & ~uint32_t(ETH_FLAG_RXVLAN));
+        err = ethtool(ifname, v);
+    }
+    // A driver may take the request and keep the feature (a fixed one): read it back.
+    if (err == 0 && rxvlan_enabled(ifname) != on)
+        err = -EOPNOTSUPP;
+    if (err < 0)
+        throw_errno(fmt::format("cannot turn rx-vlan offload {} on {}", on ? "on" : "off", ifname),
+                    err);
+}
+
 } // namespace xb

@@ -50,4 +50,11 @@ std::optional<bool> gro_enabled(const char *ifname);
 // Throws Error naming the device when the setting cannot be changed.
 void set_gro(const char *ifname, bool on);
 
+// rx-vlan offload (ETH_FLAG_RXVLAN of ETHTOOL_GFLAGS / ETHTOOL_SFLAGS: the driver takes
+// 802.1Q tags out of received frames, where XDP cannot see them); nullopt where it cannot
+// be read. set_rxvlan throws Error naming the device when the setting cannot be changed
+// (a fixed feature included).
+std::optional<bool> rxvlan_enabled(const char *ifname);
+void set_rxvlan(const char *ifname, bool on);
+
 } // namespace xb

@@ -6,6 +6,7 @@
 #include "mac.hpp"
 #include "metrics.hpp"
 #include "trace.hpp"
+#include "vlan.hpp"
 
 #include <fmt/format.h>
 #include <unordered_map>
@@ -117,6 +118,11 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         {"hairpin", bool(p.flags & XB_PORT_HAIRPIN)},
         // Frames per second and CPU the port may bring in for flooding; 0: off.
         {"storm_limit", p.storm_pps},
+        // VLAN filtering: the PVID (0: none), and how the port's tags reach the bridge
+        // (vlan_rx_mode: in the frame at XDP, or left to TC where XDP cannot see them).
+        {"pvid", p.pvid},
+        {"vlan_rx", vlan_rx_mode(p)},
+        {"rxvlan_offload_off", bool(p.ctl & XB_CTL_RXVLAN_OFF)},
     };
 }
 
@@ -138,6 +144,9 @@ nlohmann::ordered_json status_json(Datapath &dp) {
         {"max_learned", c.max_learned},
         {"fdb_capacity", dp.fdb_capacity()},
         {"max_ports", c.max_ports},
+        {"vlan_filtering", bool(c.flags & XB_CFG_VLAN_FILTERING)},
+        {"vlan_protocol", vlan_protocol_name(c.vlan_proto)},
+        {"host_pvid", c.host_pvid},
         {"xdp_attach", "bpf_link"},
         {"metrics", format_metrics_addr({c.metrics_ip4, c.metrics_port})},
         {"trace", trace_active(c)},
@@ -157,6 +166,11 @@ void print_status(Datapath &dp, std::ostream &out) {
                        c.ageing_ns / 1000000000ull, c.n_learned, c.max_learned,
                        controller_alive(dp) ? fmt::format("running (pid {})", c.controller_pid)
                                             : std::string("not running"));
+    const bool filtering = c.flags & XB_CFG_VLAN_FILTERING;
+    if (filtering)
+        out << fmt::format("vlan filtering on ({}), host PVID {}\n",
+                           vlan_protocol_name(c.vlan_proto),
+                           c.host_pvid ? std::to_string(c.host_pvid) : std::string("none"));
     out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
                        "IFINDEX", "KIND", "MAC", "MTU", "XDP", "TX", "STATE", "CREATED", "FLAGS");
     auto ports = dp.ports();
@@ -169,6 +183,13 @@ void print_status(Datapath &dp, std::ostream &out) {
         std::string flags = port_flag_names(p.flags);
         if (p.storm_pps)
             flags += fmt::format(",storm-limit={}", p.storm_pps);
+        // With VLAN filtering: the PVID, and where the port's tags are read when XDP may
+        // not see them (vlan-rx=tc), or that xbridge turned rx-vlan offload off.
+        if (filtering) {
+            flags += fmt::format(",pvid={}", p.pvid ? std::to_string(p.pvid) : "none");
+            if (vlan_rx_mode(p) != "frame")
+                flags += ",vlan-rx=" + vlan_rx_mode(p);
+        }
         out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
                            gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),
                            format_mac(p.mac), p.mtu, gone ? "-" : xdp_mode_name(p.xdp_mode),
@@ -208,6 +229,8 @@ void print_fdb(const Datapath &dp, const FdbFilter &filter, bool json, std::ostr
         if (filter.ifindex && e.val.ifindex != *filter.ifindex)
             return;
         if (filter.dynamic_only && e.val.type != XB_FDB_DYNAMIC)
+            return;
+        if (filter.vlan && e.key.vlan != *filter.vlan)
             return;
         const bool dynamic = e.val.type == XB_FDB_DYNAMIC;
         const uint64_t age =

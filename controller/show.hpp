@@ -23,6 +23,7 @@ void print_status(Datapath &dp, std::ostream &out);
 struct FdbFilter {
     std::optional<uint32_t> ifindex; // only this port
     bool dynamic_only = false;
+    std::optional<uint16_t> vlan; // only this VLAN
 };
 // Streams the FDB: one entry at a time, never the whole table in memory.
 void print_fdb(const Datapath &dp, const FdbFilter &filter, bool json, std::ostream &out);

@@ -4,6 +4,7 @@
 #include "error.hpp"
 #include "fdb.hpp"
 #include "show.hpp"
+#include "vlan.hpp"
 
 #include <array>
 #include <cerrno>
@@ -37,7 +38,8 @@ constexpr std::array<Named, XB_CNT_MAX> kCounters = {{
 
 constexpr std::array<const char *, XB_DROP_MAX> kDrops = {
     nullptr,     "parse",   "bad_src", "same_port", "locked",   "port_down", "redirect",
-    "no_reader", "no_host", "pause",   "too_big",   "isolated", "storm",
+    "no_reader", "no_host", "pause",   "too_big",   "isolated", "storm",     "vlan",
+    nullptr,     nullptr,   nullptr,   nullptr,     nullptr,    nullptr,     "vlan_tag",
 };
 
 } // namespace
@@ -231,6 +233,25 @@ std::string prometheus_text(Datapath &dp) {
          "# TYPE xbridge_ageing_time_seconds gauge\n";
     o << fmt::format("xbridge_ageing_time_seconds{{bridge=\"{}\"}} {}\n", br,
                      cfg.ageing_ns / 1000000000ull);
+    // Per VLAN, the VLANs in use only (a member, or counted): not 4094 series of zeros.
+    const auto vlans = vlan_counters(dp);
+    const struct {
+        const char *name, *help;
+        __u64 xb_vlan_stats::*field;
+    } vc[] = {
+        {"rx_packets", "Frames the bridge took in on the VLAN", &xb_vlan_stats::rx_packets},
+        {"rx_bytes", "Bytes the bridge took in on the VLAN", &xb_vlan_stats::rx_bytes},
+        {"tx_packets", "Frames sent on the VLAN, flood copies included",
+         &xb_vlan_stats::tx_packets},
+        {"tx_bytes", "Bytes sent on the VLAN", &xb_vlan_stats::tx_bytes},
+    };
+    for (const auto &v : vc) {
+        o << fmt::format("# HELP xbridge_vlan_{}_total {}.\n", v.name, v.help);
+        o << fmt::format("# TYPE xbridge_vlan_{}_total counter\n", v.name);
+        for (const auto &c : vlans)
+            o << fmt::format("xbridge_vlan_{}_total{{bridge=\"{}\",vlan=\"{}\"}} {}\n", v.name, br,
+                             c.vid, c.s.*v.field);
+    }
     o << "# HELP xbridge_port_up Whether the port is operationally up (1) or not (0).\n"
          "# TYPE xbridge_port_up gauge\n";
     for (const auto &sp : dp.ports())

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "mac.hpp"
+#include "vlan.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
@@ -37,7 +38,7 @@ void add_lifecycle(CLI::App &app, Commands &cmds); // up, down, restart, upgrade
 void add_observe(CLI::App &app, Commands &cmds);   // status, stats, trace
 void add_fdb(CLI::App &app, Commands &cmds);       // fdb show/add/del/flush
 void add_policy(CLI::App &app, Commands &cmds);    // set, port set
-void add_version(CLI::App &app, Commands &cmds);
+void add_vlan(CLI::App &app, Commands &cmds);      // vlan add/del/show
 
 // Helpers shared by the groups. Each throws Error with one line naming the cause.
 void require_bpf();
@@ -46,5 +47,7 @@ CLI::Option *add_name_option(CLI::App *sub, std::string &name);
 uint32_t number_option(const std::string &what, const std::string &s, long long min, long long max);
 Mac mac_option(const std::string &s);
 uint16_t vlan_option(const std::string &s);
+// stats --vlan: per-VLAN counters (cli/vlan.cpp).
+void print_vlan_counters(const std::vector<VlanCounters> &rows, bool json, std::ostream &out);
 
 } // namespace xb::cli

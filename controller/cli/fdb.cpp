@@ -17,7 +17,7 @@ namespace xb::cli {
 namespace {
 
 struct FdbArgs {
-    std::string name = kDefaultBridge, port, vlan, mac;
+    std::string name = kDefaultBridge, port, vlan, mac, show_vlan;
     std::vector<std::string> entry; // MAC dev PORT
     bool json = false, dynamic_only = false;
 };
@@ -58,11 +58,14 @@ void add_fdb(CLI::App &app, Commands &cmds) {
     add_name_option(show, a->name);
     show->add_option("--port", a->port, "Only this port's entries");
     show->add_flag("--json", a->json, "JSON output");
+    show->add_option("--vlan", a->show_vlan, "Only this VLAN's entries");
     cmds.add(show, [a] {
         Datapath dp = open_bridge(a->name);
         FdbFilter filter;
         if (!a->port.empty())
             filter.ifindex = dp.require_port(a->port).port.ifindex;
+        if (!a->show_vlan.empty())
+            filter.vlan = vlan_option(a->show_vlan);
         print_fdb(dp, filter, a->json, std::cout);
         return 0;
     });

@@ -8,6 +8,7 @@
 #include "netlink.hpp"
 #include "options.hpp"
 #include "tap.hpp"
+#include "vlan.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -24,7 +25,7 @@ namespace {
 struct UpArgs {
     UpOptions upo;
     std::string uplink, xdp_mode = "auto", tap_user, tap_group, tap_queues, fdb_size, ageing,
-                        max_learned, max_ports, metrics;
+                        max_learned, max_ports, metrics, vlan_protocol;
     bool foreground = false;
 };
 
@@ -42,10 +43,11 @@ int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foregro
     std::unique_ptr<MetricsServer> server;
     std::optional<Datapath> existing = Datapath::open(upo.name);
     if (existing && !upo.new_bridge_only.empty())
-        throw Error(fmt::format("bridge {} exists: {} only shape a new bridge (`xbridge set` "
-                                "changes ageing-time and max-learned)",
-                                upo.name, fmt::join(upo.new_bridge_only, ", ")),
-                    EEXIST);
+        throw Error(
+            fmt::format("bridge {} exists: {} only shape a new bridge (`xbridge set` "
+                        "changes ageing-time, max-learned, vlan-filtering and vlan-protocol)",
+                        upo.name, fmt::join(upo.new_bridge_only, ", ")),
+            EEXIST);
     const bool need_controller = !existing || !controller_alive(*existing);
     if (existing && !need_controller && maddr && !foreground) {
         const MetricsAddr cur{existing->config()->metrics_ip4, existing->config()->metrics_port};
@@ -133,6 +135,17 @@ int run_up(UpArgs &a) {
           std::pair{"--ageing-time", &a.ageing}, std::pair{"--max-learned", &a.max_learned}})
         if (!given->empty())
             upo.new_bridge_only.emplace_back(opt);
+    if (!a.vlan_protocol.empty()) {
+        auto proto = parse_vlan_protocol(a.vlan_protocol);
+        if (!proto)
+            throw Error(
+                fmt::format("--vlan-protocol: '{}' is not 802.1q or 802.1ad", a.vlan_protocol),
+                EINVAL);
+        upo.vlan_protocol = *proto;
+        upo.new_bridge_only.emplace_back("--vlan-protocol");
+    }
+    if (upo.vlan_filtering)
+        upo.new_bridge_only.emplace_back("--vlan-filtering");
     std::optional<MetricsAddr> maddr;
     if (!a.metrics.empty()) {
         maddr = parse_metrics_addr(a.metrics);
@@ -165,6 +178,9 @@ void add_up(CLI::App &app, Commands &cmds) {
                    fmt::format("Serve /metrics on ADDR:PORT, or off (default 127.0.0.1:{})",
                                kDefaultMetricsPort));
     up->add_flag("--foreground", a->foreground, "Run the controller here, logging to stderr");
+    up->add_flag("--vlan-filtering", a->upo.vlan_filtering,
+                 "Filter VLANs as the kernel bridge's vlan_filtering 1 (`xbridge vlan`)");
+    up->add_option("--vlan-protocol", a->vlan_protocol, "802.1q (default) or 802.1ad");
     up->add_option("ports", a->upo.ports, "Ports: existing devices, or taps to create");
     cmds.add(up, [a] { return run_up(*a); });
 }

@@ -57,7 +57,7 @@ struct StatusArgs {
 
 struct StatsArgs {
     std::string name = kDefaultBridge, port, watch;
-    bool json = false, prometheus = false;
+    bool json = false, prometheus = false, vlan = false;
 };
 
 struct TraceArgs {
@@ -69,6 +69,10 @@ int run_stats(const StatsArgs &a) {
     Datapath dp = open_bridge(a.name);
     const std::optional<std::string> only =
         a.port.empty() ? std::nullopt : std::optional<std::string>(a.port);
+    if (a.vlan) {
+        print_vlan_counters(vlan_counters(dp), a.json, std::cout);
+        return 0;
+    }
     if (!a.watch.empty())
         return stats_watch(dp, only, number_option("--watch", a.watch, 1, 3600));
     if (a.prometheus)
@@ -120,6 +124,7 @@ void add_observe(CLI::App &app, Commands &cmds) {
     auto *stats_json = stats->add_flag("--json", sa->json, "JSON output");
     stats->add_flag("--prometheus", sa->prometheus, "Prometheus text format")->excludes(stats_json);
     stats->add_option("--watch", sa->watch, "Redisplay every SECONDS with rates");
+    stats->add_flag("--vlan", sa->vlan, "Per-VLAN counters (the VLANs in use)");
     cmds.add(stats, [sa] { return run_stats(*sa); });
 
     auto ta = std::make_shared<TraceArgs>();

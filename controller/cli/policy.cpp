@@ -5,6 +5,7 @@
 #include "cli/cli.hpp"
 #include "error.hpp"
 #include "options.hpp"
+#include "vlan.hpp"
 
 #include <cerrno>
 #include <fmt/format.h>
@@ -39,8 +40,20 @@ int run_set(const SetArgs &a) {
         const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
         const uint32_t n = number_option("max-learned", a.value, 0, cap);
         dp.config()->max_learned = n ? n : cap;
+    } else if (a.setting == "vlan-filtering" || a.setting == "vlan_filtering") {
+        if (a.value != "on" && a.value != "off" && a.value != "1" && a.value != "0")
+            throw Error(fmt::format("vlan-filtering: '{}' is not on or off", a.value), EINVAL);
+        set_vlan_filtering(dp, a.value == "on" || a.value == "1");
+    } else if (a.setting == "vlan-protocol" || a.setting == "vlan_protocol") {
+        auto proto = parse_vlan_protocol(a.value);
+        if (!proto)
+            throw Error(fmt::format("vlan-protocol: '{}' is not 802.1q or 802.1ad", a.value),
+                        EINVAL);
+        set_vlan_protocol(dp, *proto);
     } else {
-        throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned)", a.setting),
+        throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned, "
+                                "vlan-filtering, vlan-protocol)",
+                                a.setting),
                     EINVAL);
     }
     return 0;
@@ -77,9 +90,12 @@ int run_port_set(const PortSetArgs &a) {
 
 void add_policy(CLI::App &app, Commands &cmds) {
     auto sa = std::make_shared<SetArgs>();
-    auto *set = app.add_subcommand("set", "Change a running bridge: ageing-time S, max-learned N");
+    auto *set = app.add_subcommand("set", "Change a running bridge: ageing-time S, max-learned N, "
+                                          "vlan-filtering on|off, vlan-protocol 802.1q|802.1ad");
     add_name_option(set, sa->name);
-    set->add_option("setting", sa->setting, "ageing-time or max-learned")->required();
+    set->add_option("setting", sa->setting,
+                    "ageing-time, max-learned, vlan-filtering or vlan-protocol")
+        ->required();
     set->add_option("value", sa->value, "New value")->required();
     cmds.add(set, [sa] { return run_set(*sa); });
 

@@ -75,6 +75,11 @@ enum xb_port_flags {
                                     * it: shown by status, never a forwarding condition */
     XB_PORT_ISOLATED = 1u << 7,    /* reaches only ports that are not isolated (and the host) */
     XB_PORT_HAIRPIN = 1u << 8,     /* frames may go back out of the port they came in on */
+    /* VLAN filtering: a tag may reach this port's XDP program stripped into the frame's
+     * metadata (a veth's peer sends with tx-vlan offload; a NIC whose rx-vlan offload
+     * could not be turned off), so a frame that looks untagged there is left to the TC
+     * hook, which sees the tag (skb vlan_tci). Set by the controller. */
+    XB_PORT_VLAN_HIDDEN = 1u << 14,
 };
 
 #define XB_PORT_DEFAULT_FLAGS                                                                      \
@@ -94,6 +99,8 @@ enum xb_port_ctl {
                                       * ndo_xdp_xmit; a veth whose peer has no NAPI): it is
                                       * in no devmap, and frames for it take the TC path */
     XB_CTL_GRO_SET = 1u << 7,        /* xbridge turned GRO on; turned off again on removal */
+    XB_CTL_RXVLAN_OFF = 1u << 9,     /* xbridge turned rx-vlan offload off (VLAN filtering, so
+                                      * that XDP sees every tag); turned on again on removal */
 };
 
 enum xb_xdp_mode {
@@ -132,13 +139,22 @@ struct xb_port {
      * for flooding (broadcast, multicast, unknown unicast); over it they are dropped
      * (XB_DROP_STORM). 0: no limit. */
     __u32 storm_pps;
-    __u8 reserved[20];
+    /* VLAN filtering: the VLAN an untagged or priority-tagged frame from this port
+     * belongs to (1-4094; 0: none, such frames are dropped). Membership and untagged
+     * egress live in map vlan_members. */
+    __u16 pvid;
+    __u8 vlan_pad[2];
+    __u8 reserved[16];
 };
 
 enum xb_config_flags {
     XB_CFG_TRACE = 1u << 0,      /* a trace session runs: emit events until trace_until_ns */
     XB_CFG_TRACE_PORT = 1u << 1, /* ... only for trace_ifindex */
     XB_CFG_TRACE_MAC = 1u << 2,  /* ... only when src or dst is trace_mac */
+    /* VLAN filtering, as the kernel bridge's vlan_filtering 1: frames are classified into
+     * a VLAN (tag or PVID), admitted, learned, forwarded and flooded per VLAN, and tagged
+     * or untagged per egress port (map vlan_members). Off: tags pass untouched. */
+    XB_CFG_VLAN_FILTERING = 1u << 3,
 };
 
 /* Bridge-wide settings and state (map "config", one element, mmapable so that the
@@ -181,7 +197,12 @@ struct xb_config {
      * leaves XDP for the TC hook, which clones it to every port (a devmap broadcast
      * would skip such a port without a word). */
     __u32 n_no_xdp_tx;
-    __u8 reserved[8];
+    /* VLAN filtering: the bridge's tag protocol, host order (0x8100 802.1Q, or 0x88a8
+     * 802.1ad; 0 reads as 0x8100), and the host's PVID: the VLAN of the untagged frames
+     * the host sends through the uplink (0: none, they reach no port). */
+    __u16 vlan_proto;
+    __u16 host_pvid;
+    __u8 reserved[4];
 };
 
 /* Per-port counters (map "stats", per-CPU array indexed by slot). */
@@ -216,6 +237,9 @@ enum xb_drop_reason {
     XB_DROP_TOO_BIG = 10,  /* longer than the target port's MTU (and not GSO) */
     XB_DROP_ISOLATED = 11, /* unicast from an isolated port to another isolated port */
     XB_DROP_STORM = 12,    /* a flood over the ingress port's storm limit (a loop?) */
+    XB_DROP_VLAN = 13,     /* VLAN filtering: untagged without a PVID, a VLAN the ingress
+                            * port is not a member of, or a destination port that is not */
+    XB_DROP_VLAN_TAG = 20, /* VLAN filtering: a tag could not be added or removed */
     XB_DROP_MAX = 32,
 };
 
@@ -271,7 +295,8 @@ struct xb_flow_ent {
     __u16 out_slot;
     __u8 to_tap_from_nontap; /* TCP data is left to GRO (see xb_xdp_ingress) */
     __u8 valid;
-    __u8 pad[2];
+    __u8 vlan_untag; /* VLAN filtering: the VLAN is untagged on out_slot */
+    __u8 pad;
 };
 
 /* The storm guard's token bucket of one port on one CPU (map "storm", per-CPU array
@@ -281,6 +306,26 @@ struct xb_flow_ent {
 struct xb_storm_bucket {
     __u64 last_ns;   /* bpf_ktime_get_ns() at the last frame */
     __u64 budget_ns; /* saved-up time, at most max(XB_STORM_BURST_NS, one frame's cost) */
+};
+
+/* VLAN filtering (map "vlan_members", an array indexed by VID 0-4095): which port slots
+ * are members of the VLAN and which of them send it untagged, as bitmaps of slots. Slot
+ * XB_HOST_SLOT is the host (`xbridge vlan add dev host ...`): the VLANs the host hears
+ * through the uplink, and which it hears untagged. */
+#define XB_VLAN_N 4096
+#define XB_VLAN_WORDS (XB_MAX_PORTS / 64)
+struct xb_vlan {
+    __u64 member[XB_VLAN_WORDS];
+    __u64 untagged[XB_VLAN_WORDS];
+};
+
+/* Per-VLAN counters (map "vlan_stats", per-CPU array indexed by VID): frames admitted
+ * into the VLAN, and copies sent out of a port (or to the host) on it. */
+struct xb_vlan_stats {
+    __u64 rx_packets;
+    __u64 rx_bytes;
+    __u64 tx_packets;
+    __u64 tx_bytes;
 };
 
 /* Context of the ageing sweep program (xb_fdb_sweep), run by the controller with
@@ -326,5 +371,10 @@ XB_STATIC_ASSERT(sizeof(struct xb_sweep_ctx) == 32, "xb_sweep_ctx");
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_cache_ent) == 32, "xb_fdb_cache_ent");
 XB_STATIC_ASSERT(sizeof(struct xb_flow_ent) == 40, "xb_flow_ent");
 XB_STATIC_ASSERT(sizeof(struct xb_storm_bucket) == 16, "xb_storm_bucket");
+XB_STATIC_ASSERT(sizeof(struct xb_vlan) == 64, "xb_vlan");
+XB_STATIC_ASSERT(sizeof(struct xb_vlan_stats) == 32, "xb_vlan_stats");
+XB_STATIC_ASSERT(__builtin_offsetof(struct xb_port, pvid) == 44, "xb_port: pvid in reserved[0,4)");
+XB_STATIC_ASSERT(__builtin_offsetof(struct xb_config, vlan_proto) == 120,
+                 "xb_config: VLAN fields in reserved[0,4)");
 
 #endif /* XBRIDGE_ABI_H */

@@ -72,6 +72,17 @@ Frame eth_frame(const std::string &dst, const std::string &src, uint16_t etherty
     return f;
 }
 
+Frame push_tag(const Frame &f, uint16_t tpid, uint16_t tci) {
+    Frame t;
+    t.bytes.assign(f.bytes.begin(), f.bytes.begin() + 12);
+    for (uint16_t w : {tpid, tci}) {
+        t.bytes.push_back(uint8_t(w >> 8));
+        t.bytes.push_back(uint8_t(w));
+    }
+    t.bytes.insert(t.bytes.end(), f.bytes.begin() + 12, f.bytes.end());
+    return t;
+}
+
 void BridgeTest::SetUpTestSuite() {}
 
 void BridgeTest::SetUp() {
@@ -134,7 +145,7 @@ uint32_t BridgeTest::slot_of(int port) const {
     return sp ? sp->slot : 0;
 }
 
-int BridgeTest::run_xdp(int port, const Frame &f) {
+int BridgeTest::run_xdp(int port, const Frame &f, Frame *result) {
     xdp_md ctx{};
     ctx.ingress_ifindex = ifindex_[port];
     ctx.data_end = uint32_t(f.bytes.size());
@@ -144,11 +155,13 @@ int BridgeTest::run_xdp(int port, const Frame &f) {
                 .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
     int err = bpf_prog_test_run_opts(dp_->prog(xb::ProgId::XdpIngress), &opts);
     EXPECT_EQ(err, 0) << "bpf_prog_test_run_opts (xdp): " << std::strerror(errno);
+    if (result && !err)
+        result->bytes.assign(out.begin(), out.begin() + opts.data_size_out);
     return err ? -1 : int(opts.retval);
 }
 
 int BridgeTest::run_skb(int prog_fd, int ifindex, const Frame &f, uint32_t mark, uint32_t *mark_out,
-                        bool refusal_ok) {
+                        bool refusal_ok, Frame *result) {
     __sk_buff ctx{};
     ctx.ifindex = ifindex;
     ctx.mark = mark;
@@ -164,15 +177,19 @@ int BridgeTest::run_skb(int prog_fd, int ifindex, const Frame &f, uint32_t mark,
     EXPECT_EQ(err, 0) << "bpf_prog_test_run_opts (tc): " << std::strerror(errno);
     if (mark_out)
         *mark_out = ctx_out.mark;
+    if (result && !err)
+        result->bytes.assign(out.begin(), out.begin() + opts.data_size_out);
     return err ? -1 : int(opts.retval);
 }
 
-int BridgeTest::run_tc_ingress(int port, const Frame &f, uint32_t mark, uint32_t *mark_out) {
-    return run_skb(dp_->prog(xb::ProgId::TcIngress), ifindex_[port], f, mark, mark_out);
+int BridgeTest::run_tc_ingress(int port, const Frame &f, uint32_t mark, uint32_t *mark_out,
+                               Frame *out) {
+    return run_skb(dp_->prog(xb::ProgId::TcIngress), ifindex_[port], f, mark, mark_out, false, out);
 }
 
-int BridgeTest::run_tc_egress(int port, const Frame &f, uint32_t mark, uint32_t *mark_out) {
-    return run_skb(dp_->prog(xb::ProgId::TcEgress), ifindex_[port], f, mark, mark_out);
+int BridgeTest::run_tc_egress(int port, const Frame &f, uint32_t mark, uint32_t *mark_out,
+                              Frame *out) {
+    return run_skb(dp_->prog(xb::ProgId::TcEgress), ifindex_[port], f, mark, mark_out, false, out);
 }
 
 int BridgeTest::run_tc_host(const Frame &f, uint32_t *mark_out) {

@@ -34,6 +34,9 @@ struct Frame {
 // Ethernet frame: dst, src, optional 802.1Q tag, ethertype, payload padded to 60 bytes.
 Frame eth_frame(const std::string &dst, const std::string &src, uint16_t ethertype = 0x0800,
                 std::optional<uint16_t> vlan = std::nullopt, size_t len = 60);
+// The same with a tag of any protocol (tpid), whole TCI (priority and VID), outside `f`'s
+// tags.
+Frame push_tag(const Frame &f, uint16_t tpid, uint16_t tci);
 
 class BridgeTest : public ::testing::Test {
   protected:
@@ -45,9 +48,12 @@ class BridgeTest : public ::testing::Test {
     int ifindex(int port) const { return ifindex_[port]; }
     uint32_t slot_of(int port) const;
 
-    int run_xdp(int port, const Frame &f);
-    int run_tc_ingress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr);
-    int run_tc_egress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr);
+    // `out`, when given, receives the frame as the program left it.
+    int run_xdp(int port, const Frame &f, Frame *out = nullptr);
+    int run_tc_ingress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr,
+                       Frame *out = nullptr);
+    int run_tc_egress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr,
+                      Frame *out = nullptr);
     // The host pair's TC program, on the pair's receiving end.
     int run_tc_host(const Frame &f, uint32_t *mark_out = nullptr);
 
@@ -77,7 +83,7 @@ class BridgeTest : public ::testing::Test {
 
   private:
     int run_skb(int prog_fd, int ifindex, const Frame &f, uint32_t mark, uint32_t *mark_out,
-                bool refusal_ok = false);
+                bool refusal_ok = false, Frame *out = nullptr);
 };
 
 // The same bridge without a host port (`--uplink none`).
