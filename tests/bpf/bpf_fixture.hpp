@@ -49,7 +49,7 @@ class BridgeTest : public ::testing::Test {
     uint32_t slot_of(int port) const;
 
     // `out`, when given, receives the frame as the program left it.
-    int run_xdp(int port, const Frame &f, Frame *out = nullptr);
+    int run_xdp(int port, const Frame &f, Frame *result = nullptr);
     int run_tc_ingress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr,
                        Frame *out = nullptr);
     int run_tc_egress(int port, const Frame &f, uint32_t mark = 0, uint32_t *mark_out = nullptr,
@@ -83,7 +83,7 @@ class BridgeTest : public ::testing::Test {
 
   private:
     int run_skb(int prog_fd, int ifindex, const Frame &f, uint32_t mark, uint32_t *mark_out,
-                bool refusal_ok = false, Frame *out = nullptr);
+                bool refusal_ok = false, Frame *result = nullptr);
 };
 
 // The same bridge without a host port (`--uplink none`).
