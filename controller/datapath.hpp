@@ -34,6 +34,11 @@ enum class MapId {
     FloodBcast,
     TraceRb,
     Storm,
+    PolicyIp4,
+    PolicyIp6,
+    PolicyState,
+    PolicyRate,
+    PolicyFlap,
     Count
 };
 // DevmapXmit and RedirectErr are optional: they need the kernel's BTF (tp_btf), and their

@@ -7,12 +7,14 @@
 #include "fdb.hpp"
 #include "netlink.hpp"
 #include "options.hpp"
+#include "policy.hpp"
 #include "show.hpp"
 #include "stats.hpp"
 #include "trace.hpp"
 
 #include <CLI/CLI.hpp>
 #include <bpf/libbpf.h>
+#include <algorithm>
 #include <cerrno>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -225,6 +227,68 @@ std::optional<std::string> unknown_command(CLI::App &app, int argc, char **argv)
     return std::nullopt;
 }
 
+// ---- port policy (issue 23): one block, for the lead to move into controller/cli/ ----
+
+bool is_policy_setting(const std::string &s) {
+    return s == "rate-limit" || s == "rate_limit" || s == "allowed-ip" || s == "allowed_ip" ||
+           s == "bpdu-guard" || s == "bpdu_guard" || s == "dhcp-server" || s == "dhcp_server";
+}
+
+// port set PORT rate-limit RATE [burst N] | off; allowed-ip LIST | none; bpdu-guard
+// on|off|reset; dhcp-server on|off. Parsed whole before the bridge is touched.
+int port_set_policy(const std::string &bridge, const std::vector<std::string> &args) {
+    const std::string &port = args[0];
+    std::string setting = args[1];
+    std::replace(setting.begin(), setting.end(), '_', '-');
+    const auto one_value = [&] {
+        if (args.size() != 3)
+            throw Error(fmt::format("port set {} {}: takes one value", port, setting), EINVAL);
+    };
+    const auto on_off = [&](const std::string &v, bool reset_ok) {
+        if (v != "on" && v != "off" && !(reset_ok && v == "reset"))
+            throw Error(fmt::format("port set {} {}: '{}' is not on{} or off", port, setting, v,
+                                    reset_ok ? ", reset" : ""),
+                        EINVAL);
+    };
+    if (setting == "rate-limit") {
+        std::optional<RateLimit> r;
+        if (args[2] == "off") {
+            one_value();
+        } else if (args.size() == 3) {
+            r = parse_rate_limit(args[2], std::nullopt);
+        } else if (args.size() == 5 && args[3] == "burst") {
+            r = parse_rate_limit(args[2], args[4]);
+        } else {
+            throw Error(fmt::format("port set {} rate-limit: RATE [burst N], or off", port),
+                        EINVAL);
+        }
+        BridgeLock lock;
+        Datapath dp = open_bridge(bridge);
+        set_port_rate_limit(dp, port, r);
+        return 0;
+    }
+    one_value();
+    if (setting == "allowed-ip") {
+        const AllowedIps ips = parse_allowed_ips(args[2]);
+        BridgeLock lock;
+        Datapath dp = open_bridge(bridge);
+        set_port_allowed_ips(dp, port, ips);
+        return 0;
+    }
+    on_off(args[2], setting == "bpdu-guard");
+    BridgeLock lock;
+    Datapath dp = open_bridge(bridge);
+    if (args[2] == "reset") {
+        if (!reset_bpdu_guard(dp, port))
+            std::cerr << fmt::format("xbridge: port {} was not blocked\n", port);
+        return 0;
+    }
+    set_port_policy_flag(dp, port,
+                         setting == "bpdu-guard" ? XB_PORT_BPDU_GUARD : XB_PORT_DHCP_SERVER,
+                         args[2] == "on");
+    return 0;
+}
+
 } // namespace
 
 static int run(int argc, char **argv) {
@@ -318,12 +382,14 @@ static int run(int argc, char **argv) {
     auto *port_set = port_cmd->add_subcommand(
         "set",
         "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated, "
-        "hairpin), or port set PORT storm-limit PPS (0: off)");
+        "hairpin, bpdu-guard, dhcp-server), port set PORT storm-limit PPS (0: off), port set "
+        "PORT rate-limit RATE [burst N] | off, port set PORT allowed-ip IP[,IP...] | none, port "
+        "set PORT bpdu-guard reset");
     std::vector<std::string> port_args;
     port_set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    port_set->add_option("args", port_args, "PORT FLAG on|off, or PORT storm-limit PPS")
+    port_set->add_option("args", port_args, "PORT FLAG on|off, or PORT SETTING VALUE...")
         ->required()
-        ->expected(3);
+        ->expected(3, 5);
 
     auto *stats = app.add_subcommand("stats", "Per-port counters");
     bool prometheus = false;
@@ -534,6 +600,12 @@ static int run(int argc, char **argv) {
             }
             return 0;
         }
+        // Port policy (issue 23): rate-limit, allowed-ip, bpdu-guard, dhcp-server.
+        if (port_set->parsed() && is_policy_setting(port_args[1]))
+            return port_set_policy(name, port_args);
+        if (port_set->parsed() && port_args.size() != 3)
+            throw Error(fmt::format("port set {} {}: takes one value", port_args[0], port_args[1]),
+                        EINVAL);
         if (port_set->parsed() &&
             (port_args[1] == "storm-limit" || port_args[1] == "storm_limit")) {
             const uint32_t pps = number_option("storm-limit", port_args[2], 0, kMaxStormPps);
@@ -546,7 +618,8 @@ static int run(int argc, char **argv) {
             auto flag = parse_port_flag(port_args[1]);
             if (!flag)
                 throw Error(fmt::format("unknown port flag '{}' (learning, flood, mcast-flood, "
-                                        "bcast-flood, locked, isolated, hairpin, storm-limit)",
+                                        "bcast-flood, locked, isolated, hairpin, storm-limit, "
+                                        "rate-limit, allowed-ip, bpdu-guard, dhcp-server)",
                                         port_args[1]),
                             EINVAL);
             if (port_args[2] != "on" && port_args[2] != "off")

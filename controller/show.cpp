@@ -5,8 +5,10 @@
 #include "fdb.hpp"
 #include "mac.hpp"
 #include "metrics.hpp"
+#include "policy.hpp"
 #include "trace.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <unordered_map>
 
@@ -78,9 +80,41 @@ std::string uplink_name(Datapath &dp) {
     return p ? p->port.name : fmt::format("ifindex {}", up);
 }
 
-nlohmann::ordered_json port_json(const SlotPort &sp) {
+nlohmann::ordered_json policy_json(const Datapath &dp, const SlotPort &sp) {
     const xb_port &p = sp.port;
+    const auto rate = port_rate_limit(p);
+    const auto blocked = port_blocked(dp, sp.slot);
+    nlohmann::ordered_json ips = nlohmann::ordered_json::array();
+    if (p.flags & XB_PORT_SPOOF_CHECK) {
+        const std::string list = format_allowed_ips(port_allowed_ips(dp, sp.slot));
+        size_t pos = 0;
+        while (pos < list.size()) {
+            const size_t comma = std::min(list.find(',', pos), list.size());
+            ips.push_back(list.substr(pos, comma - pos));
+            pos = comma + 1;
+        }
+    }
     return {
+        // The port's frames go through the qdisc someone installed on it (the TC path).
+        {"shaped", bool(p.ctl & XB_CTL_SHAPED)},
+        {"rate_limit", rate ? nlohmann::ordered_json{{"rate", rate->rate},
+                                                     {"unit", rate->bytes ? "bytes" : "frames"},
+                                                     {"burst", rate->burst},
+                                                     {"text", format_rate_limit(*rate)}}
+                            : nlohmann::ordered_json(nullptr)},
+        // null: no address check; else the only source addresses the port may use.
+        {"allowed_ip", (p.flags & XB_PORT_SPOOF_CHECK) ? ips : nlohmann::ordered_json(nullptr)},
+        {"dhcp_server", bool(p.flags & XB_PORT_DHCP_SERVER)},
+        {"bpdu_guard", bool(p.flags & XB_PORT_BPDU_GUARD)},
+        {"blocked", blocked ? nlohmann::ordered_json{{"reason", "bpdu"},
+                                                     {"from", format_mac(blocked->bpdu_src)}}
+                            : nlohmann::ordered_json(nullptr)},
+    };
+}
+
+nlohmann::ordered_json port_json(const Datapath &dp, const SlotPort &sp) {
+    const xb_port &p = sp.port;
+    nlohmann::ordered_json j = {
         {"name", p.name},
         {"ifindex", p.ifindex},
         {"kind", port_kind_name(p.kind)},
@@ -106,6 +140,29 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         // Frames per second and CPU the port may bring in for flooding; 0: off.
         {"storm_limit", p.storm_pps},
     };
+    const nlohmann::ordered_json policy = policy_json(dp, sp);
+    for (auto it = policy.begin(); it != policy.end(); ++it)
+        j[it.key()] = *it;
+    return j;
+}
+
+// The policy of a port as status prints it among its flags.
+std::string policy_flags(const Datapath &dp, const SlotPort &sp) {
+    const xb_port &p = sp.port;
+    std::string out;
+    if (p.ctl & XB_CTL_SHAPED)
+        out += ",shaped";
+    if (const auto r = port_rate_limit(p))
+        out += fmt::format(",rate-limit={}", format_rate_limit(*r));
+    if (p.flags & XB_PORT_SPOOF_CHECK)
+        out += fmt::format(",allowed-ip={}", format_allowed_ips(port_allowed_ips(dp, sp.slot)));
+    if (p.flags & XB_PORT_DHCP_SERVER)
+        out += ",dhcp-server";
+    if (p.flags & XB_PORT_BPDU_GUARD)
+        out += ",bpdu-guard";
+    if (const auto b = port_blocked(dp, sp.slot))
+        out += fmt::format(",BLOCKED(bpdu from {})", format_mac(b->bpdu_src));
+    return out;
 }
 
 } // namespace
@@ -114,9 +171,9 @@ nlohmann::ordered_json status_json(Datapath &dp) {
     const xb_config &c = *dp.config();
     nlohmann::ordered_json ports = nlohmann::ordered_json::array();
     for (const auto &sp : dp.ports())
-        ports.push_back(port_json(sp));
+        ports.push_back(port_json(dp, sp));
     for (const auto &sp : dp.absent_ports())
-        ports.push_back(port_json(sp));
+        ports.push_back(port_json(dp, sp));
     return {
         {"name", dp.name()},
         {"uplink", uplink_name(dp)},
@@ -157,6 +214,7 @@ void print_status(Datapath &dp, std::ostream &out) {
         std::string flags = port_flag_names(p.flags);
         if (p.storm_pps)
             flags += fmt::format(",storm-limit={}", p.storm_pps);
+        flags += policy_flags(dp, sp);
         out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
                            gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),
                            format_mac(p.mac), p.mtu, gone ? "-" : xdp_mode_name(p.xdp_mode),
