@@ -68,6 +68,9 @@ test_spoofing_guest_reaches_nobody() {
 	[[ $(xb status --name "$XB_BRIDGE" --json | jq -c '.ports[] | select(.name == "tap0") | .allowed_ip') == "[\"$G0\",\"$G06\"]" ]] ||
 		fail "status --json: $(port_field tap0 allowed_ip)"
 	xb status --name "$XB_BRIDGE" | grep -Eq "^tap0 .*allowed-ip=$G0,$G06" || fail "text status lacks allowed-ip"
+	# Kept in pinned maps: the checks below run on programs loaded after it was set.
+	xb upgrade --name "$XB_BRIDGE" >/dev/null || fail "upgrade failed"
+	[[ $(port_field tap0 allowed_ip) != null ]] || fail "upgrade lost the allowed addresses"
 
 	step "honest traffic flows"
 	assert_ping g0 "$TOPO_OUT_IP"
@@ -191,6 +194,10 @@ test_bpdu_guard_blocks_a_guest_port() {
 	[[ $(log_count "tap0 received a BPDU") == 1 ]] ||
 		fail "the block was logged $(log_count "tap0 received a BPDU") times, expected once"
 	echo "ok: logged once"
+	xb upgrade --name "$XB_BRIDGE" >/dev/null || fail "upgrade failed"
+	[[ $(port_field tap0 blocked) != null ]] || fail "upgrade lifted the block"
+	in_ns g0 ping -c1 -W1 -q "$TOPO_OUT_IP" >/dev/null 2>&1 && fail "blocked tap0 forwards after an upgrade"
+	echo "ok: still blocked after an upgrade"
 
 	step "reset lifts the block"
 	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard reset || fail "bpdu-guard reset failed"
@@ -288,4 +295,31 @@ test_tbf_qdisc_shapes_a_guest() {
 	wait_shaped tap0 false
 	[[ $(port_field tap0 xdp_redirect_target) == true ]] || fail "tap0 did not become an XDP target again"
 	echo "ok: tap0 back at XDP"
+}
+
+test_mac_flapping_is_logged_at_a_bounded_rate() {
+	require_tools jq
+	standard_bridge
+	local mac=02:00:00:00:77:77 i t
+	step "a MAC that keeps moving between tap0 and tap1"
+	for ((i = 0; i < 6; i++)); do
+		in_ns g0 "$XB_FRAMES" --dev eth0 --dst "$TOPO_OUT_MAC" --src $mac --count 1
+		in_ns g1 "$XB_FRAMES" --dev eth0 --dst "$TOPO_OUT_MAC" --src $mac --count 1
+	done
+	(($(counter tap1 moved) >= 5)) || fail "tap1 counted $(counter tap1 moved) moves"
+	for ((t = 0; t < 50; t++)); do
+		(($(log_count "$mac vlan 0 is flapping between") > 0)) && break
+		sleep 0.1
+	done
+	(($(log_count "$mac vlan 0 is flapping between") == 1)) || fail "the flapping MAC was not logged"
+	grep "$mac vlan 0 is flapping" "/run/xbridge/$XB_BRIDGE.log"
+	step "more moves within the window: no more lines"
+	for ((i = 0; i < 6; i++)); do
+		in_ns g0 "$XB_FRAMES" --dev eth0 --dst "$TOPO_OUT_MAC" --src $mac --count 1
+		in_ns g1 "$XB_FRAMES" --dev eth0 --dst "$TOPO_OUT_MAC" --src $mac --count 1
+	done
+	sleep 2
+	(($(log_count "$mac vlan 0 is flapping between") == 1)) ||
+		fail "logged $(log_count "$mac vlan 0 is flapping between") times within one window"
+	echo "ok: logged once per window"
 }
