@@ -5,7 +5,7 @@
 #include "error.hpp"
 #include "fdb.hpp"
 #include "netlink.hpp"
-#include "policy.hpp"
+#include "port_policy.hpp"
 
 #include <algorithm>
 #include <cerrno>

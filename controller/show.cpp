@@ -5,7 +5,7 @@
 #include "fdb.hpp"
 #include "mac.hpp"
 #include "metrics.hpp"
-#include "policy.hpp"
+#include "port_policy.hpp"
 #include "trace.hpp"
 
 #include <algorithm>
@@ -22,6 +22,18 @@ std::string port_kind_name(uint8_t kind) {
         return "veth";
     case XB_KIND_TAP:
         return "tap";
+    case XB_KIND_VLAN:
+        return "vlan";
+    case XB_KIND_BOND:
+        return "bond";
+    case XB_KIND_TEAM:
+        return "team";
+    case XB_KIND_MACVLAN:
+        return "macvlan";
+    case XB_KIND_VXLAN:
+        return "vxlan";
+    case XB_KIND_DUMMY:
+        return "dummy";
     default:
         return "other";
     }
@@ -202,7 +214,7 @@ void print_status(Datapath &dp, std::ostream &out) {
                        c.ageing_ns / 1000000000ull, c.n_learned, c.max_learned,
                        controller_alive(dp) ? fmt::format("running (pid {})", c.controller_pid)
                                             : std::string("not running"));
-    out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
+    out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
                        "IFINDEX", "KIND", "MAC", "MTU", "XDP", "TX", "STATE", "CREATED", "FLAGS");
     auto ports = dp.ports();
     auto absent = dp.absent_ports();
@@ -215,7 +227,7 @@ void print_status(Datapath &dp, std::ostream &out) {
         if (p.storm_pps)
             flags += fmt::format(",storm-limit={}", p.storm_pps);
         flags += policy_flags(dp, sp);
-        out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
+        out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
                            gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),
                            format_mac(p.mac), p.mtu, gone ? "-" : xdp_mode_name(p.xdp_mode),
                            gone                         ? "-"

@@ -3,7 +3,7 @@
 
 #include "error.hpp"
 #include "fdb.hpp"
-#include "policy.hpp"
+#include "port_policy.hpp"
 #include "show.hpp"
 
 #include <array>

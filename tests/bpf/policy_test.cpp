@@ -4,7 +4,7 @@
 // both ingress hooks. The policy is set with the controller's own operations.
 #include "bpf_fixture.hpp"
 
-#include "policy.hpp"
+#include "port_policy.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The grammar of `port set PORT rate-limit ...` and `allowed-ip ...`.
 #include "error.hpp"
-#include "policy.hpp"
+#include "port_policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "policy.hpp"
+#include "port_policy.hpp"
 
 #include "bridge.hpp"
 #include "error.hpp"
