@@ -79,6 +79,24 @@ static __always_inline int xb_is_local_mac(const struct xb_fdb_key *key) {
     return l && l->type == XB_FDB_LOCAL;
 }
 
+/* Notes a move of src from port `from` to port `to` (map policy_flap), for the
+ * controller's flapping report. Moves are rare: the slow path's cost. */
+static __always_inline void xb_flap_note(const struct xb_fdb_key *src, __u32 from, __u32 to,
+                                         __u64 now) {
+    struct xb_mac_flap *fl = bpf_map_lookup_elem(&policy_flap, src);
+
+    if (!fl) {
+        struct xb_mac_flap n = {.moves = 1, .last_ns = now, .from_ifindex = from, .to_ifindex = to};
+
+        bpf_map_update_elem(&policy_flap, src, &n, BPF_NOEXIST);
+        return;
+    }
+    __sync_fetch_and_add(&fl->moves, 1);
+    fl->last_ns = now;
+    fl->from_ifindex = from;
+    fl->to_ifindex = to;
+}
+
 /* Learns the source of a frame that came in on port `slot`. Writes the FDB only when
  * the entry is new, moved, or its timestamp is older than XB_FDB_REFRESH_NS: a
  * per-frame write would serialise CPUs on the bucket lock and bounce the entry's
@@ -131,9 +149,12 @@ static __always_inline int xb_fdb_update(const struct xb_fdb_key *src, __u32 ifi
              * since the lookup (a flush of the port this MAC leaves, the sweep) may
              * already hold another MAC's entry. A replace of an entry gone meanwhile
              * fails, and the next frame learns the MAC anew. */
+            const __u32 from = v->ifindex;
+
             if (bpf_map_update_elem(&fdb, src, &nv, BPF_EXIST))
                 return 0;
             xb_count(slot, XB_CNT_MOVED);
+            xb_flap_note(src, from, ifindex, now);
             /* Every CPU's cached port for this MAC is wrong now. */
             gen = __sync_fetch_and_add(&cfg->fdb_gen, 1) + 1;
             v = &nv;

@@ -93,6 +93,49 @@ struct {
     __type(value, struct xb_vlan_stats);
     __uint(max_entries, XB_VLAN_N);
 } vlan_stats SEC(".maps");
+/* Port policy (policy.h). The allowed source addresses of ports with
+ * XB_PORT_SPOOF_CHECK, by slot and address. */
+#define XB_POLICY_MAX_IPS 4096
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __type(key, struct xb_policy_ip4_key);
+    __type(value, __u8);
+    __uint(max_entries, XB_POLICY_MAX_IPS);
+} policy_ip4 SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __type(key, struct xb_policy_ip6_key);
+    __type(value, __u8);
+    __uint(max_entries, XB_POLICY_MAX_IPS);
+} policy_ip6 SEC(".maps");
+
+/* Whether a port is blocked by its BPDU guard, by slot: written by the datapath, cleared
+ * by `port set PORT bpdu-guard reset`. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, struct xb_policy_state);
+    __uint(max_entries, XB_MAX_PORTS);
+} policy_state SEC(".maps");
+
+/* The policer's theoretical arrival time (GCRA), by slot, shared by every CPU: a
+ * policer that let each CPU have the whole rate would pass a multiple of it. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __type(key, __u32);
+    __type(value, __u64);
+    __uint(max_entries, XB_MAX_PORTS);
+} policy_rate SEC(".maps");
+
+/* FDB moves per MAC, for the controller's flapping report. LRU: a flood of moving MACs
+ * pushes out the oldest, never blocks learning. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __type(key, struct xb_fdb_key);
+    __type(value, struct xb_mac_flap);
+    __uint(max_entries, 4096);
+} policy_flap SEC(".maps");
 
 /* Per-port, per-CPU counters: no atomics, no shared cache lines on the fast path. */
 struct {

@@ -36,6 +36,7 @@
 #include "flow.h"
 #include "maps.h"
 #include "parse.h"
+#include "policy.h"
 #include "stats.h"
 #include "storm.h"
 #include "sweep.h"
@@ -108,8 +109,9 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     struct xb_port *in;
     struct xb_vlan_in vi = {};
     struct xb_l4 l4;
-    __u32 slot, len, tx_len, gen, j;
+    __u32 slot, len, tx_len, gen, j, reason;
     __u8 to_tap_from_nontap, vlan_untag;
+    __s64 charged;
     int ret;
 
     cfg = xb_config();
@@ -161,6 +163,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         to_tap_from_nontap = fl->to_tap_from_nontap;
         vlan_untag = fl->vlan_untag;
         d.learn_refused = 0;
+        in = NULL; /* a port with a policer is never cached */
         goto forward;
     }
 
@@ -176,14 +179,25 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         if (in->xdp_mode == XB_XDP_GENERIC)
             return XDP_PASS;
     }
+    if (in->flags & XB_PORT_POLICY) {
+        reason = xb_policy(data, data_end, &f, in, slot, cfg);
+        if (reason) {
+            xb_count_rx(slot, len, XB_HOOK_XDP);
+            xb_count_drop(slot, reason);
+            xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, reason);
+            return XDP_DROP;
+        }
+    }
     d.in_slot = slot;
     d.gen = gen;
     xb_decide(&f, in, cfg, &d);
     to_tap_from_nontap = d.out_kind == XB_KIND_TAP && in->kind != XB_KIND_TAP;
     vlan_untag = d.vlan_untag;
     /* A source the learning limit refused is not cached: each of its frames tries to
-     * learn it again (and is counted), until there is room. */
-    if (d.action == XB_ACT_FORWARD && fl && !d.learn_refused)
+     * learn it again (and is counted), until there is room. Nor is a frame whose
+     * addresses or rate were checked: a hit checks neither. */
+    if (d.action == XB_ACT_FORWARD && fl && !d.learn_refused &&
+        !(in->flags & (XB_PORT_SPOOF_CHECK | XB_PORT_RATE_LIMIT)))
         xb_flow_fill(fl, &f, ifindex, slot, d.out_ifindex, d.out_slot, to_tap_from_nontap,
                      vlan_untag, gen, j);
 
@@ -230,6 +244,11 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, XB_DROP_STORM);
             return XDP_DROP;
         }
+        if (xb_police(slot, in, len) < 0) {
+            xb_count_drop(slot, XB_DROP_RATE);
+            xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, XB_DROP_RATE);
+            return XDP_DROP;
+        }
         if (st) {
             st->cnt[XB_CNT_FLOODED]++;
             if (d.host_copy)
@@ -265,10 +284,21 @@ forward:
     /* A tag to add that the target's MTU would not take with the frame: TC's. */
     if (vi.vid && !vi.tagged && !vlan_untag && len + 4 > cfg->xdp_max_len)
         return XDP_PASS;
-    /* A port that left the devmap a moment ago: let TC decide again. */
+    /* Charged where XDP sends the frame on, not before a pass to TC (charged there). */
+    charged = 0;
+    if (in && (charged = xb_police(slot, in, len)) < 0) {
+        xb_count_rx(slot, len, XB_HOOK_XDP);
+        xb_count_drop(slot, XB_DROP_RATE);
+        xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, XB_DROP_RATE);
+        return XDP_DROP;
+    }
+    /* A port that left the devmap a moment ago, or takes no XDP redirects (a shaped
+     * port): let TC decide again. */
     ret = bpf_redirect_map(&tx_ports, d.out_slot, XDP_PASS);
-    if (ret != XDP_REDIRECT)
+    if (ret != XDP_REDIRECT) {
+        xb_police_refund(slot, charged);
         return XDP_PASS;
+    }
     st = xb_count_rx(slot, len, XB_HOOK_XDP);
     tx_len = len;
     /* The frame is sent after the program returns, as it is then: its egress form. */
@@ -463,6 +493,56 @@ static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f
     return xb_parse_vid(data, data_end, skb->len, skb->vlan_present ? (int)skb->vlan_tci : -1, f);
 }
 
+/* skb->data and data_end as 64-bit loads the compiler cannot see through: knowing the
+ * 32-bit field's upper half is zero, clang moves such pointers with 32-bit moves across
+ * a long function, which the verifier takes for plain numbers (cilium's ctx_data). */
+static __always_inline void *xb_skb_data(const struct __sk_buff *skb) {
+    void *p;
+
+    asm volatile("%0 = *(u32 *)(%1 + %2)"
+                 : "=r"(p)
+                 : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, data)));
+    return p;
+}
+
+static __always_inline void *xb_skb_data_end(const struct __sk_buff *skb) {
+    void *p;
+
+    asm volatile("%0 = *(u32 *)(%1 + %2)"
+                 : "=r"(p)
+                 : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, data_end)));
+    return p;
+}
+
+/* The port policy for an skb: the headers the address checks read made linear first
+ * (a GSO skb from a tap may carry them in its frags). Every frame is charged to the
+ * policer here: those XDP passed were not. */
+static __always_inline __u32 xb_tc_policy(struct __sk_buff *skb, const struct xb_frame *f,
+                                          const struct xb_port *in, __u32 slot,
+                                          struct xb_config *cfg) {
+    const __u32 flags = in->flags;
+    void *data, *data_end;
+    __u32 r;
+
+    if (flags & XB_PORT_BPDU_GUARD) {
+        r = xb_bpdu_guard(f, slot, cfg);
+        if (r)
+            return r;
+    }
+    if (flags & XB_PORT_SPOOF_CHECK) {
+        data = xb_skb_data(skb);
+        data_end = xb_skb_data_end(skb);
+        if (data + XB_POLICY_HDR_LEN > data_end && skb->len > data_end - data)
+            bpf_skb_pull_data(skb, skb->len < XB_POLICY_HDR_LEN ? skb->len : XB_POLICY_HDR_LEN);
+        data = xb_skb_data(skb);
+        data_end = xb_skb_data_end(skb);
+        r = xb_spoof_check(data, data_end, f->l3_off, f->proto, slot, flags);
+        if (r)
+            return r;
+    }
+    return xb_police(slot, in, skb->len) < 0 ? XB_DROP_RATE : XB_DROP_NONE;
+}
+
 SEC("tc")
 int xb_tc_ingress(struct __sk_buff *skb) {
     __u32 ifindex = skb->ifindex;
@@ -471,7 +551,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     struct xb_config *cfg;
     struct xb_frame f;
     struct xb_port *in;
-    __u32 slot, len, gen;
+    __u32 slot, len, gen, reason;
 
     /* Injected by xbridge into this port's stack: already switched. */
     if (skb->mark == XB_SKB_MARK) {
@@ -502,6 +582,16 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         }
         if (vi.vid)
             xb_vlan_count_rx(vi.vid, len);
+    }
+
+    if (in->flags & XB_PORT_POLICY) {
+        reason = xb_tc_policy(skb, &f, in, slot, cfg);
+        if (reason) {
+            xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
+            xb_count_drop(slot, reason);
+            xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, reason);
+            return TC_ACT_SHOT;
+        }
     }
 
     d.in_slot = slot;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "bridge.hpp"
 #include "vlan.hpp"
+#include "port_policy.hpp"
 
 #include "attach.hpp"
 #include "error.hpp"
@@ -360,9 +361,12 @@ bool takes_xdp_redirects(const xb_port &p, std::optional<uint64_t> xdp_features)
 }
 
 // Puts the port in the devmaps or takes it out of them, with the count and the length
-// limit that follow from it, whatever they held before.
-void apply_xdp_target(Datapath &dp, uint32_t slot, xb_port p, bool tx) {
+// limit that follow from it, whatever they held before. A shaped port (XB_CTL_SHAPED)
+// is out of them whatever its device can do: frames for it go through its qdisc.
+void apply_xdp_target(Datapath &dp, uint32_t slot, xb_port p, bool tx, bool shaped) {
+    tx = tx && !shaped;
     p.ctl = tx ? (p.ctl & ~XB_CTL_NO_XDP_TX) : (p.ctl | XB_CTL_NO_XDP_TX);
+    p.ctl = shaped ? (p.ctl | XB_CTL_SHAPED) : (p.ctl & ~XB_CTL_SHAPED);
     // Into the devmaps only once the port says so, and out of them before the datapath
     // reads the count that sends floods to TC.
     // The XDP length limit follows the same order: lowered to the port's MTU before it
@@ -417,6 +421,9 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
                     ENOSPC);
     const uint32_t slot = *slot_opt;
     const int ifindex = li.ifindex;
+    // A new port in a slot starts without policy (an absent port's return keeps its own).
+    if (!want_slot)
+        clear_port_policy(dp, slot);
 
     xb_port p{};
     p.ifindex = static_cast<uint32_t>(ifindex);
@@ -499,7 +506,8 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
             dp.devmap_del(m, slot);
         update_no_xdp_tx_count(dp);
     });
-    apply_xdp_target(dp, slot, p, takes_xdp_redirects(p, nl.xdp_features(ifindex)));
+    apply_xdp_target(dp, slot, p, takes_xdp_redirects(p, nl.xdp_features(ifindex)),
+                     nl.shaped(ifindex));
     p = *dp.port(slot);
     if (uplink) {
         dp.config()->uplink_ifindex = p.ifindex;
@@ -527,12 +535,17 @@ void add_absent_port(Datapath &dp, Netlink &nl, const LinkInfo &li, const SlotPo
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &p, BPF_ANY);
     });
     add_port(dp, nl, li, uplink, created, mode, undo, kept.slot, kept.port.flags);
-    // Its storm limit and PVID are policy too, kept with the flags (and its VLANs, kept
-    // in vlan_members).
-    if (auto p = dp.port(kept.slot); p && (kept.port.storm_pps || kept.port.pvid)) {
+    // Its storm limit, PVID and policer are policy too, kept with the flags (its VLANs
+    // stay in vlan_members, its allowed addresses and BPDU guard state in their maps,
+    // by slot).
+    if (auto p = dp.port(kept.slot);
+        p && (kept.port.storm_pps || kept.port.pvid || kept.port.police_rate)) {
         xb_port back = *p;
         back.storm_pps = kept.port.storm_pps;
         back.pvid = kept.port.pvid;
+        back.police_rate = kept.port.police_rate;
+        back.police_burst = kept.port.police_burst;
+        back.police_bytes = kept.port.police_bytes;
         dp.set_port(kept.slot, back);
     }
 }
@@ -703,15 +716,17 @@ void update_no_xdp_tx_count(Datapath &dp) {
     __atomic_store_n(&dp.config()->n_no_xdp_tx, n, __ATOMIC_RELEASE);
 }
 
-bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_features) {
+bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_features,
+                       bool shaped) {
     auto cur = dp.port(slot);
     if (!cur)
         return false;
     const bool tx = takes_xdp_redirects(*cur, xdp_features);
     // Called at every sync of every port: nothing to write while nothing changed.
-    if (tx == !(cur->ctl & XB_CTL_NO_XDP_TX))
+    if ((tx && !shaped) == !(cur->ctl & XB_CTL_NO_XDP_TX) &&
+        shaped == bool(cur->ctl & XB_CTL_SHAPED))
         return false;
-    apply_xdp_target(dp, slot, *cur, tx);
+    apply_xdp_target(dp, slot, *cur, tx, shaped);
     return true;
 }
 
@@ -992,6 +1007,8 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
         kept.ctl = (kept.ctl & XB_CTL_CREATED_TAP) | XB_CTL_ABSENT;
         kept.flags &= ~XB_PORT_UP;
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &kept, BPF_ANY);
+    } else {
+        clear_port_policy(dp, slot);
     }
     // Flushed once the datapath no longer takes the device for a port (its TC program is
     // still attached): a frame arriving meanwhile can no longer learn a MAC back onto it,

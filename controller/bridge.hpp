@@ -156,9 +156,11 @@ HostAddrSync sync_host_addresses(Datapath &dp, Netlink &nl,
 // A port is in a flood map when it has that flood flag and takes XDP redirects.
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p);
 // Whether a port takes XDP redirects now, from its XDP features (nullopt: a kernel that
-// cannot say); a port that does not is in no devmap, and frames for it take the TC path.
-// Returns whether that changed. The caller holds the lock.
-bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_features);
+// cannot say) and whether it is shaped (Netlink::shaped: a qdisc someone installed); a
+// port that does not is in no devmap, and frames for it take the TC path (for a shaped
+// port, through its qdisc). Returns whether that changed. The caller holds the lock.
+bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_features,
+                       bool shaped);
 // Counts the ports that take no XDP redirects into the config (xb_config.n_no_xdp_tx).
 void update_no_xdp_tx_count(Datapath &dp);
 

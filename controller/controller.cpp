@@ -5,13 +5,17 @@
 #include "error.hpp"
 #include "fdb.hpp"
 #include "netlink.hpp"
+#include "port_policy.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <ctime>
+#include <cstring>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <optional>
@@ -130,7 +134,7 @@ class Controller {
             }
             if (fds[2].revents & POLLIN) {
                 bool links_changed = false;
-                const auto fdb_changed = mon_.dispatch([&](const LinkMonitor::Event &ev) {
+                const auto changes = mon_.dispatch([&](const LinkMonitor::Event &ev) {
                     links_changed = true;
                     // One event that cannot be applied (a device half gone) must not stop
                     // the controller: log it; the periodic resync gets it right.
@@ -142,8 +146,13 @@ class Controller {
                 });
                 const int uplink = static_cast<int>(dp_.config()->uplink_ifindex);
                 if (links_changed ||
-                    std::find(fdb_changed.begin(), fdb_changed.end(), uplink) != fdb_changed.end())
+                    std::find(changes.fdb.begin(), changes.fdb.end(), uplink) != changes.fdb.end())
                     sync_addresses();
+                // A qdisc added to a port or taken off: shaped or not any more.
+                for (int ifindex : changes.qdisc)
+                    if (auto sp = dp_.port_by_ifindex(static_cast<uint32_t>(ifindex)))
+                        if (auto li = nl_.link(ifindex))
+                            sync(sp->slot, *li);
             }
             // A port's XDP features changed (a veth's peer turned GRO or an XDP program
             // on or off): it may take XDP redirects now, or no longer.
@@ -242,6 +251,72 @@ class Controller {
             }
         }
         sweep();
+        report_policy();
+    }
+
+    // BPDU guard blocks, once each (until a reset), and MACs that flap between ports, at
+    // most once per MAC per kFlapWindow and kFlapLines lines per window in all: a loop
+    // moves thousands of MACs a second, and the log must not become the next flood.
+    static constexpr uint64_t kFlapWindowNs = 10'000'000'000ull;
+    static constexpr uint64_t kFlapMoves = 3; // moves within a window that make a flap
+    static constexpr unsigned kFlapLines = 10;
+
+    void report_policy() {
+        for (const auto &sp : dp_.ports()) {
+            const auto b = port_blocked(dp_, sp.slot);
+            const bool logged = blocked_logged_.count(sp.slot) != 0;
+            if (b && !logged)
+                log(fmt::format("port {} received a BPDU from {}: blocked by its BPDU guard "
+                                "(`xbridge port set {} bpdu-guard reset` lifts it)",
+                                sp.port.name, format_mac(b->bpdu_src), sp.port.name));
+            if (b)
+                blocked_logged_.insert(sp.slot);
+            else
+                blocked_logged_.erase(sp.slot);
+        }
+        report_flaps();
+    }
+
+    void report_flaps() {
+        const uint64_t now = monotonic_coarse_ns();
+        if (now - flap_window_ns_ >= kFlapWindowNs) {
+            if (flap_suppressed_)
+                log(fmt::format("{} more MAC{} flapped in the last {} s (not logged)",
+                                flap_suppressed_, flap_suppressed_ == 1 ? "" : "s",
+                                kFlapWindowNs / 1000000000ull));
+            flap_window_ns_ = now;
+            flap_lines_ = flap_suppressed_ = 0;
+            for (auto &[key, seen] : flap_seen_)
+                seen.window_moves = seen.moves, seen.logged = false;
+        }
+        std::map<uint64_t, FlapSeen> next;
+        for (const MacFlap &f : read_mac_flaps(dp_)) {
+            uint64_t key = 0;
+            std::memcpy(&key, &f.key, sizeof(key));
+            auto it = flap_seen_.find(key);
+            FlapSeen seen = it != flap_seen_.end() ? it->second : FlapSeen{0, 0, false};
+            seen.moves = f.flap.moves;
+            if (!seen.logged && seen.moves - seen.window_moves >= kFlapMoves) {
+                seen.logged = true;
+                if (flap_lines_ < kFlapLines) {
+                    flap_lines_++;
+                    log(fmt::format("MAC {} vlan {} is flapping between {} and {}: {} moves "
+                                    "(a loop, or a guest using another's address)",
+                                    format_mac(f.key.mac), f.key.vlan,
+                                    port_label(f.flap.from_ifindex), port_label(f.flap.to_ifindex),
+                                    seen.moves - seen.window_moves));
+                } else {
+                    flap_suppressed_++;
+                }
+            }
+            next[key] = seen;
+        }
+        flap_seen_ = std::move(next);
+    }
+
+    std::string port_label(uint32_t ifindex) const {
+        const auto sp = dp_.port_by_ifindex(ifindex);
+        return sp ? std::string(sp->port.name) : fmt::format("ifindex {}", ifindex);
     }
 
     // One ageing sweep, under the bridge lock: a command that turns a learned entry
@@ -387,13 +462,27 @@ class Controller {
             const PortSync r = sync_port(dp_, slot, li);
             if (r.was_up != r.up)
                 log(fmt::format("port {} is {}", li.name, r.up ? "up" : "down"));
-            if (update_xdp_target(dp_, slot, nl_.xdp_features(li.ifindex))) {
+            const bool was_shaped = [&] {
                 const auto p = dp_.port(slot);
-                log(p && (p->ctl & XB_CTL_NO_XDP_TX)
-                        ? fmt::format("port {} takes no XDP redirects now: frames for it take "
-                                      "the TC path",
-                                      li.name)
-                        : fmt::format("port {} takes XDP redirects again", li.name));
+                return p && (p->ctl & XB_CTL_SHAPED);
+            }();
+            if (update_xdp_target(dp_, slot, nl_.xdp_features(li.ifindex),
+                                  nl_.shaped(li.ifindex))) {
+                const auto p = dp_.port(slot);
+                const bool shaped = p && (p->ctl & XB_CTL_SHAPED);
+                if (shaped != was_shaped)
+                    log(shaped ? fmt::format("port {} has a qdisc: shaped, its frames go through "
+                                             "it (the TC path)",
+                                             li.name)
+                               : fmt::format("port {} has no qdisc of its own any more: not "
+                                             "shaped",
+                                             li.name));
+                else
+                    log(p && (p->ctl & XB_CTL_NO_XDP_TX)
+                            ? fmt::format("port {} takes no XDP redirects now: frames for it "
+                                          "take the TC path",
+                                          li.name)
+                            : fmt::format("port {} takes XDP redirects again", li.name));
             }
             if (r.flushed)
                 log(fmt::format("port {} went down: flushed its {} learned entr{}", li.name,
@@ -446,8 +535,17 @@ class Controller {
     UniqueFd sig_, timer_;
     std::unique_ptr<MetricsServer> metrics_;
     uint64_t ticks_ = 0;
-    uint64_t pins_ = 0; // pin_identity() when the controller took over
-    bool done_ = false; // the bridge is out of reach: the controller exits
+    uint64_t pins_ = 0;                 // pin_identity() when the controller took over
+    bool done_ = false;                 // the bridge is out of reach: the controller exits
+    std::set<uint32_t> blocked_logged_; // slots whose BPDU guard block has been logged
+    struct FlapSeen {
+        uint64_t moves;        // the MAC's move count when last read
+        uint64_t window_moves; // ... at the start of this window
+        bool logged;           // logged in this window
+    };
+    std::map<uint64_t, FlapSeen> flap_seen_; // by the FDB key as a word
+    uint64_t flap_window_ns_ = 0;
+    unsigned flap_lines_ = 0, flap_suppressed_ = 0;
     bool host_pair_failed_ = false;
     // The uplink's secondary addresses made local entries; nullopt until the first sync,
     // which finds them in the FDB (a previous controller's).

@@ -29,9 +29,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
-    "fdb",      "fdb_cache", "flow_cache",   "ports",       "port_index",  "port_index_hi",
-    "config",   "stats",     "tx_ports",     "flood_ucast", "flood_mcast", "flood_bcast",
-    "trace_rb", "storm",     "vlan_members", "vlan_stats",
+    "fdb",          "fdb_cache",   "flow_cache",   "ports",       "port_index",  "port_index_hi",
+    "config",       "stats",       "tx_ports",     "flood_ucast", "flood_mcast", "flood_bcast",
+    "trace_rb",     "storm",       "vlan_members", "vlan_stats",  "policy_ip4",  "policy_ip6",
+    "policy_state", "policy_rate", "policy_flap",
 };
 // A name missing from a table is a null pointer at its end.
 static_assert(kMapNames.back() != nullptr);
@@ -250,14 +251,15 @@ void check_layout(const std::string &bridge,
 }
 
 // Maps a bridge made by an older build may lack: the flow cache, the storm guard's
-// buckets and the VLAN tables. None holds state worth keeping (its programs never read
-// it, it starts full, or a bridge made before VLAN filtering has no VLANs), so it is
-// created empty and pinned: the bridge stays manageable - status, down, and an upgrade
-// to programs that use it.
+// buckets, the VLAN tables and the port policy's maps. None holds state worth keeping
+// (its programs never read it, it starts full, a bridge made before VLAN filtering has
+// no VLANs, no port of such a bridge has a policy), so each is created empty and pinned:
+// the bridge stays manageable - status, down, and an upgrade to programs that use it.
 bool created_if_missing(size_t i) {
     const auto id = static_cast<MapId>(i);
     return id == MapId::FlowCache || id == MapId::Storm || id == MapId::VlanMembers ||
-           id == MapId::VlanStats;
+           id == MapId::VlanStats || id == MapId::PolicyIp4 || id == MapId::PolicyIp6 ||
+           id == MapId::PolicyState || id == MapId::PolicyRate || id == MapId::PolicyFlap;
 }
 
 // Creates map `id` empty and pins it at pin. Returns the map's fd, or -1 with errno set.

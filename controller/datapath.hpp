@@ -36,6 +36,11 @@ enum class MapId {
     Storm,
     VlanMembers,
     VlanStats,
+    PolicyIp4,
+    PolicyIp6,
+    PolicyState,
+    PolicyRate,
+    PolicyFlap,
     Count
 };
 // DevmapXmit and RedirectErr are optional: they need the kernel's BTF (tp_btf), and their

@@ -13,6 +13,8 @@
 #include <linux/ethtool.h>
 #include <linux/if_arp.h>
 #include <linux/neighbour.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
@@ -245,11 +247,59 @@ void Netlink::delete_link(int ifindex) {
 
 namespace {
 
+struct QdiscScan {
+    int ifindex;
+    bool shaped;
+};
+
+int on_qdisc(nl_msg *msg, void *arg) {
+    auto *scan = static_cast<QdiscScan *>(arg);
+    const nlmsghdr *h = nlmsg_hdr(msg);
+    if (h->nlmsg_type != RTM_NEWQDISC ||
+        h->nlmsg_len < static_cast<unsigned>(nlmsg_size(sizeof(tcmsg))))
+        return NL_OK;
+    const auto *tcm = static_cast<const tcmsg *>(nlmsg_data(h));
+    // clsact and ingress sit at TC_H_INGRESS (TC_H_CLSACT is the same): not the transmit
+    // path. Handle 0 is the kernel's own (attach_default_qdiscs, mq's children).
+    if (tcm->tcm_ifindex == scan->ifindex && tcm->tcm_parent != TC_H_INGRESS &&
+        TC_H_MAJ(tcm->tcm_handle) != 0)
+        scan->shaped = true;
+    return NL_OK;
+}
+
+} // namespace
+
+bool Netlink::shaped(int ifindex) {
+    // A socket of its own: the dump's replies must not meet another request's.
+    NlSock sk(nl_socket_alloc());
+    if (!sk)
+        throw Error("cannot allocate a netlink socket", ENOMEM);
+    if (int err = nl_connect(sk.get(), NETLINK_ROUTE); err < 0)
+        throw_nl("cannot connect to rtnetlink", err);
+    tcmsg req{};
+    req.tcm_family = AF_UNSPEC;
+    req.tcm_ifindex = ifindex;
+    if (int err = nl_send_simple(sk.get(), RTM_GETQDISC, NLM_F_DUMP, &req, sizeof(req)); err < 0)
+        throw_nl(fmt::format("cannot list the qdiscs of ifindex {}", ifindex), err);
+    QdiscScan scan{ifindex, false};
+    nl_socket_modify_cb(sk.get(), NL_CB_VALID, NL_CB_CUSTOM, on_qdisc, &scan);
+    if (int err = nl_recvmsgs_default(sk.get()); err < 0)
+        throw_nl(fmt::format("cannot list the qdiscs of ifindex {}", ifindex), err);
+    return scan.shaped;
+}
+
+namespace {
+
 struct MonitorCtx {
     const std::function<void(const LinkMonitor::Event &)> *fn;
     bool deleted;
-    std::vector<int> fdb_changed;
+    LinkMonitor::Changes changes;
 };
+
+void note_once(std::vector<int> &v, int ifindex) {
+    if (std::find(v.begin(), v.end(), ifindex) == v.end())
+        v.push_back(ifindex);
+}
 
 void on_object(nl_object *obj, void *arg) {
     auto *ctx = static_cast<MonitorCtx *>(arg);
@@ -266,12 +316,17 @@ int on_msg(nl_msg *msg, void *arg) {
         if (h->nlmsg_len < static_cast<unsigned>(nlmsg_size(sizeof(ndmsg))))
             return NL_OK;
         const auto *ndm = static_cast<const ndmsg *>(nlmsg_data(h));
-        if (ndm->ndm_family == AF_BRIDGE &&
-            std::find(ctx->fdb_changed.begin(), ctx->fdb_changed.end(), ndm->ndm_ifindex) ==
-                ctx->fdb_changed.end())
-            ctx->fdb_changed.push_back(ndm->ndm_ifindex);
+        if (ndm->ndm_family == AF_BRIDGE)
+            note_once(ctx->changes.fdb, ndm->ndm_ifindex);
         return NL_OK;
     }
+    if (h->nlmsg_type == RTM_NEWQDISC || h->nlmsg_type == RTM_DELQDISC) {
+        if (h->nlmsg_len >= static_cast<unsigned>(nlmsg_size(sizeof(tcmsg))))
+            note_once(ctx->changes.qdisc, static_cast<const tcmsg *>(nlmsg_data(h))->tcm_ifindex);
+        return NL_OK;
+    }
+    if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK)
+        return NL_OK;
     ctx->deleted = h->nlmsg_type == RTM_DELLINK;
     nl_msg_parse(msg, on_object, ctx);
     return NL_OK;
@@ -289,6 +344,10 @@ LinkMonitor::LinkMonitor() : sk_(nl_socket_alloc()) {
         throw_nl("cannot subscribe to link events", err);
     if (int err = nl_socket_add_membership(sk_.get(), RTNLGRP_NEIGH); err < 0)
         throw_nl("cannot subscribe to neighbour events", err);
+    // Qdiscs come and go on ports (`tc qdisc add`, libvirt): a shaped port is served
+    // another way (Netlink::shaped).
+    if (int err = nl_socket_add_membership(sk_.get(), RTNLGRP_TC); err < 0)
+        throw_nl("cannot subscribe to traffic control events", err);
     nl_socket_set_nonblocking(sk_.get());
 }
 
@@ -296,13 +355,13 @@ int LinkMonitor::fd() const {
     return nl_socket_get_fd(sk_.get());
 }
 
-std::vector<int> LinkMonitor::dispatch(const std::function<void(const Event &)> &fn) {
+LinkMonitor::Changes LinkMonitor::dispatch(const std::function<void(const Event &)> &fn) {
     MonitorCtx ctx{&fn, false, {}};
     nl_socket_modify_cb(sk_.get(), NL_CB_VALID, NL_CB_CUSTOM, on_msg, &ctx);
     // Non-blocking: returns once the socket is drained (-NLE_AGAIN).
     while (nl_recvmsgs_default(sk_.get()) >= 0) {
     }
-    return ctx.fdb_changed;
+    return ctx.changes;
 }
 
 } // namespace xb

@@ -65,6 +65,12 @@ class Netlink {
         return netdev_->xdp_features(ifindex);
     }
 
+    // Whether the device has a qdisc someone installed on its transmit side (`tc qdisc
+    // add dev DEV root ...`, libvirt's <bandwidth>), rather than what the kernel gave it:
+    // the kernel's own qdiscs (net.core.default_qdisc, noqueue, mq and its children) have
+    // handle 0, an installed one never does. Ingress and clsact do not count.
+    bool shaped(int ifindex);
+
   private:
     std::optional<LinkInfo> get(int ifindex, const char *name);
     void change_flags(int ifindex, unsigned set, unsigned clear, const char *what);
@@ -84,8 +90,13 @@ class LinkMonitor {
     LinkMonitor();
     int fd() const;
     // Reads what is pending and calls fn for each link event. Returns the ifindexes
-    // whose FDB or address lists changed (AF_BRIDGE neighbour events), once each.
-    std::vector<int> dispatch(const std::function<void(const Event &)> &fn);
+    // whose FDB or address lists changed (AF_BRIDGE neighbour events), once each, and
+    // those whose qdiscs changed (RTM_NEWQDISC / RTM_DELQDISC).
+    struct Changes {
+        std::vector<int> fdb;
+        std::vector<int> qdisc;
+    };
+    Changes dispatch(const std::function<void(const Event &)> &fn);
 
   private:
     NlSock sk_;

@@ -5,9 +5,11 @@
 #include "fdb.hpp"
 #include "mac.hpp"
 #include "metrics.hpp"
+#include "port_policy.hpp"
 #include "trace.hpp"
 #include "vlan.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <unordered_map>
 
@@ -91,9 +93,41 @@ std::string uplink_name(Datapath &dp) {
     return p ? p->port.name : fmt::format("ifindex {}", up);
 }
 
-nlohmann::ordered_json port_json(const SlotPort &sp) {
+nlohmann::ordered_json policy_json(const Datapath &dp, const SlotPort &sp) {
     const xb_port &p = sp.port;
+    const auto rate = port_rate_limit(p);
+    const auto blocked = port_blocked(dp, sp.slot);
+    nlohmann::ordered_json ips = nlohmann::ordered_json::array();
+    if (p.flags & XB_PORT_SPOOF_CHECK) {
+        const std::string list = format_allowed_ips(port_allowed_ips(dp, sp.slot));
+        size_t pos = 0;
+        while (pos < list.size()) {
+            const size_t comma = std::min(list.find(',', pos), list.size());
+            ips.push_back(list.substr(pos, comma - pos));
+            pos = comma + 1;
+        }
+    }
     return {
+        // The port's frames go through the qdisc someone installed on it (the TC path).
+        {"shaped", bool(p.ctl & XB_CTL_SHAPED)},
+        {"rate_limit", rate ? nlohmann::ordered_json{{"rate", rate->rate},
+                                                     {"unit", rate->bytes ? "bytes" : "frames"},
+                                                     {"burst", rate->burst},
+                                                     {"text", format_rate_limit(*rate)}}
+                            : nlohmann::ordered_json(nullptr)},
+        // null: no address check; else the only source addresses the port may use.
+        {"allowed_ip", (p.flags & XB_PORT_SPOOF_CHECK) ? ips : nlohmann::ordered_json(nullptr)},
+        {"dhcp_server", bool(p.flags & XB_PORT_DHCP_SERVER)},
+        {"bpdu_guard", bool(p.flags & XB_PORT_BPDU_GUARD)},
+        {"blocked", blocked ? nlohmann::ordered_json{{"reason", "bpdu"},
+                                                     {"from", format_mac(blocked->bpdu_src)}}
+                            : nlohmann::ordered_json(nullptr)},
+    };
+}
+
+nlohmann::ordered_json port_json(const Datapath &dp, const SlotPort &sp) {
+    const xb_port &p = sp.port;
+    nlohmann::ordered_json j = {
         {"name", p.name},
         {"ifindex", p.ifindex},
         {"kind", port_kind_name(p.kind)},
@@ -124,6 +158,29 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         {"vlan_rx", vlan_rx_mode(p)},
         {"rxvlan_offload_off", bool(p.ctl & XB_CTL_RXVLAN_OFF)},
     };
+    const nlohmann::ordered_json policy = policy_json(dp, sp);
+    for (auto it = policy.begin(); it != policy.end(); ++it)
+        j[it.key()] = *it;
+    return j;
+}
+
+// The policy of a port as status prints it among its flags.
+std::string policy_flags(const Datapath &dp, const SlotPort &sp) {
+    const xb_port &p = sp.port;
+    std::string out;
+    if (p.ctl & XB_CTL_SHAPED)
+        out += ",shaped";
+    if (const auto r = port_rate_limit(p))
+        out += fmt::format(",rate-limit={}", format_rate_limit(*r));
+    if (p.flags & XB_PORT_SPOOF_CHECK)
+        out += fmt::format(",allowed-ip={}", format_allowed_ips(port_allowed_ips(dp, sp.slot)));
+    if (p.flags & XB_PORT_DHCP_SERVER)
+        out += ",dhcp-server";
+    if (p.flags & XB_PORT_BPDU_GUARD)
+        out += ",bpdu-guard";
+    if (const auto b = port_blocked(dp, sp.slot))
+        out += fmt::format(",BLOCKED(bpdu from {})", format_mac(b->bpdu_src));
+    return out;
 }
 
 } // namespace
@@ -132,9 +189,9 @@ nlohmann::ordered_json status_json(Datapath &dp) {
     const xb_config &c = *dp.config();
     nlohmann::ordered_json ports = nlohmann::ordered_json::array();
     for (const auto &sp : dp.ports())
-        ports.push_back(port_json(sp));
+        ports.push_back(port_json(dp, sp));
     for (const auto &sp : dp.absent_ports())
-        ports.push_back(port_json(sp));
+        ports.push_back(port_json(dp, sp));
     return {
         {"name", dp.name()},
         {"uplink", uplink_name(dp)},
@@ -190,6 +247,7 @@ void print_status(Datapath &dp, std::ostream &out) {
             if (vlan_rx_mode(p) != "frame")
                 flags += ",vlan-rx=" + vlan_rx_mode(p);
         }
+        flags += policy_flags(dp, sp);
         out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
                            gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),
                            format_mac(p.mac), p.mtu, gone ? "-" : xdp_mode_name(p.xdp_mode),

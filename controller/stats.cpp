@@ -3,6 +3,7 @@
 
 #include "error.hpp"
 #include "fdb.hpp"
+#include "port_policy.hpp"
 #include "show.hpp"
 #include "vlan.hpp"
 
@@ -34,12 +35,15 @@ constexpr std::array<Named, XB_CNT_MAX> kCounters = {{
     {"rx_tc", "Frames from the port handled at TC (skb path)"},
     {"learn_refused", "New MACs not learned because the learning limit was reached"},
     {"dropped", "Frames from the port dropped, all reasons"},
+    {nullptr, nullptr}, // 13-14: taken by another branch (ALLOC.md)
+    {nullptr, nullptr},
+    {"bpdu", "STP BPDUs the port took in, on a port with bpdu-guard"},
 }};
 
 constexpr std::array<const char *, XB_DROP_MAX> kDrops = {
-    nullptr,     "parse",   "bad_src", "same_port", "locked",   "port_down", "redirect",
-    "no_reader", "no_host", "pause",   "too_big",   "isolated", "storm",     "vlan",
-    nullptr,     nullptr,   nullptr,   nullptr,     nullptr,    nullptr,     "vlan_tag",
+    nullptr,   "parse", "bad_src", "same_port", "locked",   "port_down", "redirect",    "no_reader",
+    "no_host", "pause", "too_big", "isolated",  "storm",    "vlan",      "rate",        "spoof",
+    "blocked", nullptr, nullptr,   nullptr,     "vlan_tag", nullptr,     "dhcp_server",
 };
 
 } // namespace
@@ -259,6 +263,27 @@ std::string prometheus_text(Datapath &dp) {
             "xbridge_port_up{{bridge=\"{}\",port=\"{}\",kind=\"{}\",xdp_mode=\"{}\"}} {}\n", br,
             label(sp.port.name), port_kind_name(sp.port.kind), xdp_mode_name(sp.port.xdp_mode),
             (sp.port.flags & XB_PORT_UP) ? 1 : 0);
+    o << "# HELP xbridge_port_shaped Whether the port has a qdisc of its own, which its frames "
+         "go through (1) or not (0).\n"
+         "# TYPE xbridge_port_shaped gauge\n";
+    for (const auto &sp : dp.ports())
+        o << fmt::format("xbridge_port_shaped{{bridge=\"{}\",port=\"{}\"}} {}\n", br,
+                         label(sp.port.name), (sp.port.ctl & XB_CTL_SHAPED) ? 1 : 0);
+    o << "# HELP xbridge_port_blocked Whether the port's BPDU guard has blocked it (1) or not "
+         "(0).\n"
+         "# TYPE xbridge_port_blocked gauge\n";
+    for (const auto &sp : dp.ports())
+        o << fmt::format("xbridge_port_blocked{{bridge=\"{}\",port=\"{}\"}} {}\n", br,
+                         label(sp.port.name), port_blocked(dp, sp.slot) ? 1 : 0);
+    o << "# HELP xbridge_port_rate_limit Ingress policer rate of the port (0: none), in "
+         "frames or bytes per second (unit).\n"
+         "# TYPE xbridge_port_rate_limit gauge\n";
+    for (const auto &sp : dp.ports()) {
+        const auto r = port_rate_limit(sp.port);
+        o << fmt::format("xbridge_port_rate_limit{{bridge=\"{}\",port=\"{}\",unit=\"{}\"}} {}\n",
+                         br, label(sp.port.name), r && r->bytes ? "bytes" : "frames",
+                         r ? r->rate : 0);
+    }
     return o.str();
 }
 

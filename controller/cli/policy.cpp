@@ -6,8 +6,11 @@
 #include "error.hpp"
 #include "options.hpp"
 #include "vlan.hpp"
+#include "port_policy.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <iostream>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <memory>
@@ -59,9 +62,64 @@ int run_set(const SetArgs &a) {
     return 0;
 }
 
+bool is_port_policy(std::string key) {
+    std::replace(key.begin(), key.end(), '_', '-');
+    return key == "rate-limit" || key == "allowed-ip" || key == "bpdu-guard" ||
+           key == "dhcp-server";
+}
+
+// port set PORT rate-limit RATE [burst N] | off; allowed-ip LIST | none; bpdu-guard
+// on|off|reset; dhcp-server on|off (issue 23). Parsed whole before the bridge is touched.
+int run_port_policy(const std::string &bridge, const std::string &port, std::string key,
+                    const std::vector<std::string> &values) {
+    std::replace(key.begin(), key.end(), '_', '-');
+    if (key == "rate-limit") {
+        std::optional<RateLimit> r;
+        if (values.size() == 1 && values[0] == "off")
+            r = std::nullopt;
+        else if (values.size() == 1)
+            r = parse_rate_limit(values[0], std::nullopt);
+        else if (values.size() == 3 && values[1] == "burst")
+            r = parse_rate_limit(values[0], values[2]);
+        else
+            throw Error(fmt::format("port set {} rate-limit: RATE [burst N], or off", port),
+                        EINVAL);
+        BridgeLock lock;
+        Datapath dp = open_bridge(bridge);
+        set_port_rate_limit(dp, port, r);
+        return 0;
+    }
+    if (values.size() != 1)
+        throw Error(fmt::format("port set {} {}: takes one value", port, key), EINVAL);
+    const std::string &v = values[0];
+    if (key == "allowed-ip") {
+        const AllowedIps ips = parse_allowed_ips(v);
+        BridgeLock lock;
+        Datapath dp = open_bridge(bridge);
+        set_port_allowed_ips(dp, port, ips);
+        return 0;
+    }
+    const bool guard = key == "bpdu-guard";
+    if (v != "on" && v != "off" && !(guard && v == "reset"))
+        throw Error(fmt::format("port set {} {}: '{}' is not on{} or off", port, key, v,
+                                guard ? ", reset" : ""),
+                    EINVAL);
+    BridgeLock lock;
+    Datapath dp = open_bridge(bridge);
+    if (v == "reset") {
+        if (!reset_bpdu_guard(dp, port))
+            std::cerr << fmt::format("xbridge: port {} was not blocked\n", port);
+        return 0;
+    }
+    set_port_policy_flag(dp, port, guard ? XB_PORT_BPDU_GUARD : XB_PORT_DHCP_SERVER, v == "on");
+    return 0;
+}
+
 int run_port_set(const PortSetArgs &a) {
     const std::string &port = a.args[0], &key = a.args[1];
     const std::vector<std::string> values(a.args.begin() + 2, a.args.end());
+    if (is_port_policy(key))
+        return run_port_policy(a.name, port, key, values);
     if (key == "storm-limit" || key == "storm_limit") {
         if (values.size() != 1)
             throw Error("expected 'port set PORT storm-limit PPS'", EINVAL);
@@ -74,7 +132,8 @@ int run_port_set(const PortSetArgs &a) {
     auto flag = parse_port_flag(key);
     if (!flag)
         throw Error(fmt::format("unknown port flag '{}' (learning, flood, mcast-flood, "
-                                "bcast-flood, locked, isolated, hairpin, storm-limit)",
+                                "bcast-flood, locked, isolated, hairpin, storm-limit, "
+                                "rate-limit, allowed-ip, bpdu-guard, dhcp-server)",
                                 key),
                     EINVAL);
     if (values.size() != 1 || (values[0] != "on" && values[0] != "off"))
@@ -105,9 +164,11 @@ void add_policy(CLI::App &app, Commands &cmds) {
     auto *port_set = port->add_subcommand(
         "set",
         "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated, "
-        "hairpin), or port set PORT storm-limit PPS (0: off)");
+        "hairpin, bpdu-guard, dhcp-server), port set PORT storm-limit PPS (0: off), port set "
+        "PORT rate-limit RATE [burst N] | off, port set PORT allowed-ip IP[,IP...] | none, port "
+        "set PORT bpdu-guard reset");
     add_name_option(port_set, pa->name);
-    port_set->add_option("args", pa->args, "PORT FLAG on|off, or PORT storm-limit PPS")
+    port_set->add_option("args", pa->args, "PORT FLAG on|off, or PORT SETTING VALUE...")
         ->required()
         ->expected(3, 16);
     cmds.add(port_set, [pa] { return run_port_set(*pa); });

@@ -75,12 +75,23 @@ enum xb_port_flags {
                                     * it: shown by status, never a forwarding condition */
     XB_PORT_ISOLATED = 1u << 7,    /* reaches only ports that are not isolated (and the host) */
     XB_PORT_HAIRPIN = 1u << 8,     /* frames may go back out of the port they came in on */
+    /* Port policy (bpf/policy.h), after libvirt's nwfilter and a switch's port security.
+     * Each is checked only on a port that has it set. */
+    XB_PORT_SPOOF_CHECK = 1u << 9,  /* sources must be the port's allowed IPs (map policy_ip4,
+                                     * policy_ip6): IPv4, ARP, IPv6 and NDP (clean-traffic) */
+    XB_PORT_RATE_LIMIT = 1u << 10,  /* ingress policer: police_rate, police_burst */
+    XB_PORT_BPDU_GUARD = 1u << 11,  /* an STP BPDU blocks the port (map policy_state) */
+    XB_PORT_DHCP_SERVER = 1u << 12, /* with SPOOF_CHECK: DHCP(v6) server replies allowed */
     /* VLAN filtering: a tag may reach this port's XDP program stripped into the frame's
      * metadata (a veth's peer sends with tx-vlan offload; a NIC whose rx-vlan offload
      * could not be turned off), so a frame that looks untagged there is left to the TC
      * hook, which sees the tag (skb vlan_tci). Set by the controller. */
     XB_PORT_VLAN_HIDDEN = 1u << 14,
 };
+
+/* The flags that take a frame through the port policy (xb_policy): one test on the flags
+ * the fast path reads anyway. */
+#define XB_PORT_POLICY (XB_PORT_SPOOF_CHECK | XB_PORT_RATE_LIMIT | XB_PORT_BPDU_GUARD)
 
 #define XB_PORT_DEFAULT_FLAGS                                                                      \
     (XB_PORT_LEARNING | XB_PORT_FLOOD | XB_PORT_MCAST_FLOOD | XB_PORT_BCAST_FLOOD)
@@ -99,6 +110,9 @@ enum xb_port_ctl {
                                       * ndo_xdp_xmit; a veth whose peer has no NAPI): it is
                                       * in no devmap, and frames for it take the TC path */
     XB_CTL_GRO_SET = 1u << 7,        /* xbridge turned GRO on; turned off again on removal */
+    XB_CTL_SHAPED = 1u << 8,         /* the device has a qdisc someone installed (tc, libvirt's
+                                      * <bandwidth>): served as XB_CTL_NO_XDP_TX, so that its
+                                      * frames go through dev_queue_xmit and the qdisc */
     XB_CTL_RXVLAN_OFF = 1u << 9,     /* xbridge turned rx-vlan offload off (VLAN filtering, so
                                       * that XDP sees every tag); turned on again on removal */
 };
@@ -144,7 +158,14 @@ struct xb_port {
      * egress live in map vlan_members. */
     __u16 pvid;
     __u8 vlan_pad[2];
-    __u8 reserved[16];
+    /* Ingress policer (XB_PORT_RATE_LIMIT): police_rate units per second, bursts of up to
+     * police_burst units; a unit is a frame, or a byte when police_bytes is set. Over
+     * it, frames are dropped (XB_DROP_RATE). */
+    __u32 police_rate;
+    __u32 police_burst;
+    __u8 police_bytes;
+    __u8 pad1[3];
+    __u8 reserved[4];
 };
 
 enum xb_config_flags {
@@ -220,26 +241,31 @@ enum xb_counter {
     XB_CNT_RX_TC = 10,         /* ... of rx_packets, handled at TC */
     XB_CNT_LEARN_REFUSED = 11, /* new MAC not learned: learning limit reached */
     XB_CNT_DROPPED = 12,       /* sum of drops[] */
+    XB_CNT_BPDU = 15,          /* STP BPDUs taken in on this port, if it has bpdu-guard */
     XB_CNT_MAX = 24,
 };
 
 enum xb_drop_reason {
     XB_DROP_NONE = 0,
-    XB_DROP_PARSE = 1,     /* runt or truncated header */
-    XB_DROP_BAD_SRC = 2,   /* multicast or all-zero source MAC */
-    XB_DROP_SAME_PORT = 3, /* destination learned on the ingress port */
-    XB_DROP_LOCKED = 4,    /* locked port, source without a static entry */
-    XB_DROP_PORT_DOWN = 5, /* destination port left the bridge a moment ago, or is down */
-    XB_DROP_REDIRECT = 6,  /* redirect failed */
-    XB_DROP_NO_READER = 7, /* tap without a reader (no queue attached): refused */
-    XB_DROP_NO_HOST = 8,   /* frame for a local MAC on a bridge without host port */
-    XB_DROP_PAUSE = 9,     /* 802.3x PAUSE (01:80:c2:00:00:01): link-local, never bridged */
-    XB_DROP_TOO_BIG = 10,  /* longer than the target port's MTU (and not GSO) */
-    XB_DROP_ISOLATED = 11, /* unicast from an isolated port to another isolated port */
-    XB_DROP_STORM = 12,    /* a flood over the ingress port's storm limit (a loop?) */
-    XB_DROP_VLAN = 13,     /* VLAN filtering: untagged without a PVID, a VLAN the ingress
-                            * port is not a member of, or a destination port that is not */
-    XB_DROP_VLAN_TAG = 20, /* VLAN filtering: a tag could not be added or removed */
+    XB_DROP_PARSE = 1,        /* runt or truncated header */
+    XB_DROP_BAD_SRC = 2,      /* multicast or all-zero source MAC */
+    XB_DROP_SAME_PORT = 3,    /* destination learned on the ingress port */
+    XB_DROP_LOCKED = 4,       /* locked port, source without a static entry */
+    XB_DROP_PORT_DOWN = 5,    /* destination port left the bridge a moment ago, or is down */
+    XB_DROP_REDIRECT = 6,     /* redirect failed */
+    XB_DROP_NO_READER = 7,    /* tap without a reader (no queue attached): refused */
+    XB_DROP_NO_HOST = 8,      /* frame for a local MAC on a bridge without host port */
+    XB_DROP_PAUSE = 9,        /* 802.3x PAUSE (01:80:c2:00:00:01): link-local, never bridged */
+    XB_DROP_TOO_BIG = 10,     /* longer than the target port's MTU (and not GSO) */
+    XB_DROP_ISOLATED = 11,    /* unicast from an isolated port to another isolated port */
+    XB_DROP_STORM = 12,       /* a flood over the ingress port's storm limit (a loop?) */
+    XB_DROP_VLAN = 13,        /* VLAN filtering: untagged without a PVID, a VLAN the ingress
+                               * port is not a member of, or a destination port that is not */
+    XB_DROP_RATE = 14,        /* over the ingress port's policer (rate-limit) */
+    XB_DROP_SPOOF = 15,       /* a source address the port may not use (allowed-ip) */
+    XB_DROP_BLOCKED = 16,     /* the port is blocked: it received a BPDU (bpdu-guard) */
+    XB_DROP_VLAN_TAG = 20,    /* VLAN filtering: a tag could not be added or removed */
+    XB_DROP_DHCP_SERVER = 22, /* a DHCP server reply from a port without dhcp-server */
     XB_DROP_MAX = 32,
 };
 
@@ -328,6 +354,33 @@ struct xb_vlan_stats {
     __u64 tx_bytes;
 };
 
+/* Key of the allowed source addresses of a port with XB_PORT_SPOOF_CHECK (maps
+ * policy_ip4, policy_ip6; the value is one byte, 1). */
+struct xb_policy_ip4_key {
+    __u32 slot;
+    __u8 addr[4]; /* network order */
+};
+struct xb_policy_ip6_key {
+    __u32 slot;
+    __u8 addr[16];
+};
+
+/* Per-port state the datapath's policy keeps (map policy_state, an array by slot). */
+struct xb_policy_state {
+    __u64 blocked_ns; /* CLOCK_MONOTONIC_COARSE when a BPDU blocked the port; 0: not blocked */
+    __u8 bpdu_src[6]; /* the source of that BPDU */
+    __u8 pad[2];
+};
+
+/* FDB moves of one MAC (map policy_flap, LRU by MAC + VLAN): a MAC that keeps moving
+ * between two ports is a loop the bridge did not make, or a guest spoofing another. */
+struct xb_mac_flap {
+    __u64 moves;   /* moves since the entry was made */
+    __u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the last move */
+    __u32 from_ifindex;
+    __u32 to_ifindex;
+};
+
 /* Context of the ageing sweep program (xb_fdb_sweep), run by the controller with
  * BPF_PROG_TEST_RUN: the sweep happens inside the kernel, without copying the FDB out. */
 struct xb_sweep_ctx {
@@ -376,5 +429,11 @@ XB_STATIC_ASSERT(sizeof(struct xb_vlan_stats) == 32, "xb_vlan_stats");
 XB_STATIC_ASSERT(__builtin_offsetof(struct xb_port, pvid) == 44, "xb_port: pvid in reserved[0,4)");
 XB_STATIC_ASSERT(__builtin_offsetof(struct xb_config, vlan_proto) == 120,
                  "xb_config: VLAN fields in reserved[0,4)");
+XB_STATIC_ASSERT(__builtin_offsetof(struct xb_port, police_rate) == 48,
+                 "xb_port: police_rate in reserved [4,16)");
+XB_STATIC_ASSERT(sizeof(struct xb_policy_ip4_key) == 8, "xb_policy_ip4_key");
+XB_STATIC_ASSERT(sizeof(struct xb_policy_ip6_key) == 20, "xb_policy_ip6_key");
+XB_STATIC_ASSERT(sizeof(struct xb_policy_state) == 16, "xb_policy_state");
+XB_STATIC_ASSERT(sizeof(struct xb_mac_flap) == 24, "xb_mac_flap");
 
 #endif /* XBRIDGE_ABI_H */

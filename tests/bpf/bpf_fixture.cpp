@@ -124,7 +124,7 @@ void BridgeTest::SetUp() {
         // The XDP decisions need ports that take XDP redirects: say so, as the kernel's
         // XDP features would for a port that does (xb::update_xdp_target).
         if (xdp_targets_)
-            xb::update_xdp_target(*dp_, sp->slot, xb::kXdpActNdoXmit);
+            xb::update_xdp_target(*dp_, sp->slot, xb::kXdpActNdoXmit, false);
     }
 }
 

@@ -748,7 +748,7 @@ TEST_F(NoXdpTxTest, PortsWithoutXdpRedirectsAreServedByTc) {
 TEST_F(BridgeTest, AFloodFromTheOnlyPortWithoutXdpRedirectsStaysAtXdp) {
     auto sp = dp_->port_by_ifindex(uint32_t(ifindex(1)));
     ASSERT_TRUE(sp);
-    ASSERT_TRUE(xb::update_xdp_target(*dp_, sp->slot, 0)) << "p1 no longer an XDP target";
+    ASSERT_TRUE(xb::update_xdp_target(*dp_, sp->slot, 0, false)) << "p1 no longer an XDP target";
     EXPECT_EQ(dp_->config()->n_no_xdp_tx, 1u);
     EXPECT_EQ(run_xdp(1, eth_frame(kBcast, kA)), XDP_REDIRECT) << "p1 leaves itself out";
     EXPECT_EQ(run_xdp(2, eth_frame(kBcast, kB)), XDP_PASS) << "p1 needs its copy from TC";
