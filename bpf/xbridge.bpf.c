@@ -30,11 +30,13 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "capture.h"
 #include "decide.h"
 #include "devmap_xmit.h"
 #include "fdb.h"
 #include "flow.h"
 #include "maps.h"
+#include "mdb.h"
 #include "parse.h"
 #include "stats.h"
 #include "storm.h"
@@ -169,6 +171,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
             st->cnt[XB_CNT_LEARN_REFUSED]++;
         xb_count_drop(slot, d.reason);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, d.reason);
+        xb_capture(cfg, ctx, &f, ifindex, 0, XB_HOOK_XDP);
         return XDP_DROP;
 
     case XB_ACT_FORWARD:
@@ -199,6 +202,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         if (xb_storm_exceeded(slot, in)) {
             xb_count_drop(slot, XB_DROP_STORM);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, XB_DROP_STORM);
+            xb_capture(cfg, ctx, &f, ifindex, 0, XB_HOOK_XDP);
             return XDP_DROP;
         }
         if (st) {
@@ -207,6 +211,14 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
                 st->cnt[XB_CNT_TO_HOST]++;
         }
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_FLOOD, 0);
+        xb_capture(cfg, ctx, &f, ifindex, 0, XB_HOOK_XDP);
+        /* Snooped here, where XDP commits to the flood: its copies are judged one by one
+         * by the devmap egress program (mdb.h). */
+        if (d.flood_class == XB_FLOOD_MCAST && xb_mdb_on(cfg, &f)) {
+            struct xb_mdb_group_key mk;
+
+            xb_mdb_snoop_xdp(ctx, &f, ifindex, slot, &mk);
+        }
         return xb_xdp_flood(d.flood_class, in->flags);
 
     default: /* XB_ACT_TO_HOST: delivered by the TC hook, which can inject into a stack */
@@ -236,6 +248,7 @@ forward:
     }
     xb_count_tx(d.out_slot, len);
     xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
+    xb_capture(cfg, ctx, &f, ifindex, d.out_ifindex, XB_HOOK_XDP);
     return ret;
 }
 
@@ -248,12 +261,36 @@ int xb_xdp_host(struct xdp_md *ctx) {
     return XDP_PASS;
 }
 
-/* Counts each copy a flood map transmits (the kernel bridge counts tx per port). */
+/* The copy of a flood to one port, while a capture session runs: captured by a session
+ * on that port. */
+static __noinline void xb_devmap_capture(struct xdp_md *ctx, const struct xb_config *cfg) {
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct xb_frame f;
+
+    if (xb_parse(data, data_end, bpf_xdp_get_buff_len(ctx), &f))
+        return;
+    xb_capture_copy(cfg, ctx, &f, ctx->ingress_ifindex, ctx->egress_ifindex, XB_HOOK_XDP);
+}
+
+/* Counts each copy a flood map transmits (the kernel bridge counts tx per port); with
+ * multicast snooping on, holds back the copies of a known group's frames for ports that
+ * are neither members nor routers, and the host's if it did not join (mdb.h). */
 SEC("xdp.frags/devmap")
 int xb_xdp_devmap_tx(struct xdp_md *ctx) {
-    __u32 slot;
+    struct xb_config *cfg = xb_config();
+    const __u32 egress = ctx->egress_ifindex;
+    __u32 slot = XB_HOST_SLOT;
+    struct xb_port *p = xb_port_of(egress, &slot);
 
-    if (xb_port_of(ctx->egress_ifindex, &slot))
+    if (!p)
+        slot = XB_HOST_SLOT;
+    if (cfg && (cfg->flags & XB_CFG_MCAST_SNOOPING) && (p || egress == cfg->host_ifindex) &&
+        !xb_mdb_copy_allowed(ctx, slot, p ? p->flags : 0))
+        return XDP_DROP;
+    if (cfg && (cfg->flags & XB_CFG_CAPTURE))
+        xb_devmap_capture(ctx, cfg);
+    if (p)
         xb_count_tx(slot, bpf_xdp_get_buff_len(ctx));
     return XDP_PASS;
 }
@@ -288,11 +325,18 @@ static __always_inline int xb_tc_to_host(struct __sk_buff *skb, __u32 owner, __u
 
 struct xb_flood_ctx {
     struct __sk_buff *skb;
+    const struct xb_config *cfg;
+    const struct xb_frame *f;
     __u32 in_ifindex; /* excluded: the port the frame came from (0: a hairpin port) */
     __u32 need;       /* port flags a port needs to take this copy */
     __u32 skip;       /* port flags that keep a port from taking it */
     __u32 uplink;
     __u32 len;
+    __u32 from_ifindex; /* the port it came from, for the capture */
+    __u32 hook;         /* enum xb_hook, for the capture */
+    /* A frame for a known multicast group: only its members and router ports get a copy. */
+    const struct xb_mdb_group_key *mdb;
+    __u64 now;
 };
 
 static long xb_flood_one(__u64 index, void *arg) {
@@ -305,11 +349,14 @@ static long xb_flood_one(__u64 index, void *arg) {
     if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need ||
         (p->flags & fc->skip))
         return 0;
+    if (fc->mdb && !xb_mdb_allows(fc->mdb, slot, p->flags, fc->now))
+        return 0;
     if (!xb_tc_fits(skb, p->mtu)) {
         xb_count_drop(slot, XB_DROP_TOO_BIG);
         return 0;
     }
 
+    xb_capture_copy(fc->cfg, skb, fc->f, fc->from_ifindex, p->ifindex, fc->hook);
     mark = skb->mark;
     if (p->ifindex == fc->uplink)
         skb->mark = XB_SKB_MARK;
@@ -327,10 +374,18 @@ static long xb_flood_one(__u64 index, void *arg) {
 /* Clones skb to every port that takes this class of flood, except in_ifindex
  * (BPF_F_EXCLUDE_INGRESS's TC counterpart) unless it is a hairpin port, and, for a
  * frame from an isolated port (in_flags), the isolated ports. */
-static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class, __u32 in_ifindex,
-                                        __u32 in_flags, const struct xb_config *cfg) {
+static __always_inline void xb_tc_flood(struct __sk_buff *skb, const struct xb_frame *f,
+                                        __u32 flood_class, __u32 in_ifindex, __u32 in_flags,
+                                        const struct xb_config *cfg, enum xb_hook hook,
+                                        const struct xb_mdb_group_key *mdb) {
     struct xb_flood_ctx fc = {
+        .mdb = mdb,
+        .now = mdb ? bpf_ktime_get_coarse_ns() : 0,
         .skb = skb,
+        .cfg = cfg,
+        .f = f,
+        .from_ifindex = in_ifindex,
+        .hook = hook,
         .in_ifindex = in_flags & XB_PORT_HAIRPIN ? 0 : in_ifindex,
         .need = xb_flood_flag(flood_class),
         .skip = in_flags & XB_PORT_ISOLATED,
@@ -362,7 +417,9 @@ static __always_inline int xb_tc_parse(struct __sk_buff *skb, struct xb_frame *f
 SEC("tc")
 int xb_tc_ingress(struct __sk_buff *skb) {
     __u32 ifindex = skb->ifindex;
+    struct xb_mdb_group_key mk;
     struct xb_decision d;
+    int snooped;
     struct xb_config *cfg;
     struct xb_frame f;
     struct xb_port *in;
@@ -399,6 +456,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     case XB_ACT_DROP:
         xb_count_drop(slot, d.reason);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, d.reason);
+        xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
         return TC_ACT_SHOT;
 
     case XB_ACT_FORWARD:
@@ -407,6 +465,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         if (!xb_tc_fits(skb, d.out_mtu)) {
             xb_count_drop(d.out_slot, XB_DROP_TOO_BIG);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
+            xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
             return TC_ACT_SHOT;
         }
         xb_count(slot, XB_CNT_FORWARDED);
@@ -414,18 +473,25 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         if (d.out_no_reader)
             xb_count_drop(d.out_slot, XB_DROP_NO_READER);
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_FORWARD, 0);
+        xb_capture(cfg, skb, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS);
         return xb_tc_xmit(skb, d.out_ifindex, cfg);
 
     case XB_ACT_FLOOD:
         if (xb_storm_exceeded(slot, in)) {
             xb_count_drop(slot, XB_DROP_STORM);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_STORM);
+            xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
             return TC_ACT_SHOT;
         }
         xb_count(slot, XB_CNT_FLOODED);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, d.flood_class, ifindex, in->flags, cfg);
-        if (!d.host_copy)
+        xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
+        snooped = d.flood_class == XB_FLOOD_MCAST && xb_mdb_on(cfg, &f) &&
+                  xb_mdb_snoop_skb(skb, &f, ifindex, slot, &mk);
+        xb_tc_flood(skb, &f, d.flood_class, ifindex, in->flags, cfg, XB_HOOK_TC_INGRESS,
+                    snooped ? &mk : NULL);
+        if (!d.host_copy ||
+            (snooped && !xb_mdb_allows(&mk, XB_HOST_SLOT, 0, bpf_ktime_get_coarse_ns())))
             return TC_ACT_SHOT; /* every port got its clone; the original is spent */
         xb_count(slot, XB_CNT_TO_HOST);
         return xb_tc_to_host(skb, cfg->uplink_ifindex, ifindex);
@@ -433,6 +499,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     default: /* XB_ACT_TO_HOST */
         xb_count(slot, XB_CNT_TO_HOST);
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_TO_HOST, 0);
+        xb_capture(cfg, skb, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS);
         return xb_tc_to_host(skb, d.out_ifindex, ifindex);
     }
 }
@@ -455,7 +522,9 @@ int xb_tc_host(struct __sk_buff *skb) {
  * (broadcast, multicast, unknown unicast), as br0 would. Counted on the host slot. */
 SEC("tc")
 int xb_tc_egress(struct __sk_buff *skb) {
+    struct xb_mdb_group_key mk;
     struct xb_config *cfg;
+    int snooped;
     struct xb_fdb_val *dst;
     struct xb_frame f;
     __u32 uplink, len, out_slot;
@@ -489,7 +558,12 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
         xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, flood_class, uplink, 0, cfg); /* the host is never isolated */
+        xb_capture(cfg, skb, &f, uplink, 0, XB_HOOK_TC_EGRESS);
+        /* The host's own IGMP/MLD reports tell which groups it joined (slot XB_HOST_SLOT). */
+        snooped = flood_class == XB_FLOOD_MCAST && xb_mdb_on(cfg, &f) &&
+                  xb_mdb_snoop_skb(skb, &f, uplink, XB_HOST_SLOT, &mk);
+        /* the host is never isolated */
+        xb_tc_flood(skb, &f, flood_class, uplink, 0, cfg, XB_HOOK_TC_EGRESS, snooped ? &mk : NULL);
         return TC_ACT_OK;
     }
 
@@ -498,7 +572,8 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
         xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, XB_FLOOD_UCAST, uplink, 0, cfg);
+        xb_capture(cfg, skb, &f, uplink, 0, XB_HOOK_TC_EGRESS);
+        xb_tc_flood(skb, &f, XB_FLOOD_UCAST, uplink, 0, cfg, XB_HOOK_TC_EGRESS, NULL);
         return TC_ACT_OK;
     }
     if (dst->type == XB_FDB_LOCAL || dst->ifindex == uplink)
@@ -520,5 +595,6 @@ int xb_tc_egress(struct __sk_buff *skb) {
     xb_count(XB_HOST_SLOT, XB_CNT_FORWARDED);
     xb_count_tx(out_slot, len);
     xb_trace(cfg, &f, uplink, out->ifindex, XB_HOOK_TC_EGRESS, XB_ACT_FORWARD, 0);
+    xb_capture(cfg, skb, &f, uplink, out->ifindex, XB_HOOK_TC_EGRESS);
     return bpf_redirect(out->ifindex, 0);
 }

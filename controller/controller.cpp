@@ -2,6 +2,7 @@
 #include "controller.hpp"
 
 #include "bridge.hpp"
+#include "capture.hpp"
 #include "error.hpp"
 #include "fdb.hpp"
 #include "netlink.hpp"
@@ -229,6 +230,7 @@ class Controller {
 
     void tick() {
         expire_trace_lease();
+        expire_capture_lease();
         // Link events can be missed (a full socket buffer): every few seconds, look at
         // every port again.
         if (++ticks_ % 5 == 0) {
@@ -274,6 +276,15 @@ class Controller {
             __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_TRACE), __ATOMIC_RELAXED);
             c.trace_pid = 0;
             log("a trace session ended without closing: tracing turned off");
+        }
+    }
+
+    // The same for a capture session: its lease stopped the copies; clear the flag.
+    void expire_capture_lease() {
+        xb_config &c = *dp_.config();
+        if ((c.flags & XB_CFG_CAPTURE) && !capture_active(dp_)) {
+            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_CAPTURE), __ATOMIC_RELAXED);
+            log("a capture session ended without closing: capture turned off");
         }
     }
 

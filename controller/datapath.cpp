@@ -29,8 +29,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
-    "fdb",   "fdb_cache", "flow_cache",  "ports",       "port_index",  "port_index_hi", "config",
-    "stats", "tx_ports",  "flood_ucast", "flood_mcast", "flood_bcast", "trace_rb",      "storm",
+    "fdb",        "fdb_cache", "flow_cache",   "ports",       "port_index",  "port_index_hi",
+    "config",     "stats",     "tx_ports",     "flood_ucast", "flood_mcast", "flood_bcast",
+    "trace_rb",   "storm",     "capture_cfg",  "capture_pb",  "mdb_group",   "mdb",
+    "mdb_router", "mdb_rb",    "mdb_filtered",
 };
 // A name missing from a table is a null pointer at its end.
 static_assert(kMapNames.back() != nullptr);
@@ -248,13 +250,14 @@ void check_layout(const std::string &bridge,
     }
 }
 
-// Maps a bridge made by an older build may lack: the flow cache and the storm guard's
-// buckets. Neither holds state worth keeping (its programs never read it, or it starts
-// full), so it is created empty and pinned: the bridge stays manageable - status,
-// down, and an upgrade to programs that use it.
+// Maps a bridge made by an older build may lack: the flow cache, the storm guard's
+// buckets, the capture's and multicast snooping's maps. None holds state worth keeping
+// for such a bridge (its programs never read it, or it starts full, or empty: no
+// capture, no group known), so it is created empty and pinned: the bridge stays
+// manageable - status, down, and an upgrade to programs that use it.
 bool created_if_missing(size_t i) {
     const auto id = static_cast<MapId>(i);
-    return id == MapId::FlowCache || id == MapId::Storm;
+    return id == MapId::FlowCache || id == MapId::Storm || id >= MapId::CaptureCfg;
 }
 
 // Creates map `id` empty and pins it at pin. Returns the map's fd, or -1 with errno set.
@@ -267,8 +270,12 @@ int create_empty_map(MapId id, const std::string &pin) {
         return -1;
     }
     LIBBPF_OPTS(bpf_map_create_opts, opts);
+    uint32_t max_entries = bpf_map__max_entries(m);
+    // libbpf sizes a perf event array to the CPUs when it loads an object; here, we do.
+    if (bpf_map__type(m) == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !max_entries)
+        max_entries = static_cast<uint32_t>(std::max(libbpf_num_possible_cpus(), 1));
     int fd = bpf_map_create(bpf_map__type(m), name, bpf_map__key_size(m), bpf_map__value_size(m),
-                            bpf_map__max_entries(m), &opts);
+                            max_entries, &opts);
     if (fd < 0) {
         errno = -fd;
         return -1;

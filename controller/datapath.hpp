@@ -34,6 +34,13 @@ enum class MapId {
     FloodBcast,
     TraceRb,
     Storm,
+    CaptureCfg,
+    CapturePb,
+    MdbGroup,
+    Mdb,
+    MdbRouter,
+    MdbRb,
+    MdbFiltered,
     Count
 };
 // DevmapXmit and RedirectErr are optional: they need the kernel's BTF (tp_btf), and their

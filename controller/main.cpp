@@ -2,6 +2,7 @@
 // The xbridge command line. Every failure ends here as one line on stderr naming its
 // cause, and a non-zero exit status.
 #include "bridge.hpp"
+#include "capture.hpp"
 #include "controller.hpp"
 #include "error.hpp"
 #include "fdb.hpp"
@@ -190,6 +191,59 @@ int cmd_stats_watch(Datapath &dp, const std::optional<std::string> &port, uint32
     return 0;
 }
 
+// ---- capture (issue 23) ----
+int cmd_capture(const std::string &name, const std::string &port, const std::string &mac,
+                const std::string &snaplen, const std::string &count, const std::string &file) {
+    CaptureOptions co;
+    if (!port.empty())
+        co.port = port;
+    if (!mac.empty()) {
+        co.mac = parse_mac(mac);
+        if (!co.mac)
+            throw Error(fmt::format("--mac: '{}' is not a MAC address", mac), EINVAL);
+    }
+    if (!snaplen.empty())
+        co.snaplen = number_option("--snaplen", snaplen, 1, kCaptureDefaultSnaplen);
+    if (!count.empty())
+        co.count = number_option("--count", count, 1, 1LL << 31);
+    if (file.empty())
+        throw Error("-w: the file name is empty", EINVAL);
+    if (file == "-" && ::isatty(STDOUT_FILENO))
+        throw Error("-w -: standard output is a terminal (pipe it into `tcpdump -r -`)", EINVAL);
+    Datapath dp = open_bridge(name);
+    std::FILE *out = nullptr;
+    bool created = false;
+    const auto open_out = [&]() -> std::FILE * {
+        if (file == "-")
+            return out = stdout;
+        created = ::access(file.c_str(), F_OK) != 0;
+        out = std::fopen(file.c_str(), "wb");
+        if (!out)
+            throw_last_errno(fmt::format("cannot open {}", file));
+        return out;
+    };
+    CaptureResult res;
+    try {
+        res = run_capture(dp, co, open_out);
+    } catch (...) {
+        // A file this command made, for a capture that failed before its first frame: as it
+        // was, none. (One that holds frames is kept: a bridge taken down ends a capture.)
+        const long size = out && out != stdout ? std::ftell(out) : -1;
+        if (out && out != stdout)
+            std::fclose(out);
+        if (created && size >= 0 && size <= 24)
+            ::unlink(file.c_str());
+        throw;
+    }
+    if (out != stdout && std::fclose(out) != 0)
+        throw_last_errno(fmt::format("cannot write {}", file));
+    std::cerr << fmt::format("{} frame{} captured", res.captured, res.captured == 1 ? "" : "s");
+    if (res.lost)
+        std::cerr << fmt::format(", {} lost (the capture fell behind)", res.lost);
+    std::cerr << "\n";
+    return 0;
+}
+
 // "A subcommand is required" names nothing when the word given is no command: finds
 // the first word that is not a command where one was expected (`xbridge bogus`,
 // `xbridge fdb bogus`), skipping options and their values.
@@ -342,6 +396,20 @@ static int run(int argc, char **argv) {
     trace->add_option("--count", trace_count, "Stop after N frames");
     trace->add_flag("--json", json, "JSON lines");
 
+    // ---- capture (issue 23) ----
+    auto *capture = app.add_subcommand(
+        "capture", "Write the frames the bridge handles to a pcap file (-w FILE, or - for stdout)");
+    std::string cap_file, cap_snaplen, cap_mac, cap_count;
+    capture->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    capture->add_option("--port", port, "Only frames in or out of this port");
+    capture->add_option("--mac", cap_mac, "Only frames from or to this MAC");
+    capture->add_option("--snaplen", cap_snaplen,
+                        fmt::format("Bytes kept of each frame (default and most {}; a frame's "
+                                    "copy holds at most {})",
+                                    kCaptureDefaultSnaplen, XB_CAPTURE_MAX));
+    capture->add_option("--count", cap_count, "Stop after N frames");
+    capture->add_option("-w", cap_file, "The pcap file to write, - for stdout")->required();
+
     auto *version = app.add_subcommand("version", "Print the version");
 
     try {
@@ -485,6 +553,8 @@ static int run(int argc, char **argv) {
             run_trace(dp, to, std::cout);
             return 0;
         }
+        if (capture->parsed())
+            return cmd_capture(name, port, cap_mac, cap_snaplen, cap_count, cap_file);
         if (fdb_add->parsed()) {
             if (fdb_args[1] != "dev")
                 throw Error(fmt::format("expected 'fdb add MAC dev PORT', not 'fdb add {} {} {}'",

@@ -2,6 +2,7 @@
 #include "show.hpp"
 
 #include "bridge.hpp"
+#include "capture.hpp"
 #include "fdb.hpp"
 #include "mac.hpp"
 #include "metrics.hpp"
@@ -129,6 +130,7 @@ nlohmann::ordered_json status_json(Datapath &dp) {
         {"xdp_attach", "bpf_link"},
         {"metrics", format_metrics_addr({c.metrics_ip4, c.metrics_port})},
         {"trace", trace_active(c)},
+        {"capture", capture_active(dp)},
         {"controller_pid",
          controller_alive(dp) ? nlohmann::ordered_json(c.controller_pid) : nullptr},
         {"pins", dp.dir()},

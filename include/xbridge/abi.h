@@ -75,6 +75,10 @@ enum xb_port_flags {
                                     * it: shown by status, never a forwarding condition */
     XB_PORT_ISOLATED = 1u << 7,    /* reaches only ports that are not isolated (and the host) */
     XB_PORT_HAIRPIN = 1u << 8,     /* frames may go back out of the port they came in on */
+    /* Bits 9-12 and 14: other features. */
+    XB_PORT_MCAST_ROUTER = 1u << 13, /* a multicast router is always behind this port (the
+                                      * kernel's multicast_router 2): it gets every snooped
+                                      * group, as a port where queries or PIM came from does */
 };
 
 #define XB_PORT_DEFAULT_FLAGS                                                                      \
@@ -131,6 +135,14 @@ enum xb_config_flags {
     XB_CFG_TRACE = 1u << 0,      /* a trace session runs: emit events until trace_until_ns */
     XB_CFG_TRACE_PORT = 1u << 1, /* ... only for trace_ifindex */
     XB_CFG_TRACE_MAC = 1u << 2,  /* ... only when src or dst is trace_mac */
+    /* Bit 3: another feature. */
+    XB_CFG_CAPTURE = 1u << 4,        /* a capture session runs (map capture_cfg: its filter
+                                      * and lease); frames go to the capture_pb perf buffer */
+    XB_CFG_MCAST_SNOOPING = 1u << 5, /* IGMP/MLD snooping (mdb.h): known groups reach only
+                                      * their member ports, router ports and the host if it
+                                      * joined */
+    XB_CFG_MCAST_QUERIER = 1u << 6,  /* the controller sends general queries where no other
+                                      * querier is heard (the datapath does not read it) */
 };
 
 /* Bridge-wide settings and state (map "config", one element, mmapable so that the
@@ -173,7 +185,10 @@ struct xb_config {
      * leaves XDP for the TC hook, which clones it to every port (a devmap broadcast
      * would skip such a port without a word). */
     __u32 n_no_xdp_tx;
-    __u8 reserved[8];
+    __u8 reserved[4];
+    /* Multicast snooping: the membership interval in seconds (the kernel bridge's
+     * multicast_membership_interval, 260 s by default; 0: that default). */
+    __u32 mcast_membership_s;
 };
 
 /* Per-port counters (map "stats", per-CPU array indexed by slot). */
@@ -191,6 +206,10 @@ enum xb_counter {
     XB_CNT_RX_TC = 10,         /* ... of rx_packets, handled at TC */
     XB_CNT_LEARN_REFUSED = 11, /* new MAC not learned: learning limit reached */
     XB_CNT_DROPPED = 12,       /* sum of drops[] */
+    /* 13-16: other features. */
+    XB_CNT_MCAST_SNOOPED = 17, /* multicast of a known group, sent only to its members, router
+                                * ports and the host if it joined */
+    XB_CNT_MCAST_CTL = 18,     /* IGMP/MLD/PIM messages handed to the controller (mdb_rb) */
     XB_CNT_MAX = 24,
 };
 
@@ -300,6 +319,80 @@ struct xb_trace_event {
     __u8 pad[9];
 };
 
+/* ---- Packet capture (capture.h) ----------------------------------------------------- */
+
+/* The most a captured frame's copy can hold: a perf event record is at most 64 KiB, its
+ * headers included. Only a GSO super-frame on the TC path is longer; it is cut here, and
+ * its original length kept in the record (and in the pcap file). */
+#define XB_CAPTURE_MAX 65000u
+
+/* The running capture session's filter and lease (map capture_cfg, one element). Written
+ * by `xbridge capture` before it sets XB_CFG_CAPTURE. */
+struct xb_capture_cfg {
+    __u64 until_ns; /* CLOCK_MONOTONIC_COARSE: the lease, renewed every second */
+    __u32 ifindex;  /* 0: every port; else frames in or out of this port */
+    __u32 snaplen;  /* bytes of each frame copied, at most XB_CAPTURE_MAX */
+    __u8 mac[6];
+    __u8 has_mac; /* only frames from or to mac */
+    __u8 pad0;
+    __u32 pid;
+    __u8 reserved[32];
+};
+
+/* What precedes each captured frame in the perf buffer (map capture_pb). */
+struct xb_capture_hdr {
+    __u64 ts_ns;       /* bpf_ktime_get_ns() */
+    __u32 len;         /* the frame's whole length */
+    __u32 caplen;      /* bytes of it that follow */
+    __u32 ifindex;     /* the port it came in on (the uplink for the host's own frames) */
+    __u32 out_ifindex; /* the port it leaves by, when known (forward, one flood copy) */
+    __u8 hook;         /* enum xb_hook */
+    __u8 pad[7];
+};
+
+/* ---- Multicast snooping (mdb.h) ------------------------------------------------------ */
+
+/* A group: an IPv6 address, or an IPv4 one mapped (::ffff:a.b.c.d), on a VLAN. */
+struct xb_mdb_group_key {
+    __u8 addr[16];
+    __u16 vlan;
+    __u16 pad;
+};
+
+/* A group some port joined (map mdb_group): its frames reach only its member ports,
+ * router ports and the host if it joined. Written by the controller. */
+struct xb_mdb_group_val {
+    __u64 expires_ns; /* CLOCK_MONOTONIC_COARSE: the latest of its members' deadlines */
+};
+
+/* One port's membership of a group (map mdb); slot XB_HOST_SLOT: the host's own. */
+struct xb_mdb_key {
+    __u8 addr[16];
+    __u16 vlan;
+    __u16 slot;
+};
+
+struct xb_mdb_val {
+    __u64 expires_ns; /* CLOCK_MONOTONIC_COARSE: a report refreshes it, a leave shortens it */
+    __u64 joined_ns;  /* when the first report came (mdb show) */
+};
+
+/* An IGMP, MLD or PIM message the datapath hands to the controller (map mdb_rb), which
+ * learns memberships and router ports from it. */
+#define XB_MDB_MSG_MAX 1518u
+struct xb_mdb_msg {
+    __u32 ifindex; /* the port it came in on (the uplink for the host's own) */
+    __u16 slot;    /* that port's slot; XB_HOST_SLOT: the host sent it */
+    __u16 vlan;
+    __u16 l3_off; /* where the IP header starts in data */
+    __u16 proto;  /* ethertype, host order */
+    __u32 len;    /* the frame's whole length */
+    __u32 caplen; /* bytes in data */
+    __u8 pad[4];
+    __u8 data[XB_MDB_MSG_MAX];
+    __u8 pad1[2];
+};
+
 /* Layouts are part of the ABI: checked here for both compilers, and against the
  * BTF of the built object by a test. */
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_key) == 8, "xb_fdb_key");
@@ -318,5 +411,12 @@ XB_STATIC_ASSERT(sizeof(struct xb_sweep_ctx) == 32, "xb_sweep_ctx");
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_cache_ent) == 32, "xb_fdb_cache_ent");
 XB_STATIC_ASSERT(sizeof(struct xb_flow_ent) == 40, "xb_flow_ent");
 XB_STATIC_ASSERT(sizeof(struct xb_storm_bucket) == 16, "xb_storm_bucket");
+XB_STATIC_ASSERT(sizeof(struct xb_capture_cfg) == 64, "xb_capture_cfg");
+XB_STATIC_ASSERT(sizeof(struct xb_capture_hdr) == 32, "xb_capture_hdr");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_group_key) == 20, "xb_mdb_group_key");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_group_val) == 8, "xb_mdb_group_val");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_key) == 20, "xb_mdb_key");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_val) == 16, "xb_mdb_val");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_msg) == 1544, "xb_mdb_msg");
 
 #endif /* XBRIDGE_ABI_H */
