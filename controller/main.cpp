@@ -6,6 +6,7 @@
 #include "controller.hpp"
 #include "error.hpp"
 #include "fdb.hpp"
+#include "mdb.hpp"
 #include "netlink.hpp"
 #include "options.hpp"
 #include "show.hpp"
@@ -191,6 +192,40 @@ int cmd_stats_watch(Datapath &dp, const std::optional<std::string> &port, uint32
     return 0;
 }
 
+// ---- multicast snooping (issue 23) ----
+bool on_off(const std::string &setting, const std::string &value) {
+    if (value != "on" && value != "off")
+        throw Error(fmt::format("{}: '{}' is not on or off", setting, value), EINVAL);
+    return value == "on";
+}
+
+// The multicast settings of `set`; false: not one of them. Snooping turned off forgets
+// what it learned, as the kernel bridge's does.
+bool set_mcast(Datapath &dp, const std::string &setting, const std::string &value) {
+    xb_config &c = *dp.config();
+    if (setting == "mcast-snooping" || setting == "mcast_snooping") {
+        if (on_off(setting, value)) {
+            __atomic_fetch_or(&c.flags, uint32_t(XB_CFG_MCAST_SNOOPING), __ATOMIC_RELEASE);
+        } else {
+            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_MCAST_SNOOPING), __ATOMIC_RELEASE);
+            mdb_flush(dp);
+        }
+        return true;
+    }
+    if (setting == "mcast-querier" || setting == "mcast_querier") {
+        if (on_off(setting, value))
+            __atomic_fetch_or(&c.flags, uint32_t(XB_CFG_MCAST_QUERIER), __ATOMIC_RELEASE);
+        else
+            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_MCAST_QUERIER), __ATOMIC_RELEASE);
+        return true;
+    }
+    if (setting == "mcast-membership-interval" || setting == "mcast_membership_interval") {
+        c.mcast_membership_s = number_option(setting, value, 1, 86400);
+        return true;
+    }
+    return false;
+}
+
 // ---- capture (issue 23) ----
 int cmd_capture(const std::string &name, const std::string &port, const std::string &mac,
                 const std::string &snaplen, const std::string &count, const std::string &file) {
@@ -361,10 +396,15 @@ static int run(int argc, char **argv) {
     fdb_flush->add_option("--port", port, "Only this port's entries");
     fdb_flush->add_flag("--dynamic", dynamic_only, "Only learned entries");
 
-    auto *set = app.add_subcommand("set", "Change a running bridge: ageing-time S, max-learned N");
+    auto *set = app.add_subcommand(
+        "set", "Change a running bridge: ageing-time S, max-learned N, mcast-snooping on|off, "
+               "mcast-querier on|off, mcast-membership-interval S");
     std::string setting, value;
     set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    set->add_option("setting", setting, "ageing-time or max-learned")->required();
+    set->add_option("setting", setting,
+                    "ageing-time, max-learned, mcast-snooping, mcast-querier or "
+                    "mcast-membership-interval")
+        ->required();
     set->add_option("value", value, "New value")->required();
 
     auto *port_cmd = app.add_subcommand("port", "Port policy");
@@ -372,7 +412,7 @@ static int run(int argc, char **argv) {
     auto *port_set = port_cmd->add_subcommand(
         "set",
         "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated, "
-        "hairpin), or port set PORT storm-limit PPS (0: off)");
+        "hairpin, mcast-router), or port set PORT storm-limit PPS (0: off)");
     std::vector<std::string> port_args;
     port_set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
     port_set->add_option("args", port_args, "PORT FLAG on|off, or PORT storm-limit PPS")
@@ -395,6 +435,13 @@ static int run(int argc, char **argv) {
     trace->add_option("--mac", trace_mac, "Only frames from or to this MAC");
     trace->add_option("--count", trace_count, "Stop after N frames");
     trace->add_flag("--json", json, "JSON lines");
+
+    // ---- mdb (issue 23) ----
+    auto *mdb = app.add_subcommand("mdb", "Multicast group memberships (multicast snooping)");
+    mdb->require_subcommand(1);
+    auto *mdb_show = mdb->add_subcommand("show", "List group memberships and router ports");
+    mdb_show->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+    mdb_show->add_flag("--json", json, "JSON output");
 
     // ---- capture (issue 23) ----
     auto *capture = app.add_subcommand(
@@ -553,6 +600,11 @@ static int run(int argc, char **argv) {
             run_trace(dp, to, std::cout);
             return 0;
         }
+        if (mdb_show->parsed()) {
+            Datapath dp = open_bridge(name);
+            print_mdb(dp, json, std::cout);
+            return 0;
+        }
         if (capture->parsed())
             return cmd_capture(name, port, cap_mac, cap_snaplen, cap_count, cap_file);
         if (fdb_add->parsed()) {
@@ -598,8 +650,11 @@ static int run(int argc, char **argv) {
                 const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
                 const uint32_t n = number_option("max-learned", value, 0, cap);
                 dp.config()->max_learned = n ? n : cap;
-            } else {
-                throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned)", setting),
+            } else if (!set_mcast(dp, setting, value)) {
+                throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned, "
+                                        "mcast-snooping, mcast-querier, "
+                                        "mcast-membership-interval)",
+                                        setting),
                             EINVAL);
             }
             return 0;
@@ -615,10 +670,12 @@ static int run(int argc, char **argv) {
         if (port_set->parsed()) {
             auto flag = parse_port_flag(port_args[1]);
             if (!flag)
-                throw Error(fmt::format("unknown port flag '{}' (learning, flood, mcast-flood, "
-                                        "bcast-flood, locked, isolated, hairpin, storm-limit)",
-                                        port_args[1]),
-                            EINVAL);
+                throw Error(
+                    fmt::format(
+                        "unknown port flag '{}' (learning, flood, mcast-flood, "
+                        "bcast-flood, locked, isolated, hairpin, mcast-router, storm-limit)",
+                        port_args[1]),
+                    EINVAL);
             if (port_args[2] != "on" && port_args[2] != "off")
                 throw Error(
                     fmt::format("port flag {}: '{}' is not on or off", port_args[1], port_args[2]),

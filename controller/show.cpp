@@ -5,6 +5,7 @@
 #include "capture.hpp"
 #include "fdb.hpp"
 #include "mac.hpp"
+#include "mdb.hpp"
 #include "metrics.hpp"
 #include "trace.hpp"
 
@@ -58,6 +59,7 @@ std::string port_flag_names(uint32_t flags) {
         {XB_PORT_LOCKED, "locked"},
         {XB_PORT_ISOLATED, "isolated"},
         {XB_PORT_HAIRPIN, "hairpin"},
+        {XB_PORT_MCAST_ROUTER, "mcast_router"},
     };
     std::string out;
     for (const auto &[bit, name] : names)
@@ -104,6 +106,7 @@ nlohmann::ordered_json port_json(const SlotPort &sp) {
         {"locked", bool(p.flags & XB_PORT_LOCKED)},
         {"isolated", bool(p.flags & XB_PORT_ISOLATED)},
         {"hairpin", bool(p.flags & XB_PORT_HAIRPIN)},
+        {"mcast_router", bool(p.flags & XB_PORT_MCAST_ROUTER)},
         // Frames per second and CPU the port may bring in for flooding; 0: off.
         {"storm_limit", p.storm_pps},
     };
@@ -131,6 +134,10 @@ nlohmann::ordered_json status_json(Datapath &dp) {
         {"metrics", format_metrics_addr({c.metrics_ip4, c.metrics_port})},
         {"trace", trace_active(c)},
         {"capture", capture_active(dp)},
+        {"mcast_snooping", bool(c.flags & XB_CFG_MCAST_SNOOPING)},
+        {"mcast_querier", bool(c.flags & XB_CFG_MCAST_QUERIER)},
+        {"mcast_membership_interval", mcast_membership_ns(c) / 1000000000ull},
+        {"mdb_entries", mdb_entries(dp).size()},
         {"controller_pid",
          controller_alive(dp) ? nlohmann::ordered_json(c.controller_pid) : nullptr},
         {"pins", dp.dir()},
@@ -147,6 +154,10 @@ void print_status(Datapath &dp, std::ostream &out) {
                        c.ageing_ns / 1000000000ull, c.n_learned, c.max_learned,
                        controller_alive(dp) ? fmt::format("running (pid {})", c.controller_pid)
                                             : std::string("not running"));
+    if (c.flags & XB_CFG_MCAST_SNOOPING)
+        out << fmt::format("multicast snooping on{}, {} membership{} (xbridge mdb show)\n",
+                           (c.flags & XB_CFG_MCAST_QUERIER) ? ", querier on" : "",
+                           mdb_entries(dp).size(), mdb_entries(dp).size() == 1 ? "" : "s");
     out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
                        "IFINDEX", "KIND", "MAC", "MTU", "XDP", "TX", "STATE", "CREATED", "FLAGS");
     auto ports = dp.ports();

@@ -33,6 +33,12 @@ constexpr std::array<Named, XB_CNT_MAX> kCounters = {{
     {"rx_tc", "Frames from the port handled at TC (skb path)"},
     {"learn_refused", "New MACs not learned because the learning limit was reached"},
     {"dropped", "Frames from the port dropped, all reasons"},
+    {nullptr, nullptr}, // 13-16: other features
+    {nullptr, nullptr},
+    {nullptr, nullptr},
+    {nullptr, nullptr},
+    {"mcast_snooped", "Multicast frames of a known group from the port, sent only to its members"},
+    {"mcast_ctl", "IGMP, MLD and PIM messages from the port handed to multicast snooping"},
 }};
 
 constexpr std::array<const char *, XB_DROP_MAX> kDrops = {
