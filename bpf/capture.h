@@ -35,8 +35,20 @@ struct {
     __uint(value_size, sizeof(__u32));
 } capture_pb SEC(".maps");
 
-/* A function of its own: the fast path carries only the flag test, and the header's
- * type lands in the object's BTF (for the ABI test). `copy`: called for one copy of a
+/* A function of its own so that the header's type is in the object's BTF (for the ABI
+ * test). what: the hook in the low byte, caplen above it. */
+static __noinline void xb_capture_fill(struct xb_capture_hdr *hdr, const struct xb_frame *f,
+                                       __u32 ifindex, __u32 out_ifindex, __u32 what) {
+    __builtin_memset(hdr, 0, sizeof(*hdr));
+    hdr->ts_ns = bpf_ktime_get_ns();
+    hdr->len = f->len;
+    hdr->caplen = what >> 8;
+    hdr->ifindex = ifindex;
+    hdr->out_ifindex = out_ifindex;
+    hdr->hook = what & 0xff;
+}
+
+/* A function of its own: the fast path carries only the flag test. `copy`: called for one copy of a
  * flood, which is captured only by a session on its target port (a session on every
  * port has the frame from its ingress already). ctx is the hook's: an xdp_md or an
  * __sk_buff, whose frame the helper copies. */
@@ -64,13 +76,7 @@ static __noinline void xb_capture_emit(void *ctx, const struct xb_frame *f, __u3
         caplen = cc->snaplen;
     if (caplen > XB_CAPTURE_MAX)
         caplen = XB_CAPTURE_MAX;
-    __builtin_memset(&hdr, 0, sizeof(hdr));
-    hdr.ts_ns = bpf_ktime_get_ns();
-    hdr.len = f->len;
-    hdr.caplen = caplen;
-    hdr.ifindex = ifindex;
-    hdr.out_ifindex = out_ifindex;
-    hdr.hook = what & 0xff;
+    xb_capture_fill(&hdr, f, ifindex, out_ifindex, caplen << 8 | (what & 0xff));
     bpf_perf_event_output(ctx, &capture_pb, BPF_F_CURRENT_CPU | (__u64)caplen << 32, &hdr,
                           sizeof(hdr));
 }

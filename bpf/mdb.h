@@ -164,6 +164,19 @@ static __noinline int xb_mdb_allows(const struct xb_mdb_group_key *gk, __u32 slo
     return m && m->expires_ns > now;
 }
 
+/* A function of its own so that the message's type is in the object's BTF. */
+static __noinline void xb_mdb_msg_fill(struct xb_mdb_msg *m, const struct xb_frame *f,
+                                       __u32 ifindex, __u32 slot, __u32 caplen) {
+    m->ifindex = ifindex;
+    m->slot = slot;
+    m->vlan = f->src.vlan;
+    m->l3_off = f->l3_off;
+    m->proto = f->proto;
+    m->len = f->len;
+    m->caplen = caplen;
+    __builtin_memset(m->pad, 0, sizeof(m->pad));
+}
+
 /* Hands an IGMP/MLD/PIM message to the controller. The copy is read with the hook's
  * load-bytes helper (xdp or skb). */
 #define XB_MDB_SEND(name, ctx_t, load)                                                             \
@@ -180,13 +193,7 @@ static __noinline int xb_mdb_allows(const struct xb_mdb_group_key *gk, __u32 slo
             bpf_ringbuf_discard(m, 0);                                                             \
             return;                                                                                \
         }                                                                                          \
-        m->ifindex = ifindex;                                                                      \
-        m->slot = slot;                                                                            \
-        m->vlan = f->src.vlan;                                                                     \
-        m->l3_off = f->l3_off;                                                                     \
-        m->proto = f->proto;                                                                       \
-        m->len = f->len;                                                                           \
-        m->caplen = n;                                                                             \
+        xb_mdb_msg_fill(m, f, ifindex, slot, n);                                                   \
         bpf_ringbuf_submit(m, 0);                                                                  \
         xb_count(slot, XB_CNT_MCAST_CTL);                                                          \
     }
