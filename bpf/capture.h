@@ -48,53 +48,61 @@ static __noinline void xb_capture_fill(struct xb_capture_hdr *hdr, const struct 
     hdr->hook = what & 0xff;
 }
 
-/* A function of its own: the fast path carries only the flag test. `copy`: called for one copy of a
- * flood, which is captured only by a session on its target port (a session on every
- * port has the frame from its ingress already). ctx is the hook's: an xdp_md or an
- * __sk_buff, whose frame the helper copies. */
-static __noinline void xb_capture_emit(void *ctx, const struct xb_frame *f, __u32 ifindex,
-                                       __u32 out_ifindex, __u32 what) {
-    struct xb_capture_hdr hdr;
-    struct xb_capture_cfg *cc;
-    __u32 zero = 0, caplen;
-    const __u32 copy = what >> 8;
-
-    cc = bpf_map_lookup_elem(&capture_cfg, &zero);
-    if (!cc || bpf_ktime_get_coarse_ns() > cc->until_ns)
-        return; /* the lease ran out: the capturing process is gone */
-    if (copy) {
-        if (cc->ifindex != out_ifindex || ifindex == out_ifindex)
-            return;
-    } else if (cc->ifindex && cc->ifindex != ifindex && cc->ifindex != out_ifindex) {
-        return;
+/* The copy, out of line so that the fast path carries only the flag test, and a global
+ * function (one per context type) so that the verifier checks it once, not at each of
+ * the hooks' many call sites. `what`: the hook in the low byte; bit 8 set for one copy of
+ * a flood, which only a session on its target port captures (a session on every port
+ * has the frame from its ingress already). */
+#define XB_CAPTURE_FN(name, ctx_t)                                                                 \
+    __noinline int name(ctx_t *ctx, const struct xb_frame *f, __u32 ifindex, __u32 out_ifindex,    \
+                        __u32 what) {                                                              \
+        struct xb_capture_hdr hdr;                                                                 \
+        struct xb_capture_cfg *cc;                                                                 \
+        __u32 zero = 0, caplen;                                                                    \
+                                                                                                   \
+        if (!ctx || !f)                                                                            \
+            return 0;                                                                              \
+        cc = bpf_map_lookup_elem(&capture_cfg, &zero);                                             \
+        if (!cc || bpf_ktime_get_coarse_ns() > cc->until_ns)                                       \
+            return 0; /* the lease ran out: the capturing process is gone */                       \
+        if (what & 0x100) {                                                                        \
+            if (cc->ifindex != out_ifindex || ifindex == out_ifindex)                              \
+                return 0;                                                                          \
+        } else if (cc->ifindex && cc->ifindex != ifindex && cc->ifindex != out_ifindex) {          \
+            return 0;                                                                              \
+        }                                                                                          \
+        if (cc->has_mac && !xb_mac_eq(cc->mac, f->src.mac) && !xb_mac_eq(cc->mac, f->dst.mac))     \
+            return 0;                                                                              \
+        caplen = f->len;                                                                           \
+        if (caplen > cc->snaplen)                                                                  \
+            caplen = cc->snaplen;                                                                  \
+        if (caplen > XB_CAPTURE_MAX)                                                               \
+            caplen = XB_CAPTURE_MAX;                                                               \
+        xb_capture_fill(&hdr, f, ifindex, out_ifindex, caplen << 8 | (what & 0xff));               \
+        bpf_perf_event_output(ctx, &capture_pb, BPF_F_CURRENT_CPU | (__u64)caplen << 32, &hdr,     \
+                              sizeof(hdr));                                                        \
+        return 0;                                                                                  \
     }
-    if (cc->has_mac && !xb_mac_eq(cc->mac, f->src.mac) && !xb_mac_eq(cc->mac, f->dst.mac))
-        return;
+XB_CAPTURE_FN(xb_capture_xdp, struct xdp_md)
+XB_CAPTURE_FN(xb_capture_skb, struct __sk_buff)
 
-    caplen = f->len;
-    if (caplen > cc->snaplen)
-        caplen = cc->snaplen;
-    if (caplen > XB_CAPTURE_MAX)
-        caplen = XB_CAPTURE_MAX;
-    xb_capture_fill(&hdr, f, ifindex, out_ifindex, caplen << 8 | (what & 0xff));
-    bpf_perf_event_output(ctx, &capture_pb, BPF_F_CURRENT_CPU | (__u64)caplen << 32, &hdr,
-                          sizeof(hdr));
-}
+#define xb_capture_emit(ctx, ...)                                                                  \
+    _Generic((ctx), struct xdp_md *                                                                \
+             : xb_capture_xdp, struct __sk_buff *                                                  \
+             : xb_capture_skb)(ctx, __VA_ARGS__)
 
 /* A frame a hook disposes of: captured when a session runs and its filter matches. */
-static __always_inline void xb_capture(const struct xb_config *cfg, void *ctx,
-                                       const struct xb_frame *f, __u32 ifindex, __u32 out_ifindex,
-                                       enum xb_hook hook) {
-    if (cfg->flags & XB_CFG_CAPTURE)
-        xb_capture_emit(ctx, f, ifindex, out_ifindex, hook);
-}
+#define xb_capture(cfg, ctx, f, ifindex, out_ifindex, hook)                                        \
+    do {                                                                                           \
+        if ((cfg)->flags & XB_CFG_CAPTURE)                                                         \
+            xb_capture_emit(ctx, f, ifindex, out_ifindex, hook);                                   \
+    } while (0)
 
 /* One copy of a flood, to out_ifindex. */
-static __always_inline void xb_capture_copy(const struct xb_config *cfg, void *ctx,
-                                            const struct xb_frame *f, __u32 ifindex,
-                                            __u32 out_ifindex, enum xb_hook hook) {
-    if (cfg->flags & XB_CFG_CAPTURE)
-        xb_capture_emit(ctx, f, ifindex, out_ifindex, hook | 1u << 8);
-}
+#define xb_capture_copy(cfg, ctx, f, ifindex, out_ifindex, hook)                                   \
+    do {                                                                                           \
+        if ((cfg)->flags & XB_CFG_CAPTURE)                                                         \
+            xb_capture_emit(ctx, f, ifindex, out_ifindex, (hook) | 0x100u);                        \
+    } while (0)
 
 #endif

@@ -77,12 +77,20 @@ enum xb_mdb_class {
  * header of 8 bytes and an ICMPv6 type. */
 #define XB_MDB_PEEK 80
 
-/* Classifies the frame whose first n bytes are in buf (l3: where its IP header
- * starts, proto: its ethertype, host order) and fills k for a data frame. */
-static __noinline int xb_mdb_classify(const __u8 *buf, __u32 n, __u32 l3, __u32 proto,
-                                      struct xb_mdb_group_key *k) {
-    if (!buf || !k)
+/* The first bytes of a frame, copied out of it (a global function takes a pointer to a
+ * type of known size). */
+struct xb_mdb_peek {
+    __u8 b[XB_MDB_PEEK];
+};
+
+/* Classifies the frame whose first n bytes are in p (l3: where its IP header starts,
+ * proto: its ethertype, host order) and fills k for a data frame. A global function: the
+ * verifier checks it once, not at each of its three callers. */
+__noinline int xb_mdb_classify(const struct xb_mdb_peek *p, __u32 n, __u32 l3, __u32 proto,
+                               struct xb_mdb_group_key *k) {
+    if (!p || !k)
         return XB_MDB_NONE;
+    const __u8 *buf = p->b;
     l3 &= 31; /* at most 22 */
     if (proto == ETH_P_IP) {
         if (l3 + 20 > n || l3 + 20 > XB_MDB_PEEK)
@@ -204,17 +212,20 @@ XB_MDB_SEND(xb_mdb_send_skb, struct __sk_buff, bpf_skb_load_bytes)
  * MLD or PIM message goes to the controller; a frame for a known group fills k and
  * returns 1 (its copies are then judged by xb_mdb_allows). */
 #define XB_MDB_SNOOP(name, ctx_t, load, send)                                                      \
-    static __noinline int name(ctx_t *ctx, const struct xb_frame *f, __u32 ifindex, __u32 slot,    \
-                               struct xb_mdb_group_key *k) {                                       \
-        __u8 buf[XB_MDB_PEEK];                                                                     \
-        __u32 n = f->len;                                                                          \
+    __noinline int name(ctx_t *ctx, const struct xb_frame *f, __u32 ifindex, __u32 slot,           \
+                        struct xb_mdb_group_key *k) {                                              \
+        struct xb_mdb_peek buf;                                                                    \
+        __u32 n;                                                                                   \
         int c;                                                                                     \
                                                                                                    \
+        if (!ctx || !f || !k)                                                                      \
+            return 0;                                                                              \
+        n = f->len;                                                                                \
         if (n > XB_MDB_PEEK)                                                                       \
             n = XB_MDB_PEEK;                                                                       \
-        if (n < 1 || load(ctx, 0, buf, n))                                                         \
+        if (n < 1 || load(ctx, 0, buf.b, n))                                                       \
             return 0;                                                                              \
-        c = xb_mdb_classify(buf, n, f->l3_off, f->proto, k);                                       \
+        c = xb_mdb_classify(&buf, n, f->l3_off, f->proto, k);                                      \
         if (c == XB_MDB_CTL) {                                                                     \
             send(ctx, f, ifindex, slot);                                                           \
             return 0;                                                                              \
@@ -241,7 +252,7 @@ static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     struct xb_mdb_group_key k;
-    __u8 buf[XB_MDB_PEEK];
+    struct xb_mdb_peek buf;
     struct xb_frame f;
     __u64 now, *held;
     __u32 n;
@@ -251,9 +262,9 @@ static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 
     if (!xb_is_group(f.dst.mac) || xb_is_broadcast(f.dst.mac))
         return 1;
     n = f.len > XB_MDB_PEEK ? XB_MDB_PEEK : f.len;
-    if (n < 1 || bpf_xdp_load_bytes(ctx, 0, buf, n))
+    if (n < 1 || bpf_xdp_load_bytes(ctx, 0, buf.b, n))
         return 1;
-    if (xb_mdb_classify(buf, n, f.l3_off, f.proto, &k) != XB_MDB_DATA)
+    if (xb_mdb_classify(&buf, n, f.l3_off, f.proto, &k) != XB_MDB_DATA)
         return 1;
     k.vlan = f.src.vlan;
     k.pad = 0;
