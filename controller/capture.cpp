@@ -199,7 +199,7 @@ CaptureResult run_capture(Datapath &dp, const CaptureOptions &opts,
         g_stop = 0;
         perf_buffer__consume(pb.get());
     }
-    std::fflush(out);
+    (void)std::fflush(out); // a failure shows in the next write, or at fclose
     cc = {};
     write_cfg(dp, cc);
     if (err < 0)

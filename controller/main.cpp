@@ -265,7 +265,7 @@ int cmd_capture(const std::string &name, const std::string &port, const std::str
         // was, none. (One that holds frames is kept: a bridge taken down ends a capture.)
         const long size = out && out != stdout ? std::ftell(out) : -1;
         if (out && out != stdout)
-            std::fclose(out);
+            (void)std::fclose(out); // the capture failed already
         if (created && size >= 0 && size <= 24)
             ::unlink(file.c_str());
         throw;
