@@ -164,8 +164,8 @@ Datapath open_bridge(const std::string &name, bool allow_orphan) {
 
 namespace {
 
-uint8_t kind_of(LinkKind k) {
-    switch (k) {
+uint8_t kind_of(const LinkInfo &li) {
+    switch (li.kind) {
     case LinkKind::Nic:
         return XB_KIND_NIC;
     case LinkKind::Veth:
@@ -173,8 +173,17 @@ uint8_t kind_of(LinkKind k) {
     case LinkKind::Tap:
         return XB_KIND_TAP;
     default:
-        return XB_KIND_OTHER;
+        break;
     }
+    static constexpr std::pair<std::string_view, uint8_t> kTypes[] = {
+        {"vlan", XB_KIND_VLAN},       {"bond", XB_KIND_BOND},       {"team", XB_KIND_TEAM},
+        {"macvlan", XB_KIND_MACVLAN}, {"macvtap", XB_KIND_MACVLAN}, {"vxlan", XB_KIND_VXLAN},
+        {"dummy", XB_KIND_DUMMY},
+    };
+    for (const auto &[type, kind] : kTypes)
+        if (li.type == type)
+            return kind;
+    return XB_KIND_OTHER;
 }
 
 // The port that already holds ifindex in another xbridge bridge of this namespace.
@@ -412,7 +421,7 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     p.ifindex = static_cast<uint32_t>(ifindex);
     p.flags = (flags & ~(XB_PORT_UPLINK | XB_PORT_UP)) | (uplink ? XB_PORT_UPLINK : 0);
     p.ctl = created ? XB_CTL_CREATED_TAP : 0;
-    p.kind = kind_of(li.kind);
+    p.kind = kind_of(li);
     p.mtu = li.mtu;
     std::memcpy(p.mac, li.mac.data(), 6);
     std::strncpy(p.name, li.name.c_str(), sizeof(p.name) - 1);

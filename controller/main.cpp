@@ -1,32 +1,22 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The xbridge command line. Every failure ends here as one line on stderr naming its
-// cause, and a non-zero exit status.
-#include "bridge.hpp"
-#include "capture.hpp"
-#include "controller.hpp"
+// The xbridge command line: the command groups live in cli/. Every failure ends here as
+// one line on stderr naming its cause, and a non-zero exit status.
+#include "cli/cli.hpp"
 #include "error.hpp"
-#include "fdb.hpp"
-#include "mdb.hpp"
-#include "netlink.hpp"
-#include "options.hpp"
-#include "show.hpp"
-#include "stats.hpp"
-#include "trace.hpp"
+#include "fd.hpp"
 
 #include <CLI/CLI.hpp>
 #include <bpf/libbpf.h>
 #include <cerrno>
-#include <arpa/inet.h>
+#include <cstdlib>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <iostream>
 #include <optional>
-#include <chrono>
-#include <csignal>
 #include <sched.h>
-#include <thread>
 #include <unistd.h>
+#include <xbridge/abi.h>
 
 using namespace xb;
 
@@ -35,13 +25,6 @@ namespace {
 void require_root() {
     if (::geteuid() != 0)
         throw Error("must be run as root (xbridge needs CAP_NET_ADMIN and CAP_BPF)", EPERM);
-}
-
-void require_bpf() {
-    if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, nullptr) <= 0 ||
-        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_DEVMAP_HASH, nullptr) <= 0)
-        throw Error("this kernel lacks the BPF support xbridge needs (XDP programs, devmaps)",
-                    ENOSYS);
 }
 
 // -n NETNS: work inside a named network namespace (like `ip -n`), keeping this mount
@@ -56,226 +39,8 @@ void enter_netns(const std::string &ns) {
 }
 
 int silence_libbpf(enum libbpf_print_level level, const char *fmt, va_list args) {
-    if (level == LIBBPF_WARN && std::getenv("XBRIDGE_DEBUG"))
+    if ((level == LIBBPF_WARN || level == LIBBPF_DEBUG) && std::getenv("XBRIDGE_DEBUG"))
         return vfprintf(stderr, fmt, args);
-    if (level == LIBBPF_DEBUG && std::getenv("XBRIDGE_DEBUG"))
-        return vfprintf(stderr, fmt, args);
-    return 0;
-}
-
-// A storm limit above this is no limit at all on any host (frames per second per CPU).
-constexpr long long kMaxStormPps = 100000000;
-
-uint32_t number_option(const std::string &what, const std::string &s, long long min,
-                       long long max) {
-    auto v = parse_number(s, min, max);
-    if (!v)
-        throw Error(fmt::format("{}: '{}' is not a number from {} to {}", what, s, min, max),
-                    EINVAL);
-    return static_cast<uint32_t>(*v);
-}
-
-Mac mac_option(const std::string &s) {
-    auto m = parse_mac(s);
-    if (!m)
-        throw Error(fmt::format("invalid MAC address '{}'", s), EINVAL);
-    return *m;
-}
-
-uint16_t vlan_option(const std::string &s) {
-    if (s.empty())
-        return 0;
-    auto v = parse_number(s, 0, 4094);
-    if (!v)
-        throw Error(fmt::format("VLAN '{}' is out of range (0-4094)", s), EINVAL);
-    return static_cast<uint16_t>(*v);
-}
-
-int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foreground) {
-    // What can be judged without touching the system is judged first.
-    if (!valid_bridge_name(upo.name))
-        throw Error(
-            fmt::format("invalid bridge name '{}' (1-15 characters of A-Z a-z 0-9 _ -)", upo.name),
-            EINVAL);
-    plan_ports(upo.ports, upo.uplink, XB_MAX_PORTS - 1);
-    // Held until the controller runs: an `up` and a `down` at once never interleave.
-    std::optional<BridgeLock> lock(std::in_place);
-    // The controller's metrics socket is bound before anything changes, so that a port
-    // in use fails `up` with nothing to roll back.
-    std::unique_ptr<MetricsServer> server;
-    std::optional<Datapath> existing = Datapath::open(upo.name);
-    if (existing && !upo.new_bridge_only.empty())
-        throw Error(fmt::format("bridge {} exists: {} only shape a new bridge (`xbridge set` "
-                                "changes ageing-time and max-learned)",
-                                upo.name, fmt::join(upo.new_bridge_only, ", ")),
-                    EEXIST);
-    const bool need_controller = !existing || !controller_alive(*existing);
-    if (existing && !need_controller && maddr && !foreground) {
-        const MetricsAddr cur{existing->config()->metrics_ip4, existing->config()->metrics_port};
-        if (cur.ip4 != maddr->ip4 || cur.port != maddr->port)
-            throw Error(
-                fmt::format("bridge {}'s controller serves metrics on {}: --metrics applies "
-                            "when a controller starts",
-                            upo.name, format_metrics_addr(cur)),
-                EEXIST);
-    }
-    if (existing && !need_controller && foreground)
-        throw Error(fmt::format("bridge {} already has a controller (pid {})", upo.name,
-                                existing->config()->controller_pid),
-                    EEXIST);
-    MetricsAddr addr{htonl(INADDR_LOOPBACK), kDefaultMetricsPort};
-    if (maddr)
-        addr = *maddr;
-    else if (existing)
-        addr = {existing->config()->metrics_ip4, existing->config()->metrics_port};
-    existing.reset();
-    if (need_controller && addr.port)
-        server = std::make_unique<MetricsServer>(upo.name, addr);
-
-    Netlink nl;
-    int pid = 0;
-    // The controller starts inside bridge_up's transaction: if it cannot, the bridge is
-    // left as it was (a new bridge removed, new ports taken out, new taps deleted).
-    UpResult res = bridge_up(upo, nl, [&](Datapath &dp) {
-        if (!need_controller)
-            return;
-        dp.config()->metrics_ip4 = addr.ip4;
-        dp.config()->metrics_port = addr.port;
-        if (!foreground)
-            pid = spawn_controller(upo.name, std::move(server));
-    });
-    for (const auto &t : res.created)
-        std::cout << fmt::format("created tap {}\n", t);
-    for (const auto &p : res.added)
-        std::cout << fmt::format("port {} added to {}\n", p, upo.name);
-    if (foreground) {
-        std::cout.flush();
-        // The bridge is made: this process is its controller now, which takes the lock
-        // only for moments, as a spawned one does (it inherits no lock either).
-        lock.reset();
-        return run_controller(upo.name, std::move(server));
-    }
-    if (need_controller)
-        std::cout << fmt::format("bridge {} is up (controller pid {}, metrics {}, log {})\n",
-                                 upo.name, pid, format_metrics_addr(addr), log_path(upo.name));
-    else
-        std::cout << fmt::format("bridge {} is up\n", upo.name);
-    return 0;
-}
-
-volatile sig_atomic_t g_watch_stop = 0;
-
-int cmd_stats_watch(Datapath &dp, const std::optional<std::string> &port, uint32_t secs) {
-    struct sigaction sa {};
-    sa.sa_handler = [](int) { g_watch_stop = 1; };
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
-    const bool tty = ::isatty(STDOUT_FILENO);
-    BridgeCounters prev = read_counters(dp, port);
-    auto t_prev = std::chrono::steady_clock::now();
-    while (!g_watch_stop) {
-        for (uint32_t i = 0; i < secs * 10 && !g_watch_stop; i++)
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        if (g_watch_stop)
-            break;
-        BridgeCounters now = read_counters(dp, port);
-        const auto t_now = std::chrono::steady_clock::now();
-        const double dt = std::chrono::duration<double>(t_now - t_prev).count();
-        if (tty)
-            std::cout << "\033[H\033[2J";
-        std::cout << fmt::format("bridge {}: rates over the last {:.1f} s\n", dp.name(), dt);
-        print_counters_table(now, std::cout, &prev, dt);
-        std::cout << (tty ? "" : "\n") << std::flush;
-        prev = std::move(now);
-        t_prev = t_now;
-    }
-    return 0;
-}
-
-// ---- multicast snooping (issue 23) ----
-bool on_off(const std::string &setting, const std::string &value) {
-    if (value != "on" && value != "off")
-        throw Error(fmt::format("{}: '{}' is not on or off", setting, value), EINVAL);
-    return value == "on";
-}
-
-// The multicast settings of `set`; false: not one of them. Snooping turned off forgets
-// what it learned, as the kernel bridge's does.
-bool set_mcast(Datapath &dp, const std::string &setting, const std::string &value) {
-    xb_config &c = *dp.config();
-    if (setting == "mcast-snooping" || setting == "mcast_snooping") {
-        if (on_off(setting, value)) {
-            __atomic_fetch_or(&c.flags, uint32_t(XB_CFG_MCAST_SNOOPING), __ATOMIC_RELEASE);
-        } else {
-            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_MCAST_SNOOPING), __ATOMIC_RELEASE);
-            mdb_flush(dp);
-        }
-        return true;
-    }
-    if (setting == "mcast-querier" || setting == "mcast_querier") {
-        if (on_off(setting, value))
-            __atomic_fetch_or(&c.flags, uint32_t(XB_CFG_MCAST_QUERIER), __ATOMIC_RELEASE);
-        else
-            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_MCAST_QUERIER), __ATOMIC_RELEASE);
-        return true;
-    }
-    if (setting == "mcast-membership-interval" || setting == "mcast_membership_interval") {
-        c.mcast_membership_s = number_option(setting, value, 1, 86400);
-        return true;
-    }
-    return false;
-}
-
-// ---- capture (issue 23) ----
-int cmd_capture(const std::string &name, const std::string &port, const std::string &mac,
-                const std::string &snaplen, const std::string &count, const std::string &file) {
-    CaptureOptions co;
-    if (!port.empty())
-        co.port = port;
-    if (!mac.empty()) {
-        co.mac = parse_mac(mac);
-        if (!co.mac)
-            throw Error(fmt::format("--mac: '{}' is not a MAC address", mac), EINVAL);
-    }
-    if (!snaplen.empty())
-        co.snaplen = number_option("--snaplen", snaplen, 1, kCaptureDefaultSnaplen);
-    if (!count.empty())
-        co.count = number_option("--count", count, 1, 1LL << 31);
-    if (file.empty())
-        throw Error("-w: the file name is empty", EINVAL);
-    if (file == "-" && ::isatty(STDOUT_FILENO))
-        throw Error("-w -: standard output is a terminal (pipe it into `tcpdump -r -`)", EINVAL);
-    Datapath dp = open_bridge(name);
-    std::FILE *out = nullptr;
-    bool created = false;
-    const auto open_out = [&]() -> std::FILE * {
-        if (file == "-")
-            return out = stdout;
-        created = ::access(file.c_str(), F_OK) != 0;
-        out = std::fopen(file.c_str(), "wb");
-        if (!out)
-            throw_last_errno(fmt::format("cannot open {}", file));
-        return out;
-    };
-    CaptureResult res;
-    try {
-        res = run_capture(dp, co, open_out);
-    } catch (...) {
-        // A file this command made, for a capture that failed before its first frame: as it
-        // was, none. (One that holds frames is kept: a bridge taken down ends a capture.)
-        const long size = out && out != stdout ? std::ftell(out) : -1;
-        if (out && out != stdout)
-            (void)std::fclose(out); // the capture failed already
-        if (created && size >= 0 && size <= 24)
-            ::unlink(file.c_str());
-        throw;
-    }
-    if (out != stdout && std::fclose(out) != 0)
-        throw_last_errno(fmt::format("cannot write {}", file));
-    std::cerr << fmt::format("{} frame{} captured", res.captured, res.captured == 1 ? "" : "s");
-    if (res.lost)
-        std::cerr << fmt::format(", {} lost (the capture fell behind)", res.lost);
-    std::cerr << "\n";
     return 0;
 }
 
@@ -314,150 +79,29 @@ std::optional<std::string> unknown_command(CLI::App &app, int argc, char **argv)
     return std::nullopt;
 }
 
-} // namespace
-
-static int run(int argc, char **argv) {
+int run(int argc, char **argv) {
     CLI::App app{"xbridge: an XDP learning bridge for VM hosts"};
     app.require_subcommand(1);
     std::string netns;
     auto *netns_opt =
         app.add_option("-n,--netns", netns, "Work in this named network namespace (as ip -n)");
 
-    // up
-    auto *up = app.add_subcommand("up", "Create a bridge, or add ports to a running one");
-    UpOptions upo;
-    std::string uplink, xdp_mode = "auto", tap_user, tap_group, fdb_size, ageing, max_learned,
-                        metrics;
-    bool foreground = false;
-    up->add_option("--name", upo.name, "Bridge name")->default_val(kDefaultBridge);
-    up->add_option("--uplink", uplink, "The host's port (default: the first port), or none");
-    up->add_option("--xdp-mode", xdp_mode, "auto, native or none")->default_val("auto");
-    up->add_option("--tap-user", tap_user, "Owner of the taps xbridge creates");
-    up->add_option("--tap-group", tap_group, "Group of the taps xbridge creates");
-    std::string tap_queues;
-    up->add_option("--tap-queues", tap_queues,
-                   fmt::format("Queues of the taps xbridge creates: 1 (default) single-queue, "
-                               "2-{} multi-queue with a vnet header (QEMU queues=N)",
-                               kMaxTapQueues));
-    up->add_option("--fdb-size", fdb_size, "Dynamic FDB entries the bridge can hold");
-    up->add_option("--ageing-time", ageing, "Seconds before an unseen MAC is forgotten (0: never)");
-    up->add_option("--max-learned", max_learned, "Cap on learned entries");
-    std::string max_ports;
-    up->add_option("--max-ports", max_ports,
-                   fmt::format("Ports a new bridge can take (default {}, at most {})",
-                               XB_DEFAULT_MAX_PORTS, XB_MAX_PORTS - 1));
-    up->add_option("--metrics", metrics,
-                   fmt::format("Serve /metrics on ADDR:PORT, or off (default 127.0.0.1:{})",
-                               kDefaultMetricsPort));
-    up->add_flag("--foreground", foreground, "Run the controller here, logging to stderr");
-    up->add_option("ports", upo.ports, "Ports: existing devices, or taps to create");
-
-    auto *down = app.add_subcommand("down", "Remove a bridge and undo what up did");
-    std::string name = kDefaultBridge;
-    down->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-
-    auto *restart = app.add_subcommand(
-        "restart", "Restart the controller of a running bridge (the datapath keeps forwarding)");
-    restart->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-
-    auto *upgrade = app.add_subcommand(
-        "upgrade", "Replace a running bridge's programs in place (maps, FDB, counters kept)");
-    std::string object;
-    upgrade->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    upgrade->add_option("--object", object, "Datapath object file (default: the built-in one)");
-
-    auto *status = app.add_subcommand("status", "Show a bridge and its ports");
-    bool json = false;
-    status->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    status->add_flag("--json", json, "JSON output");
-
-    auto *fdb = app.add_subcommand("fdb", "Forwarding database");
-    fdb->require_subcommand(1);
-    auto *fdb_show = fdb->add_subcommand("show", "List FDB entries");
-    std::string port;
-    fdb_show->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    fdb_show->add_option("--port", port, "Only this port's entries");
-    fdb_show->add_flag("--json", json, "JSON output");
-
-    auto *fdb_add = fdb->add_subcommand("add", "Add a static entry: fdb add MAC dev PORT");
-    std::vector<std::string> fdb_args;
-    std::string vlan;
-    fdb_add->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    fdb_add->add_option("entry", fdb_args, "MAC dev PORT")->required()->expected(3);
-    fdb_add->add_option("--vlan", vlan, "VLAN id (0: untagged)");
-    auto *fdb_del = fdb->add_subcommand("del", "Delete an entry: fdb del MAC");
-    std::string mac_arg;
-    fdb_del->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    fdb_del->add_option("mac", mac_arg, "MAC address")->required();
-    fdb_del->add_option("--vlan", vlan, "VLAN id (0: untagged)");
-    auto *fdb_flush = fdb->add_subcommand("flush", "Remove learned (and static) entries");
-    bool dynamic_only = false;
-    fdb_flush->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    fdb_flush->add_option("--port", port, "Only this port's entries");
-    fdb_flush->add_flag("--dynamic", dynamic_only, "Only learned entries");
-
-    auto *set = app.add_subcommand(
-        "set", "Change a running bridge: ageing-time S, max-learned N, mcast-snooping on|off, "
-               "mcast-querier on|off, mcast-membership-interval S");
-    std::string setting, value;
-    set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    set->add_option("setting", setting,
-                    "ageing-time, max-learned, mcast-snooping, mcast-querier or "
-                    "mcast-membership-interval")
-        ->required();
-    set->add_option("value", value, "New value")->required();
-
-    auto *port_cmd = app.add_subcommand("port", "Port policy");
-    port_cmd->require_subcommand(1);
-    auto *port_set = port_cmd->add_subcommand(
-        "set",
-        "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated, "
-        "hairpin, mcast-router), or port set PORT storm-limit PPS (0: off)");
-    std::vector<std::string> port_args;
-    port_set->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    port_set->add_option("args", port_args, "PORT FLAG on|off, or PORT storm-limit PPS")
-        ->required()
-        ->expected(3);
-
-    auto *stats = app.add_subcommand("stats", "Per-port counters");
-    bool prometheus = false;
-    std::string watch;
-    stats->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    stats->add_option("--port", port, "Only this port");
-    auto *stats_json = stats->add_flag("--json", json, "JSON output");
-    stats->add_flag("--prometheus", prometheus, "Prometheus text format")->excludes(stats_json);
-    stats->add_option("--watch", watch, "Redisplay every SECONDS with rates");
-
-    auto *trace = app.add_subcommand("trace", "Print one line per frame the bridge handles");
-    std::string trace_mac, trace_count;
-    trace->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    trace->add_option("--port", port, "Only frames in or out of this port");
-    trace->add_option("--mac", trace_mac, "Only frames from or to this MAC");
-    trace->add_option("--count", trace_count, "Stop after N frames");
-    trace->add_flag("--json", json, "JSON lines");
-
-    // ---- mdb (issue 23) ----
-    auto *mdb = app.add_subcommand("mdb", "Multicast group memberships (multicast snooping)");
-    mdb->require_subcommand(1);
-    auto *mdb_show = mdb->add_subcommand("show", "List group memberships and router ports");
-    mdb_show->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    mdb_show->add_flag("--json", json, "JSON output");
-
-    // ---- capture (issue 23) ----
-    auto *capture = app.add_subcommand(
-        "capture", "Write the frames the bridge handles to a pcap file (-w FILE, or - for stdout)");
-    std::string cap_file, cap_snaplen, cap_mac, cap_count;
-    capture->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    capture->add_option("--port", port, "Only frames in or out of this port");
-    capture->add_option("--mac", cap_mac, "Only frames from or to this MAC");
-    capture->add_option("--snaplen", cap_snaplen,
-                        fmt::format("Bytes kept of each frame (default and most {}; a frame's "
-                                    "copy holds at most {})",
-                                    kCaptureDefaultSnaplen, XB_CAPTURE_MAX));
-    capture->add_option("--count", cap_count, "Stop after N frames");
-    capture->add_option("-w", cap_file, "The pcap file to write, - for stdout")->required();
-
+    cli::Commands cmds;
+    cli::add_lifecycle(app, cmds);
+    cli::add_observe(app, cmds);
+    cli::add_fdb(app, cmds);
+    cli::add_policy(app, cmds);
+    cli::add_capture(app, cmds);
+    cli::add_mcast(app, cmds);
     auto *version = app.add_subcommand("version", "Print the version");
+    cmds.add(
+        version,
+        [] {
+            std::cout << "xbridge " << XBRIDGE_VERSION << " (datapath ABI " << XB_ABI_VERSION
+                      << ")\n";
+            return 0;
+        },
+        false);
 
     try {
         app.parse(argc, argv);
@@ -476,232 +120,24 @@ static int run(int argc, char **argv) {
 
     libbpf_set_print(silence_libbpf);
     try {
-        if (version->parsed()) {
-            std::cout << "xbridge " << XBRIDGE_VERSION << " (datapath ABI " << XB_ABI_VERSION
-                      << ")\n";
+        const cli::Command *cmd = cmds.parsed();
+        if (!cmd)
             return 0;
+        if (cmd->needs_root) {
+            if (netns_opt->count() && netns.empty())
+                throw Error("--netns: the namespace name is empty", EINVAL);
+            require_root();
+            if (!netns.empty())
+                enter_netns(netns);
         }
-        if (netns_opt->count() && netns.empty())
-            throw Error("--netns: the namespace name is empty", EINVAL);
-        require_root();
-        if (!netns.empty())
-            enter_netns(netns);
-
-        if (up->parsed()) {
-            require_bpf();
-            if (!uplink.empty())
-                upo.uplink = uplink;
-            auto mode = parse_xdp_mode(xdp_mode);
-            if (!mode && (xdp_mode == "generic" || xdp_mode == "skb"))
-                throw Error("--xdp-mode: generic XDP is not offered (a port without native "
-                            "XDP is served by the TC hook: use auto, or none for TC only)",
-                            EINVAL);
-            if (!mode)
-                throw Error(fmt::format("--xdp-mode: '{}' is not auto, native or none", xdp_mode),
-                            EINVAL);
-            upo.xdp_mode = *mode;
-            if (!tap_user.empty())
-                upo.tap_owner.uid = resolve_user(tap_user);
-            if (!tap_group.empty())
-                upo.tap_owner.gid = resolve_group(tap_group);
-            if (!tap_queues.empty())
-                upo.tap_queues = number_option("--tap-queues", tap_queues, 1, kMaxTapQueues);
-            if (!fdb_size.empty())
-                upo.fdb_max = number_option("--fdb-size", fdb_size, 16, 1LL << 26);
-            if (!ageing.empty())
-                upo.ageing_sec = number_option("--ageing-time", ageing, 0, 1000000);
-            if (!max_learned.empty())
-                upo.max_learned = number_option("--max-learned", max_learned, 0, upo.fdb_max);
-            if (!max_ports.empty())
-                upo.max_ports = number_option("--max-ports", max_ports, 1, XB_MAX_PORTS - 1);
-            for (const auto &[opt, given] :
-                 {std::pair{"--fdb-size", &fdb_size}, std::pair{"--max-ports", &max_ports},
-                  std::pair{"--ageing-time", &ageing}, std::pair{"--max-learned", &max_learned}})
-                if (!given->empty())
-                    upo.new_bridge_only.emplace_back(opt);
-            std::optional<MetricsAddr> maddr;
-            if (!metrics.empty()) {
-                maddr = parse_metrics_addr(metrics);
-                if (!maddr)
-                    throw Error(fmt::format("--metrics: '{}' is not ADDR:PORT or off", metrics),
-                                EINVAL);
-            }
-            return cmd_up(upo, maddr, foreground);
-        }
-        if (down->parsed()) {
-            BridgeLock lock;
-            Netlink nl;
-            bridge_down(name, nl);
-            remove_log(name);
-            std::cout << fmt::format("bridge {} removed\n", name);
-            return 0;
-        }
-        if (restart->parsed()) {
-            BridgeLock lock;
-            Datapath dp = open_bridge(name);
-            const MetricsAddr addr{dp.config()->metrics_ip4, dp.config()->metrics_port};
-            // The new controller can bind the port only once the old one is gone: what can
-            // be checked before stopping it is (an address that went away since `up`).
-            if (addr.port)
-                check_metrics_addr(addr);
-            const bool was = stop_controller(dp);
-            std::unique_ptr<MetricsServer> server;
-            if (addr.port)
-                server = std::make_unique<MetricsServer>(name, addr);
-            const int pid = spawn_controller(name, std::move(server));
-            std::cout << fmt::format("controller of {} {} (pid {})\n", name,
-                                     was ? "restarted" : "started", pid);
-            return 0;
-        }
-        if (upgrade->parsed()) {
-            BridgeLock lock;
-            Datapath dp = open_bridge(name);
-            const size_t n =
-                bridge_upgrade(dp, object.empty() ? std::nullopt : std::optional(object));
-            std::cout << fmt::format("bridge {}: {} port{} switched to the new programs\n", name, n,
-                                     n == 1 ? "" : "s");
-            return 0;
-        }
-        if (status->parsed()) {
-            Datapath dp = open_bridge(name);
-            if (json)
-                std::cout << status_json(dp).dump(2) << "\n";
-            else
-                print_status(dp, std::cout);
-            return 0;
-        }
-        if (stats->parsed()) {
-            Datapath dp = open_bridge(name);
-            const std::optional<std::string> only =
-                port.empty() ? std::nullopt : std::optional<std::string>(port);
-            if (!watch.empty())
-                return cmd_stats_watch(dp, only, number_option("--watch", watch, 1, 3600));
-            if (prometheus)
-                std::cout << prometheus_text(dp);
-            else if (json)
-                std::cout << counters_json(read_counters(dp, only)).dump(2) << "\n";
-            else
-                print_counters_table(read_counters(dp, only), std::cout);
-            return 0;
-        }
-        if (trace->parsed()) {
-            Datapath dp = open_bridge(name);
-            TraceOptions to;
-            to.json = json;
-            if (!port.empty())
-                to.port = port;
-            if (!trace_mac.empty()) {
-                to.mac = parse_mac(trace_mac);
-                if (!to.mac)
-                    throw Error(fmt::format("--mac: '{}' is not a MAC address", trace_mac), EINVAL);
-            }
-            if (!trace_count.empty())
-                to.count = number_option("--count", trace_count, 1, 1LL << 40);
-            run_trace(dp, to, std::cout);
-            return 0;
-        }
-        if (mdb_show->parsed()) {
-            Datapath dp = open_bridge(name);
-            print_mdb(dp, json, std::cout);
-            return 0;
-        }
-        if (capture->parsed())
-            return cmd_capture(name, port, cap_mac, cap_snaplen, cap_count, cap_file);
-        if (fdb_add->parsed()) {
-            if (fdb_args[1] != "dev")
-                throw Error(fmt::format("expected 'fdb add MAC dev PORT', not 'fdb add {} {} {}'",
-                                        fdb_args[0], fdb_args[1], fdb_args[2]),
-                            EINVAL);
-            const Mac mac = mac_option(fdb_args[0]);
-            const uint16_t v = vlan_option(vlan);
-            BridgeLock lock;
-            Datapath dp = open_bridge(name);
-            const SlotPort sp = dp.require_port(fdb_args[2]);
-            fdb_add_static(dp, mac, v, sp.port.ifindex, sp.slot);
-            return 0;
-        }
-        if (fdb_del->parsed()) {
-            const Mac mac = mac_option(mac_arg);
-            const uint16_t v = vlan_option(vlan);
-            BridgeLock lock;
-            Datapath dp = open_bridge(name);
-            xb::fdb_del(dp, mac, v);
-            return 0;
-        }
-        if (fdb_flush->parsed()) {
-            BridgeLock lock;
-            Datapath dp = open_bridge(name);
-            std::optional<uint32_t> ifindex;
-            if (!port.empty())
-                ifindex = dp.require_port(port).port.ifindex;
-            const size_t n = xb::fdb_flush(dp, ifindex, dynamic_only);
-            std::cout << fmt::format("flushed {} entr{}\n", n, n == 1 ? "y" : "ies");
-            return 0;
-        }
-        if (set->parsed()) {
-            BridgeLock lock;
-            Datapath dp = open_bridge(name);
-            if (setting == "ageing-time" || setting == "ageing_time") {
-                dp.config()->ageing_ns =
-                    uint64_t(number_option("ageing-time", value, 0, 1000000)) * 1000000000ull;
-            } else if (setting == "max-learned" || setting == "max_learned") {
-                // 0: as many as the FDB holds. The datapath reads 0 as no cap at all,
-                // which would let learning take the entries kept for static ones.
-                const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
-                const uint32_t n = number_option("max-learned", value, 0, cap);
-                dp.config()->max_learned = n ? n : cap;
-            } else if (!set_mcast(dp, setting, value)) {
-                throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned, "
-                                        "mcast-snooping, mcast-querier, "
-                                        "mcast-membership-interval)",
-                                        setting),
-                            EINVAL);
-            }
-            return 0;
-        }
-        if (port_set->parsed() &&
-            (port_args[1] == "storm-limit" || port_args[1] == "storm_limit")) {
-            const uint32_t pps = number_option("storm-limit", port_args[2], 0, kMaxStormPps);
-            BridgeLock lock;
-            Datapath dp = open_bridge(name);
-            set_port_storm_limit(dp, port_args[0], pps);
-            return 0;
-        }
-        if (port_set->parsed()) {
-            auto flag = parse_port_flag(port_args[1]);
-            if (!flag)
-                throw Error(
-                    fmt::format(
-                        "unknown port flag '{}' (learning, flood, mcast-flood, "
-                        "bcast-flood, locked, isolated, hairpin, mcast-router, storm-limit)",
-                        port_args[1]),
-                    EINVAL);
-            if (port_args[2] != "on" && port_args[2] != "off")
-                throw Error(
-                    fmt::format("port flag {}: '{}' is not on or off", port_args[1], port_args[2]),
-                    EINVAL);
-            BridgeLock lock;
-            Datapath dp = open_bridge(name);
-            set_port_flag(dp, port_args[0], *flag, port_args[2] == "on");
-            return 0;
-        }
-        if (fdb_show->parsed()) {
-            Datapath dp = open_bridge(name);
-            FdbFilter filter;
-            if (!port.empty())
-                filter.ifindex = dp.require_port(port).port.ifindex;
-            print_fdb(dp, filter, json, std::cout);
-            return 0;
-        }
-    } catch (const Error &e) {
-        std::cerr << "xbridge: " << e.what() << "\n";
-        return 1;
+        return cmd->run();
     } catch (const std::exception &e) {
         std::cerr << "xbridge: " << e.what() << "\n";
         return 1;
     }
-    return 0;
 }
+
+} // namespace
 
 // Every failure ends in one line on stderr and a non-zero exit, whatever throws.
 int main(int argc, char **argv) {

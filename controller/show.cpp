@@ -22,6 +22,18 @@ std::string port_kind_name(uint8_t kind) {
         return "veth";
     case XB_KIND_TAP:
         return "tap";
+    case XB_KIND_VLAN:
+        return "vlan";
+    case XB_KIND_BOND:
+        return "bond";
+    case XB_KIND_TEAM:
+        return "team";
+    case XB_KIND_MACVLAN:
+        return "macvlan";
+    case XB_KIND_VXLAN:
+        return "vxlan";
+    case XB_KIND_DUMMY:
+        return "dummy";
     default:
         return "other";
     }
@@ -154,11 +166,13 @@ void print_status(Datapath &dp, std::ostream &out) {
                        c.ageing_ns / 1000000000ull, c.n_learned, c.max_learned,
                        controller_alive(dp) ? fmt::format("running (pid {})", c.controller_pid)
                                             : std::string("not running"));
-    if (c.flags & XB_CFG_MCAST_SNOOPING)
+    if (c.flags & XB_CFG_MCAST_SNOOPING) {
+        const size_t n = mdb_entries(dp).size();
         out << fmt::format("multicast snooping on{}, {} membership{} (xbridge mdb show)\n",
-                           (c.flags & XB_CFG_MCAST_QUERIER) ? ", querier on" : "",
-                           mdb_entries(dp).size(), mdb_entries(dp).size() == 1 ? "" : "s");
-    out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
+                           (c.flags & XB_CFG_MCAST_QUERIER) ? ", querier on" : "", n,
+                           n == 1 ? "" : "s");
+    }
+    out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
                        "IFINDEX", "KIND", "MAC", "MTU", "XDP", "TX", "STATE", "CREATED", "FLAGS");
     auto ports = dp.ports();
     auto absent = dp.absent_ports();
@@ -170,7 +184,7 @@ void print_status(Datapath &dp, std::ostream &out) {
         std::string flags = port_flag_names(p.flags);
         if (p.storm_pps)
             flags += fmt::format(",storm-limit={}", p.storm_pps);
-        out << fmt::format("{:<16} {:>7} {:<5} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
+        out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
                            gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),
                            format_mac(p.mac), p.mtu, gone ? "-" : xdp_mode_name(p.xdp_mode),
                            gone                         ? "-"

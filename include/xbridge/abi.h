@@ -111,6 +111,14 @@ enum xb_port_kind {
     XB_KIND_NIC = 1,
     XB_KIND_VETH = 2,
     XB_KIND_TAP = 3,
+    /* Virtual devices of the rtnetlink kinds a host bridges: shown by status, never a
+     * forwarding condition. */
+    XB_KIND_VLAN = 4,
+    XB_KIND_BOND = 5,
+    XB_KIND_TEAM = 6,
+    XB_KIND_MACVLAN = 7,
+    XB_KIND_VXLAN = 8,
+    XB_KIND_DUMMY = 9,
 };
 
 /* One slot of the port table (map "ports", an array indexed by slot). The first

@@ -110,7 +110,7 @@ macvlan_uplink() {
 
 uplink_without_native_xdp() {
 	step "every direction through the uplink"
-	every_direction mv0
+	every_direction mv0 macvlan
 	[[ $(xdp_target mv0) == false ]] || fail "mv0 (a macvlan, no ndo_xdp_xmit) is taken for an XDP redirect target"
 }
 
@@ -141,11 +141,13 @@ uplink_on() {
 	topo_start_guest 1 || fail "guest 1 did not start"
 }
 
-# every_direction UPLINK: guests, host and outside PC reach each other through UPLINK;
-# one broadcast is counted once and does not loop; guests stay learned on their taps.
+# every_direction UPLINK KIND: guests, host and outside PC reach each other through UPLINK
+# (status names its KIND); one broadcast is counted once and does not loop; guests stay
+# learned on their taps.
 every_direction() {
-	local up=$1 rx0 rx1 fl0
+	local up=$1 kind=$2 rx0 rx1 fl0
 	require_tools jq
+	[[ $(port_field "$up" kind) == "$kind" ]] || fail "$up: kind $(port_field "$up" kind), expected $kind"
 	assert_ping g0 "$TOPO_OUT_IP"
 	assert_ping out "$G1"
 	assert_ping g0 "$TOPO_HOST_IP"
@@ -182,7 +184,7 @@ test_vlan_subinterface_as_uplink() {
 	ip -n "$PFX-out" link set eth0.100 up
 	in_ns out ethtool -K eth0 txvlan off >/dev/null 2>&1
 	uplink_on eth0.100
-	every_direction eth0.100
+	every_direction eth0.100 vlan
 }
 
 # The uplink a bond (active-backup) over the host's eth0.
@@ -194,7 +196,7 @@ test_bond_as_uplink() {
 	ip -n "$PFX-host" link set eth0 master bond0 || fail "cannot enslave eth0 to bond0"
 	ip -n "$PFX-host" link set eth0 up
 	uplink_on bond0
-	every_direction bond0
+	every_direction bond0 bond
 }
 
 # The uplink a team (active-backup, set with teamnl: no teamd) over the host's eth0.
@@ -209,7 +211,7 @@ test_team_as_uplink() {
 	in_ns host teamnl team0 setoption activeport "$(in_ns host cat /sys/class/net/eth0/ifindex)" ||
 		fail "cannot make eth0 team0's active port"
 	uplink_on team0
-	every_direction team0
+	every_direction team0 team
 }
 
 # A dummy device as a port beside the standard ones: it takes frames (and drops them),
@@ -224,6 +226,7 @@ test_dummy_port() {
 	assert_ping g0 "$TOPO_OUT_IP"
 	assert_ping g0 "$G1"
 	local tx0
+	[[ $(port_field dummy0 kind) == dummy ]] || fail "dummy0: kind $(port_field dummy0 kind)"
 	tx0=$(counter dummy0 tx_packets)
 	in_ns g0 ping -c1 -W1 -q "$TOPO_NET.99" >/dev/null 2>&1 || true
 	sleep 0.5
