@@ -30,11 +30,13 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "capture.h"
 #include "decide.h"
 #include "devmap_xmit.h"
 #include "fdb.h"
 #include "flow.h"
 #include "maps.h"
+#include "mdb.h"
 #include "parse.h"
 #include "policy.h"
 #include "stats.h"
@@ -208,6 +210,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
             st->cnt[XB_CNT_LEARN_REFUSED]++;
         xb_count_drop(slot, d.reason);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, d.reason);
+        xb_capture(cfg, ctx, &f, ifindex, 0, XB_HOOK_XDP);
         return XDP_DROP;
 
     case XB_ACT_FORWARD:
@@ -242,6 +245,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         if (xb_storm_exceeded(slot, in)) {
             xb_count_drop(slot, XB_DROP_STORM);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, XB_DROP_STORM);
+            xb_capture(cfg, ctx, &f, ifindex, 0, XB_HOOK_XDP);
             return XDP_DROP;
         }
         if (xb_police(slot, in, len) < 0) {
@@ -255,6 +259,14 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
                 st->cnt[XB_CNT_TO_HOST]++;
         }
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_FLOOD, 0);
+        xb_capture(cfg, ctx, &f, ifindex, 0, XB_HOOK_XDP);
+        /* Snooped here, where XDP commits to the flood: its copies are judged one by one
+         * by the devmap egress program (mdb.h). */
+        if (d.flood_class == XB_FLOOD_MCAST && xb_mdb_on(cfg, &f)) {
+            struct xb_mdb_group_key mk;
+
+            xb_mdb_snoop_xdp(ctx, &f, ifindex, slot, &mk);
+        }
         ret = xb_xdp_flood(d.flood_class, in->flags);
         if (vi.vid) {
             xb_vlan_count_rx(vi.vid, len);
@@ -321,6 +333,7 @@ forward:
     }
     xb_count_tx(d.out_slot, tx_len);
     xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_XDP, XB_ACT_FORWARD, 0);
+    xb_capture(cfg, ctx, &f, ifindex, d.out_ifindex, XB_HOOK_XDP);
     return XDP_REDIRECT;
 }
 
@@ -333,10 +346,24 @@ int xb_xdp_host(struct xdp_md *ctx) {
     return XDP_PASS;
 }
 
-/* Runs on each copy a flood map transmits: with VLAN filtering, drops the copies for
- * ports (and the host pair) outside the frame's VLAN and untags the others where the
- * VLAN is untagged; counts each copy sent out of a port (the kernel bridge counts tx
- * per port; the host's copy is counted by xb_tc_host). */
+/* The copy of a flood to one port, while a capture session runs: captured by a session
+ * on that port. */
+static __noinline void xb_devmap_capture(struct xdp_md *ctx, const struct xb_config *cfg) {
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct xb_frame f;
+
+    if (xb_parse(data, data_end, bpf_xdp_get_buff_len(ctx), &f))
+        return;
+    xb_capture_copy(cfg, ctx, &f, ctx->ingress_ifindex, ctx->egress_ifindex, XB_HOOK_XDP);
+}
+
+/* Runs on each copy a flood map transmits: with multicast snooping on, holds back the
+ * copies of a known group's frames for ports that are neither members nor routers, and
+ * the host's if it did not join (mdb.h); with VLAN filtering, drops the copies for ports
+ * (and the host pair) outside the frame's VLAN and untags the others where the VLAN is
+ * untagged; counts each copy sent out of a port (the kernel bridge counts tx per port;
+ * the host's copy is counted by xb_tc_host). */
 SEC("xdp.frags/devmap")
 int xb_xdp_devmap_tx(struct xdp_md *ctx) {
     const __u32 egress = ctx->egress_ifindex;
@@ -345,10 +372,17 @@ int xb_xdp_devmap_tx(struct xdp_md *ctx) {
     __u32 slot = XB_HOST_SLOT;
 
     p = xb_port_of(egress, &slot);
+    if (!p)
+        slot = XB_HOST_SLOT;
     cfg = xb_config();
-    if (cfg && xb_vlan_filtering(cfg) && (p || (egress && egress == cfg->host_ifindex)) &&
-        xb_vlan_devmap_egress(ctx, cfg, p ? slot : XB_HOST_SLOT) == XDP_DROP)
+    if (cfg && (cfg->flags & XB_CFG_MCAST_SNOOPING) && (p || egress == cfg->host_ifindex) &&
+        !xb_mdb_copy_allowed(ctx, slot, p ? p->flags : 0))
         return XDP_DROP;
+    if (cfg && xb_vlan_filtering(cfg) && (p || (egress && egress == cfg->host_ifindex)) &&
+        xb_vlan_devmap_egress(ctx, cfg, slot) == XDP_DROP)
+        return XDP_DROP;
+    if (cfg && (cfg->flags & XB_CFG_CAPTURE))
+        xb_devmap_capture(ctx, cfg);
     if (p)
         xb_count_tx(slot, bpf_xdp_get_buff_len(ctx));
     return XDP_PASS;
@@ -384,6 +418,8 @@ static __always_inline int xb_tc_to_host(struct __sk_buff *skb, __u32 owner, __u
 
 struct xb_flood_ctx {
     struct __sk_buff *skb;
+    const struct xb_config *cfg;
+    const struct xb_frame *f;
     __u32 in_ifindex; /* excluded: the port the frame came from (0: a hairpin port) */
     __u32 need;       /* port flags a port needs to take this copy */
     __u32 skip;       /* port flags that keep a port from taking it */
@@ -397,6 +433,11 @@ struct xb_flood_ctx {
     __be16 tpid;
     __u8 tagged;
     __u8 pad;
+    __u32 from_ifindex; /* the port it came from, for the capture */
+    __u32 hook;         /* enum xb_hook, for the capture */
+    /* A frame for a known multicast group: only its members and router ports get a copy. */
+    const struct xb_mdb_group_key *mdb;
+    __u64 now;
 };
 
 static long xb_flood_one(__u64 index, void *arg) {
@@ -408,6 +449,8 @@ static long xb_flood_one(__u64 index, void *arg) {
 
     if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need ||
         (p->flags & fc->skip))
+        return 0;
+    if (fc->mdb && !xb_mdb_allows(fc->mdb, slot, p->flags, fc->now))
         return 0;
     if (fc->vid) {
         const struct xb_vlan *v = xb_vlan_get(fc->vid);
@@ -424,6 +467,7 @@ static long xb_flood_one(__u64 index, void *arg) {
         return 0;
     }
 
+    xb_capture_copy(fc->cfg, skb, fc->f, fc->from_ifindex, p->ifindex, fc->hook);
     mark = skb->mark;
     if (p->ifindex == fc->uplink)
         skb->mark = XB_SKB_MARK;
@@ -445,11 +489,18 @@ static long xb_flood_one(__u64 index, void *arg) {
  * frame from an isolated port (in_flags), the isolated ports; with VLAN filtering
  * (vi->vid), only to the members of the frame's VLAN, each copy in its port's form.
  * vi->tagged is left saying whether skb is tagged after the last copy. */
-static __always_inline void xb_tc_flood(struct __sk_buff *skb, __u32 flood_class, __u32 in_ifindex,
-                                        __u32 in_flags, const struct xb_config *cfg,
-                                        struct xb_vlan_in *vi) {
+static __always_inline void xb_tc_flood(struct __sk_buff *skb, const struct xb_frame *f,
+                                        __u32 flood_class, __u32 in_ifindex, __u32 in_flags,
+                                        const struct xb_config *cfg, enum xb_hook hook,
+                                        const struct xb_mdb_group_key *mdb, struct xb_vlan_in *vi) {
     struct xb_flood_ctx fc = {
+        .mdb = mdb,
+        .now = mdb ? bpf_ktime_get_coarse_ns() : 0,
         .skb = skb,
+        .cfg = cfg,
+        .f = f,
+        .from_ifindex = in_ifindex,
+        .hook = hook,
         .in_ifindex = in_flags & XB_PORT_HAIRPIN ? 0 : in_ifindex,
         .need = xb_flood_flag(flood_class),
         .skip = in_flags & XB_PORT_ISOLATED,
@@ -547,7 +598,9 @@ SEC("tc")
 int xb_tc_ingress(struct __sk_buff *skb) {
     __u32 ifindex = skb->ifindex;
     struct xb_vlan_in vi = {};
+    struct xb_mdb_group_key mk;
     struct xb_decision d;
+    int snooped;
     struct xb_config *cfg;
     struct xb_frame f;
     struct xb_port *in;
@@ -604,6 +657,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     case XB_ACT_DROP:
         xb_count_drop(slot, d.reason);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, d.reason);
+        xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
         return TC_ACT_SHOT;
 
     case XB_ACT_FORWARD:
@@ -612,6 +666,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         if (!xb_tc_fits(skb, d.out_mtu)) {
             xb_count_drop(d.out_slot, XB_DROP_TOO_BIG);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_TOO_BIG);
+            xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
             return TC_ACT_SHOT;
         }
         if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, cfg, d.out_slot))
@@ -623,18 +678,25 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         if (d.out_no_reader)
             xb_count_drop(d.out_slot, XB_DROP_NO_READER);
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_FORWARD, 0);
+        xb_capture(cfg, skb, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS);
         return xb_tc_xmit(skb, d.out_ifindex, cfg);
 
     case XB_ACT_FLOOD:
         if (xb_storm_exceeded(slot, in)) {
             xb_count_drop(slot, XB_DROP_STORM);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_STORM);
+            xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
             return TC_ACT_SHOT;
         }
         xb_count(slot, XB_CNT_FLOODED);
         xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_FLOOD, 0);
-        xb_tc_flood(skb, d.flood_class, ifindex, in->flags, cfg, &vi);
-        if (!d.host_copy)
+        xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
+        snooped = d.flood_class == XB_FLOOD_MCAST && xb_mdb_on(cfg, &f) &&
+                  xb_mdb_snoop_skb(skb, &f, ifindex, slot, &mk);
+        xb_tc_flood(skb, &f, d.flood_class, ifindex, in->flags, cfg, XB_HOOK_TC_INGRESS,
+                    snooped ? &mk : NULL, &vi);
+        if (!d.host_copy ||
+            (snooped && !xb_mdb_allows(&mk, XB_HOST_SLOT, 0, bpf_ktime_get_coarse_ns())))
             return TC_ACT_SHOT; /* every port got its clone; the original is spent */
         if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, cfg, XB_HOST_SLOT))
             return TC_ACT_SHOT;
@@ -650,6 +712,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
             xb_vlan_count_tx(vi.vid, skb->len);
         xb_count(slot, XB_CNT_TO_HOST);
         xb_trace(cfg, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS, XB_ACT_TO_HOST, 0);
+        xb_capture(cfg, skb, &f, ifindex, d.out_ifindex, XB_HOOK_TC_INGRESS);
         return xb_tc_to_host(skb, d.out_ifindex, ifindex);
     }
 }
@@ -673,7 +736,9 @@ int xb_tc_host(struct __sk_buff *skb) {
 SEC("tc")
 int xb_tc_egress(struct __sk_buff *skb) {
     struct xb_vlan_in vi = {};
+    struct xb_mdb_group_key mk;
     struct xb_config *cfg;
+    int snooped;
     struct xb_fdb_val *dst;
     struct xb_frame f;
     __u32 uplink, len, out_slot;
@@ -718,9 +783,15 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
         xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
+        xb_capture(cfg, skb, &f, uplink, 0, XB_HOOK_TC_EGRESS);
+        /* The host's own IGMP/MLD reports tell which groups it joined (slot XB_HOST_SLOT). */
+        snooped = flood_class == XB_FLOOD_MCAST && xb_mdb_on(cfg, &f) &&
+                  xb_mdb_snoop_skb(skb, &f, uplink, XB_HOST_SLOT, &mk);
         if (vi.vid)
             xb_vlan_count_rx(vi.vid, len);
-        xb_tc_flood(skb, flood_class, uplink, 0, cfg, &vi); /* the host is never isolated */
+        /* the host is never isolated */
+        xb_tc_flood(skb, &f, flood_class, uplink, 0, cfg, XB_HOOK_TC_EGRESS, snooped ? &mk : NULL,
+                    &vi);
         /* The original goes on to the wire as the host sent it. */
         return xb_tc_vlan_form(skb, &vi, !was_tagged, cfg, XB_HOST_SLOT) ? TC_ACT_SHOT : TC_ACT_OK;
     }
@@ -730,9 +801,10 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_count_rx(XB_HOST_SLOT, len, XB_HOOK_TC_EGRESS);
         xb_count(XB_HOST_SLOT, XB_CNT_FLOODED);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_FLOOD, 0);
+        xb_capture(cfg, skb, &f, uplink, 0, XB_HOOK_TC_EGRESS);
         if (vi.vid)
             xb_vlan_count_rx(vi.vid, len);
-        xb_tc_flood(skb, XB_FLOOD_UCAST, uplink, 0, cfg, &vi);
+        xb_tc_flood(skb, &f, XB_FLOOD_UCAST, uplink, 0, cfg, XB_HOOK_TC_EGRESS, NULL, &vi);
         return xb_tc_vlan_form(skb, &vi, !was_tagged, cfg, XB_HOST_SLOT) ? TC_ACT_SHOT : TC_ACT_OK;
     }
     if (dst->type == XB_FDB_LOCAL || dst->ifindex == uplink)
@@ -767,5 +839,6 @@ int xb_tc_egress(struct __sk_buff *skb) {
     xb_count(XB_HOST_SLOT, XB_CNT_FORWARDED);
     xb_count_tx(out_slot, len);
     xb_trace(cfg, &f, uplink, out->ifindex, XB_HOOK_TC_EGRESS, XB_ACT_FORWARD, 0);
+    xb_capture(cfg, skb, &f, uplink, out->ifindex, XB_HOOK_TC_EGRESS);
     return bpf_redirect(out->ifindex, 0);
 }

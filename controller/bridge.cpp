@@ -280,6 +280,13 @@ void disable_ipv6(const std::string &ifname) {
 // the broadcast and multicast flood maps; what the second receives, xb_tc_host hands to
 // the uplink's stack. XDP then floods with the host's copy as one more devmap copy,
 // instead of passing the frame to TC to be cloned port by port.
+// The host pair's entry in a flood map, with the devmap egress program: VLAN filtering
+// gives the host only its VLANs, and multicast snooping holds back a known group's frames
+// unless the host joined it (it counts no tx for the pair, which is no port).
+void set_host_pair_flood(Datapath &dp, MapId m, uint32_t ifindex) {
+    dp.devmap_set(m, XB_HOST_SLOT, ifindex, true);
+}
+
 void add_host_pair(Datapath &dp, Netlink &nl, uint32_t uplink_ifindex, Undo &undo) {
     const std::string name = host_pair_name(uplink_ifindex),
                       peer = host_pair_peer_name(uplink_ifindex);
@@ -302,9 +309,8 @@ void add_host_pair(Datapath &dp, Netlink &nl, uint32_t uplink_ifindex, Undo &und
     dp.config()->host_ifindex = static_cast<uint32_t>(a->ifindex);
     dp.config()->host_peer_ifindex = static_cast<uint32_t>(b->ifindex);
     undo.push([&dp] { dp.config()->host_ifindex = dp.config()->host_peer_ifindex = 0; });
-    // With the devmap egress program: VLAN filtering gives the host only its VLANs.
     for (MapId m : {MapId::FloodBcast, MapId::FloodMcast}) {
-        dp.devmap_set(m, XB_HOST_SLOT, static_cast<uint32_t>(a->ifindex), true);
+        set_host_pair_flood(dp, m, static_cast<uint32_t>(a->ifindex));
         undo.push([&dp, m] { dp.devmap_del(m, XB_HOST_SLOT); });
     }
 }
@@ -732,11 +738,17 @@ bool update_xdp_target(Datapath &dp, uint32_t slot, std::optional<uint64_t> xdp_
 
 std::optional<uint32_t> parse_port_flag(const std::string &name) {
     static const std::pair<const char *, uint32_t> flags[] = {
-        {"learning", XB_PORT_LEARNING},       {"flood", XB_PORT_FLOOD},
-        {"mcast-flood", XB_PORT_MCAST_FLOOD}, {"mcast_flood", XB_PORT_MCAST_FLOOD},
-        {"bcast-flood", XB_PORT_BCAST_FLOOD}, {"bcast_flood", XB_PORT_BCAST_FLOOD},
-        {"locked", XB_PORT_LOCKED},           {"isolated", XB_PORT_ISOLATED},
+        {"learning", XB_PORT_LEARNING},
+        {"flood", XB_PORT_FLOOD},
+        {"mcast-flood", XB_PORT_MCAST_FLOOD},
+        {"mcast_flood", XB_PORT_MCAST_FLOOD},
+        {"bcast-flood", XB_PORT_BCAST_FLOOD},
+        {"bcast_flood", XB_PORT_BCAST_FLOOD},
+        {"locked", XB_PORT_LOCKED},
+        {"isolated", XB_PORT_ISOLATED},
         {"hairpin", XB_PORT_HAIRPIN},
+        {"mcast-router", XB_PORT_MCAST_ROUTER},
+        {"mcast_router", XB_PORT_MCAST_ROUTER},
     };
     for (const auto &[n, bit] : flags)
         if (name == n)
@@ -926,6 +938,8 @@ size_t bridge_upgrade(Datapath &dp, const std::optional<std::string> &object) {
     // The flood maps' egress program is part of each entry: point them at the new one.
     for (const auto &sp : ports)
         update_flood_maps(dp, sp.slot, sp.port);
+    if (host_pair(dp))
+        set_host_pair_flood(dp, MapId::FloodMcast, dp.config()->host_ifindex);
     return ports.size();
 }
 

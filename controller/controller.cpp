@@ -2,15 +2,20 @@
 #include "controller.hpp"
 
 #include "bridge.hpp"
+#include "capture.hpp"
 #include "error.hpp"
 #include "fdb.hpp"
+#include "mdb.hpp"
 #include "netlink.hpp"
 #include "port_policy.hpp"
 
 #include <algorithm>
+#include <bpf/libbpf.h>
+#include <linux/if_packet.h>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <cstring>
 #include <filesystem>
@@ -63,6 +68,10 @@ UniqueFd make_signalfd() {
     return fd;
 }
 
+struct RingBufferDeleter {
+    void operator()(ring_buffer *rb) const { ring_buffer__free(rb); }
+};
+
 UniqueFd make_timer(unsigned ms) {
     UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (!fd)
@@ -83,6 +92,9 @@ class Controller {
         // Sweep every second: an entry goes at most ~1 s after it expires.
         : dp_(open_bridge(name)), sig_(make_signalfd()), timer_(make_timer(1000)),
           metrics_(std::move(metrics)) {
+        mdb_rb_.reset(ring_buffer__new(dp_.map(MapId::MdbRb), on_mdb_msg, this, nullptr));
+        if (!mdb_rb_)
+            throw_errno("cannot open the multicast snooping ring buffer", errno);
         resync(); // after subscribing to link events, so no change falls in between
         dp_.config()->controller_pid = static_cast<uint32_t>(::getpid());
         pins_ = pin_identity();
@@ -96,12 +108,13 @@ class Controller {
 
     int run() {
         // netdev_.fd() is -1 on a kernel without the netdev family: poll skips it.
-        pollfd fds[4] = {{sig_.get(), POLLIN, 0},
+        pollfd fds[5] = {{sig_.get(), POLLIN, 0},
                          {timer_.get(), POLLIN, 0},
                          {mon_.fd(), POLLIN, 0},
-                         {netdev_.fd(), POLLIN, 0}};
+                         {netdev_.fd(), POLLIN, 0},
+                         {ring_buffer__epoll_fd(mdb_rb_.get()), POLLIN, 0}};
         for (;;) {
-            if (::poll(fds, 4, retry_timeout_ms()) < 0) {
+            if (::poll(fds, 5, retry_timeout_ms()) < 0) {
                 if (errno == EINTR)
                     continue;
                 throw_last_errno("poll");
@@ -154,6 +167,9 @@ class Controller {
                         if (auto li = nl_.link(ifindex))
                             sync(sp->slot, *li);
             }
+            // IGMP/MLD/PIM messages the datapath snooped.
+            if (fds[4].revents & POLLIN)
+                ring_buffer__consume(mdb_rb_.get());
             // A port's XDP features changed (a veth's peer turned GRO or an XDP program
             // on or off): it may take XDP redirects now, or no longer.
             if (fds[3].revents & POLLIN)
@@ -238,6 +254,7 @@ class Controller {
 
     void tick() {
         expire_trace_lease();
+        expire_capture_lease();
         // Link events can be missed (a full socket buffer): every few seconds, look at
         // every port again.
         if (++ticks_ % 5 == 0) {
@@ -252,6 +269,78 @@ class Controller {
         }
         sweep();
         report_policy();
+        mdb_tick();
+    }
+
+    static int on_mdb_msg(void *ctx, void *data, size_t size) {
+        if (size >= sizeof(xb_mdb_msg))
+            static_cast<Controller *>(ctx)->mdb_message(*static_cast<const xb_mdb_msg *>(data));
+        return 0;
+    }
+
+    // One snooped message: memberships and router ports learned from it (only while
+    // snooping is on: messages of a moment ago must not fill a flushed mdb again).
+    void mdb_message(const xb_mdb_msg &m) {
+        if (!(dp_.config()->flags & XB_CFG_MCAST_SNOOPING))
+            return;
+        try {
+            const MdbLearned r = mdb_learn(dp_, m, monotonic_coarse_ns());
+            if (r.query)
+                other_query_ns_ = monotonic_coarse_ns();
+        } catch (const std::exception &e) {
+            log(fmt::format("multicast snooping: {}", e.what()));
+        }
+    }
+
+    // Ages the memberships; sends the querier's general queries.
+    void mdb_tick() {
+        const xb_config &c = *dp_.config();
+        if (!(c.flags & XB_CFG_MCAST_SNOOPING)) {
+            next_query_ns_ = 0;
+            return;
+        }
+        const uint64_t now = monotonic_coarse_ns();
+        if (const size_t n = mdb_sweep(dp_, now))
+            log(fmt::format("multicast snooping: {} membership{} expired", n, n == 1 ? "" : "s"));
+        if (!(c.flags & XB_CFG_MCAST_QUERIER)) {
+            next_query_ns_ = 0;
+            return;
+        }
+        // Another querier on the segment (a router) is the querier.
+        if (other_query_ns_ && now - other_query_ns_ < kMcastOtherQuerierNs)
+            return;
+        if (now < next_query_ns_)
+            return;
+        next_query_ns_ = now + kMcastQueryIntervalNs;
+        send_queries();
+    }
+
+    // A general query to every port: through the uplink's transmit path when there is an
+    // uplink (its egress hook floods it to the other ports, as any frame the host sends),
+    // else out of each port.
+    void send_queries() {
+        UniqueFd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+        if (!fd) {
+            log(fmt::format("multicast querier: socket: {}", std::strerror(errno)));
+            return;
+        }
+        const uint32_t uplink = dp_.config()->uplink_ifindex;
+        for (const auto &sp : dp_.ports()) {
+            if (uplink && sp.port.ifindex != uplink)
+                continue;
+            Mac src;
+            std::memcpy(src.data(), sp.port.mac, 6);
+            const std::vector<uint8_t> q = igmp_general_query(src);
+            sockaddr_ll sll{};
+            sll.sll_family = AF_PACKET;
+            sll.sll_ifindex = static_cast<int>(sp.port.ifindex);
+            sll.sll_halen = 6;
+            std::memcpy(sll.sll_addr, q.data(), 6);
+            if (::sendto(fd.get(), q.data(), q.size(), 0, reinterpret_cast<sockaddr *>(&sll),
+                         sizeof(sll)) < 0)
+                log(fmt::format("multicast querier: sending on {}: {}", sp.port.name,
+                                std::strerror(errno)));
+        }
     }
 
     // BPDU guard blocks, once each (until a reset), and MACs that flap between ports, at
@@ -349,6 +438,15 @@ class Controller {
             __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_TRACE), __ATOMIC_RELAXED);
             c.trace_pid = 0;
             log("a trace session ended without closing: tracing turned off");
+        }
+    }
+
+    // The same for a capture session: its lease stopped the copies; clear the flag.
+    void expire_capture_lease() {
+        xb_config &c = *dp_.config();
+        if ((c.flags & XB_CFG_CAPTURE) && !capture_active(dp_)) {
+            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_CAPTURE), __ATOMIC_RELAXED);
+            log("a capture session ended without closing: capture turned off");
         }
     }
 
@@ -534,6 +632,9 @@ class Controller {
     NetdevMonitor netdev_;
     UniqueFd sig_, timer_;
     std::unique_ptr<MetricsServer> metrics_;
+    std::unique_ptr<ring_buffer, RingBufferDeleter> mdb_rb_;
+    uint64_t other_query_ns_ = 0; // when another querier's general query was last heard
+    uint64_t next_query_ns_ = 0;  // when our querier sends its next one
     uint64_t ticks_ = 0;
     uint64_t pins_ = 0;                 // pin_identity() when the controller took over
     bool done_ = false;                 // the bridge is out of reach: the controller exits

@@ -29,10 +29,11 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<const char *, static_cast<size_t>(MapId::Count)> kMapNames = {
-    "fdb",          "fdb_cache",   "flow_cache",   "ports",       "port_index",  "port_index_hi",
-    "config",       "stats",       "tx_ports",     "flood_ucast", "flood_mcast", "flood_bcast",
-    "trace_rb",     "storm",       "vlan_members", "vlan_stats",  "policy_ip4",  "policy_ip6",
-    "policy_state", "policy_rate", "policy_flap",
+    "fdb",          "fdb_cache",   "flow_cache",   "ports",        "port_index",  "port_index_hi",
+    "config",       "stats",       "tx_ports",     "flood_ucast",  "flood_mcast", "flood_bcast",
+    "trace_rb",     "storm",       "vlan_members", "vlan_stats",   "policy_ip4",  "policy_ip6",
+    "policy_state", "policy_rate", "policy_flap",  "capture_cfg",  "capture_pb",  "mdb_group",
+    "mdb",          "mdb_router",  "mdb_rb",       "mdb_filtered",
 };
 // A name missing from a table is a null pointer at its end.
 static_assert(kMapNames.back() != nullptr);
@@ -251,15 +252,14 @@ void check_layout(const std::string &bridge,
 }
 
 // Maps a bridge made by an older build may lack: the flow cache, the storm guard's
-// buckets, the VLAN tables and the port policy's maps. None holds state worth keeping
-// (its programs never read it, it starts full, a bridge made before VLAN filtering has
-// no VLANs, no port of such a bridge has a policy), so each is created empty and pinned:
-// the bridge stays manageable - status, down, and an upgrade to programs that use it.
+// buckets, the VLAN tables, the port policy's, the capture's and multicast snooping's
+// maps: every map after the storm guard's. None holds state worth keeping for such a
+// bridge (its programs never read it, it starts full, or empty: no VLANs, no policy, no
+// capture, no group known), so each is created empty and pinned: the bridge stays
+// manageable - status, down, and an upgrade to programs that use it.
 bool created_if_missing(size_t i) {
     const auto id = static_cast<MapId>(i);
-    return id == MapId::FlowCache || id == MapId::Storm || id == MapId::VlanMembers ||
-           id == MapId::VlanStats || id == MapId::PolicyIp4 || id == MapId::PolicyIp6 ||
-           id == MapId::PolicyState || id == MapId::PolicyRate || id == MapId::PolicyFlap;
+    return id == MapId::FlowCache || id >= MapId::Storm;
 }
 
 // Creates map `id` empty and pins it at pin. Returns the map's fd, or -1 with errno set.
@@ -272,8 +272,12 @@ int create_empty_map(MapId id, const std::string &pin) {
         return -1;
     }
     LIBBPF_OPTS(bpf_map_create_opts, opts);
+    uint32_t max_entries = bpf_map__max_entries(m);
+    // libbpf sizes a perf event array to the CPUs when it loads an object; here, we do.
+    if (bpf_map__type(m) == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !max_entries)
+        max_entries = static_cast<uint32_t>(std::max(libbpf_num_possible_cpus(), 1));
     int fd = bpf_map_create(bpf_map__type(m), name, bpf_map__key_size(m), bpf_map__value_size(m),
-                            bpf_map__max_entries(m), &opts);
+                            max_entries, &opts);
     if (fd < 0) {
         errno = -fd;
         return -1;

@@ -41,6 +41,13 @@ enum class MapId {
     PolicyState,
     PolicyRate,
     PolicyFlap,
+    CaptureCfg,
+    CapturePb,
+    MdbGroup,
+    Mdb,
+    MdbRouter,
+    MdbRb,
+    MdbFiltered,
     Count
 };
 // DevmapXmit and RedirectErr are optional: they need the kernel's BTF (tp_btf), and their

@@ -92,6 +92,8 @@ int run(int argc, char **argv) {
     cli::add_fdb(app, cmds);
     cli::add_policy(app, cmds);
     cli::add_vlan(app, cmds);
+    cli::add_capture(app, cmds);
+    cli::add_mcast(app, cmds);
     auto *version = app.add_subcommand("version", "Print the version");
     cmds.add(
         version,

@@ -2,8 +2,10 @@
 #include "show.hpp"
 
 #include "bridge.hpp"
+#include "capture.hpp"
 #include "fdb.hpp"
 #include "mac.hpp"
+#include "mdb.hpp"
 #include "metrics.hpp"
 #include "port_policy.hpp"
 #include "trace.hpp"
@@ -72,6 +74,7 @@ std::string port_flag_names(uint32_t flags) {
         {XB_PORT_LOCKED, "locked"},
         {XB_PORT_ISOLATED, "isolated"},
         {XB_PORT_HAIRPIN, "hairpin"},
+        {XB_PORT_MCAST_ROUTER, "mcast_router"},
     };
     std::string out;
     for (const auto &[bit, name] : names)
@@ -150,6 +153,7 @@ nlohmann::ordered_json port_json(const Datapath &dp, const SlotPort &sp) {
         {"locked", bool(p.flags & XB_PORT_LOCKED)},
         {"isolated", bool(p.flags & XB_PORT_ISOLATED)},
         {"hairpin", bool(p.flags & XB_PORT_HAIRPIN)},
+        {"mcast_router", bool(p.flags & XB_PORT_MCAST_ROUTER)},
         // Frames per second and CPU the port may bring in for flooding; 0: off.
         {"storm_limit", p.storm_pps},
         // VLAN filtering: the PVID (0: none), and how the port's tags reach the bridge
@@ -207,6 +211,11 @@ nlohmann::ordered_json status_json(Datapath &dp) {
         {"xdp_attach", "bpf_link"},
         {"metrics", format_metrics_addr({c.metrics_ip4, c.metrics_port})},
         {"trace", trace_active(c)},
+        {"capture", capture_active(dp)},
+        {"mcast_snooping", bool(c.flags & XB_CFG_MCAST_SNOOPING)},
+        {"mcast_querier", bool(c.flags & XB_CFG_MCAST_QUERIER)},
+        {"mcast_membership_interval", mcast_membership_ns(c) / 1000000000ull},
+        {"mdb_entries", mdb_entries(dp).size()},
         {"controller_pid",
          controller_alive(dp) ? nlohmann::ordered_json(c.controller_pid) : nullptr},
         {"pins", dp.dir()},
@@ -228,6 +237,12 @@ void print_status(Datapath &dp, std::ostream &out) {
         out << fmt::format("vlan filtering on ({}), host PVID {}\n",
                            vlan_protocol_name(c.vlan_proto),
                            c.host_pvid ? std::to_string(c.host_pvid) : std::string("none"));
+    if (c.flags & XB_CFG_MCAST_SNOOPING) {
+        const size_t n = mdb_entries(dp).size();
+        out << fmt::format("multicast snooping on{}, {} membership{} (xbridge mdb show)\n",
+                           (c.flags & XB_CFG_MCAST_QUERIER) ? ", querier on" : "", n,
+                           n == 1 ? "" : "s");
+    }
     out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
                        "IFINDEX", "KIND", "MAC", "MTU", "XDP", "TX", "STATE", "CREATED", "FLAGS");
     auto ports = dp.ports();

@@ -35,9 +35,12 @@ constexpr std::array<Named, XB_CNT_MAX> kCounters = {{
     {"rx_tc", "Frames from the port handled at TC (skb path)"},
     {"learn_refused", "New MACs not learned because the learning limit was reached"},
     {"dropped", "Frames from the port dropped, all reasons"},
-    {nullptr, nullptr}, // 13-14: taken by another branch (ALLOC.md)
+    {nullptr, nullptr}, // 13-14: not used
     {nullptr, nullptr},
     {"bpdu", "STP BPDUs the port took in, on a port with bpdu-guard"},
+    {nullptr, nullptr}, // 16: not used
+    {"mcast_snooped", "Multicast frames of a known group from the port, sent only to its members"},
+    {"mcast_ctl", "IGMP, MLD and PIM messages from the port handed to multicast snooping"},
 }};
 
 constexpr std::array<const char *, XB_DROP_MAX> kDrops = {

@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace xb {
+class Datapath;
+} // namespace xb
+
 namespace xb::cli {
 
 struct Command {
@@ -39,6 +43,11 @@ void add_observe(CLI::App &app, Commands &cmds);   // status, stats, trace
 void add_fdb(CLI::App &app, Commands &cmds);       // fdb show/add/del/flush
 void add_policy(CLI::App &app, Commands &cmds);    // set, port set
 void add_vlan(CLI::App &app, Commands &cmds);      // vlan add/del/show
+void add_capture(CLI::App &app, Commands &cmds);   // capture
+void add_mcast(CLI::App &app, Commands &cmds);     // mdb show
+
+// The multicast settings of `set` (cli/mcast.cpp): false when `setting` is none of them.
+bool set_mcast(xb::Datapath &dp, const std::string &setting, const std::string &value);
 
 // Helpers shared by the groups. Each throws Error with one line naming the cause.
 void require_bpf();

@@ -53,9 +53,10 @@ int run_set(const SetArgs &a) {
             throw Error(fmt::format("vlan-protocol: '{}' is not 802.1q or 802.1ad", a.value),
                         EINVAL);
         set_vlan_protocol(dp, *proto);
-    } else {
+    } else if (!set_mcast(dp, a.setting, a.value)) {
         throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned, "
-                                "vlan-filtering, vlan-protocol)",
+                                "vlan-filtering, vlan-protocol, mcast-snooping, "
+                                "mcast-querier, mcast-membership-interval)",
                                 a.setting),
                     EINVAL);
     }
@@ -132,8 +133,8 @@ int run_port_set(const PortSetArgs &a) {
     auto flag = parse_port_flag(key);
     if (!flag)
         throw Error(fmt::format("unknown port flag '{}' (learning, flood, mcast-flood, "
-                                "bcast-flood, locked, isolated, hairpin, storm-limit, "
-                                "rate-limit, allowed-ip, bpdu-guard, dhcp-server)",
+                                "bcast-flood, locked, isolated, hairpin, mcast-router, "
+                                "storm-limit, rate-limit, allowed-ip, bpdu-guard, dhcp-server)",
                                 key),
                     EINVAL);
     if (values.size() != 1 || (values[0] != "on" && values[0] != "off"))
@@ -149,11 +150,14 @@ int run_port_set(const PortSetArgs &a) {
 
 void add_policy(CLI::App &app, Commands &cmds) {
     auto sa = std::make_shared<SetArgs>();
-    auto *set = app.add_subcommand("set", "Change a running bridge: ageing-time S, max-learned N, "
-                                          "vlan-filtering on|off, vlan-protocol 802.1q|802.1ad");
+    auto *set = app.add_subcommand(
+        "set", "Change a running bridge: ageing-time S, max-learned N, vlan-filtering on|off, "
+               "vlan-protocol 802.1q|802.1ad, mcast-snooping on|off, mcast-querier on|off, "
+               "mcast-membership-interval S");
     add_name_option(set, sa->name);
     set->add_option("setting", sa->setting,
-                    "ageing-time, max-learned, vlan-filtering or vlan-protocol")
+                    "ageing-time, max-learned, vlan-filtering, vlan-protocol, mcast-snooping, "
+                    "mcast-querier or mcast-membership-interval")
         ->required();
     set->add_option("value", sa->value, "New value")->required();
     cmds.add(set, [sa] { return run_set(*sa); });
@@ -164,9 +168,9 @@ void add_policy(CLI::App &app, Commands &cmds) {
     auto *port_set = port->add_subcommand(
         "set",
         "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated, "
-        "hairpin, bpdu-guard, dhcp-server), port set PORT storm-limit PPS (0: off), port set "
-        "PORT rate-limit RATE [burst N] | off, port set PORT allowed-ip IP[,IP...] | none, port "
-        "set PORT bpdu-guard reset");
+        "hairpin, mcast-router, bpdu-guard, dhcp-server), port set PORT storm-limit PPS (0: off), "
+        "port set PORT rate-limit RATE [burst N] | off, port set PORT allowed-ip IP[,IP...] | "
+        "none, port set PORT bpdu-guard reset");
     add_name_option(port_set, pa->name);
     port_set->add_option("args", pa->args, "PORT FLAG on|off, or PORT SETTING VALUE...")
         ->required()

@@ -77,11 +77,14 @@ enum xb_port_flags {
     XB_PORT_HAIRPIN = 1u << 8,     /* frames may go back out of the port they came in on */
     /* Port policy (bpf/policy.h), after libvirt's nwfilter and a switch's port security.
      * Each is checked only on a port that has it set. */
-    XB_PORT_SPOOF_CHECK = 1u << 9,  /* sources must be the port's allowed IPs (map policy_ip4,
-                                     * policy_ip6): IPv4, ARP, IPv6 and NDP (clean-traffic) */
-    XB_PORT_RATE_LIMIT = 1u << 10,  /* ingress policer: police_rate, police_burst */
-    XB_PORT_BPDU_GUARD = 1u << 11,  /* an STP BPDU blocks the port (map policy_state) */
-    XB_PORT_DHCP_SERVER = 1u << 12, /* with SPOOF_CHECK: DHCP(v6) server replies allowed */
+    XB_PORT_SPOOF_CHECK = 1u << 9,   /* sources must be the port's allowed IPs (map policy_ip4,
+                                      * policy_ip6): IPv4, ARP, IPv6 and NDP (clean-traffic) */
+    XB_PORT_RATE_LIMIT = 1u << 10,   /* ingress policer: police_rate, police_burst */
+    XB_PORT_BPDU_GUARD = 1u << 11,   /* an STP BPDU blocks the port (map policy_state) */
+    XB_PORT_DHCP_SERVER = 1u << 12,  /* with SPOOF_CHECK: DHCP(v6) server replies allowed */
+    XB_PORT_MCAST_ROUTER = 1u << 13, /* a multicast router is always behind this port (the
+                                      * kernel's multicast_router 2): it gets every snooped
+                                      * group, as a port where queries or PIM came from does */
     /* VLAN filtering: a tag may reach this port's XDP program stripped into the frame's
      * metadata (a veth's peer sends with tx-vlan offload; a NIC whose rx-vlan offload
      * could not be turned off), so a frame that looks untagged there is left to the TC
@@ -176,6 +179,13 @@ enum xb_config_flags {
      * a VLAN (tag or PVID), admitted, learned, forwarded and flooded per VLAN, and tagged
      * or untagged per egress port (map vlan_members). Off: tags pass untouched. */
     XB_CFG_VLAN_FILTERING = 1u << 3,
+    XB_CFG_CAPTURE = 1u << 4,        /* a capture session runs (map capture_cfg: its filter
+                                      * and lease); frames go to the capture_pb perf buffer */
+    XB_CFG_MCAST_SNOOPING = 1u << 5, /* IGMP/MLD snooping (mdb.h): known groups reach only
+                                      * their member ports, router ports and the host if it
+                                      * joined */
+    XB_CFG_MCAST_QUERIER = 1u << 6,  /* the controller sends general queries where no other
+                                      * querier is heard (the datapath does not read it) */
 };
 
 /* Bridge-wide settings and state (map "config", one element, mmapable so that the
@@ -223,7 +233,9 @@ struct xb_config {
      * the host sends through the uplink (0: none, they reach no port). */
     __u16 vlan_proto;
     __u16 host_pvid;
-    __u8 reserved[4];
+    /* Multicast snooping: the membership interval in seconds (the kernel bridge's
+     * multicast_membership_interval, 260 s by default; 0: that default). */
+    __u32 mcast_membership_s;
 };
 
 /* Per-port counters (map "stats", per-CPU array indexed by slot). */
@@ -242,6 +254,9 @@ enum xb_counter {
     XB_CNT_LEARN_REFUSED = 11, /* new MAC not learned: learning limit reached */
     XB_CNT_DROPPED = 12,       /* sum of drops[] */
     XB_CNT_BPDU = 15,          /* STP BPDUs taken in on this port, if it has bpdu-guard */
+    XB_CNT_MCAST_SNOOPED = 17, /* multicast of a known group, sent only to its members, router
+                                * ports and the host if it joined */
+    XB_CNT_MCAST_CTL = 18,     /* IGMP/MLD/PIM messages handed to the controller (mdb_rb) */
     XB_CNT_MAX = 24,
 };
 
@@ -406,6 +421,80 @@ struct xb_trace_event {
     __u8 pad[9];
 };
 
+/* ---- Packet capture (capture.h) ----------------------------------------------------- */
+
+/* The most a captured frame's copy can hold: a perf event record is at most 64 KiB, its
+ * headers included. Only a GSO super-frame on the TC path is longer; it is cut here, and
+ * its original length kept in the record (and in the pcap file). */
+#define XB_CAPTURE_MAX 65000u
+
+/* The running capture session's filter and lease (map capture_cfg, one element). Written
+ * by `xbridge capture` before it sets XB_CFG_CAPTURE. */
+struct xb_capture_cfg {
+    __u64 until_ns; /* CLOCK_MONOTONIC_COARSE: the lease, renewed every second */
+    __u32 ifindex;  /* 0: every port; else frames in or out of this port */
+    __u32 snaplen;  /* bytes of each frame copied, at most XB_CAPTURE_MAX */
+    __u8 mac[6];
+    __u8 has_mac; /* only frames from or to mac */
+    __u8 pad0;
+    __u32 pid;
+    __u8 reserved[32];
+};
+
+/* What precedes each captured frame in the perf buffer (map capture_pb). */
+struct xb_capture_hdr {
+    __u64 ts_ns;       /* bpf_ktime_get_ns() */
+    __u32 len;         /* the frame's whole length */
+    __u32 caplen;      /* bytes of it that follow */
+    __u32 ifindex;     /* the port it came in on (the uplink for the host's own frames) */
+    __u32 out_ifindex; /* the port it leaves by, when known (forward, one flood copy) */
+    __u8 hook;         /* enum xb_hook */
+    __u8 pad[7];
+};
+
+/* ---- Multicast snooping (mdb.h) ------------------------------------------------------ */
+
+/* A group: an IPv6 address, or an IPv4 one mapped (::ffff:a.b.c.d), on a VLAN. */
+struct xb_mdb_group_key {
+    __u8 addr[16];
+    __u16 vlan;
+    __u16 pad;
+};
+
+/* A group some port joined (map mdb_group): its frames reach only its member ports,
+ * router ports and the host if it joined. Written by the controller. */
+struct xb_mdb_group_val {
+    __u64 expires_ns; /* CLOCK_MONOTONIC_COARSE: the latest of its members' deadlines */
+};
+
+/* One port's membership of a group (map mdb); slot XB_HOST_SLOT: the host's own. */
+struct xb_mdb_key {
+    __u8 addr[16];
+    __u16 vlan;
+    __u16 slot;
+};
+
+struct xb_mdb_val {
+    __u64 expires_ns; /* CLOCK_MONOTONIC_COARSE: a report refreshes it, a leave shortens it */
+    __u64 joined_ns;  /* when the first report came (mdb show) */
+};
+
+/* An IGMP, MLD or PIM message the datapath hands to the controller (map mdb_rb), which
+ * learns memberships and router ports from it. */
+#define XB_MDB_MSG_MAX 1518u
+struct xb_mdb_msg {
+    __u32 ifindex; /* the port it came in on (the uplink for the host's own) */
+    __u16 slot;    /* that port's slot; XB_HOST_SLOT: the host sent it */
+    __u16 vlan;
+    __u16 l3_off; /* where the IP header starts in data */
+    __u16 proto;  /* ethertype, host order */
+    __u32 len;    /* the frame's whole length */
+    __u32 caplen; /* bytes in data */
+    __u8 pad[4];
+    __u8 data[XB_MDB_MSG_MAX];
+    __u8 pad1[2];
+};
+
 /* Layouts are part of the ABI: checked here for both compilers, and against the
  * BTF of the built object by a test. */
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_key) == 8, "xb_fdb_key");
@@ -435,5 +524,12 @@ XB_STATIC_ASSERT(sizeof(struct xb_policy_ip4_key) == 8, "xb_policy_ip4_key");
 XB_STATIC_ASSERT(sizeof(struct xb_policy_ip6_key) == 20, "xb_policy_ip6_key");
 XB_STATIC_ASSERT(sizeof(struct xb_policy_state) == 16, "xb_policy_state");
 XB_STATIC_ASSERT(sizeof(struct xb_mac_flap) == 24, "xb_mac_flap");
+XB_STATIC_ASSERT(sizeof(struct xb_capture_cfg) == 64, "xb_capture_cfg");
+XB_STATIC_ASSERT(sizeof(struct xb_capture_hdr) == 32, "xb_capture_hdr");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_group_key) == 20, "xb_mdb_group_key");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_group_val) == 8, "xb_mdb_group_val");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_key) == 20, "xb_mdb_key");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_val) == 16, "xb_mdb_val");
+XB_STATIC_ASSERT(sizeof(struct xb_mdb_msg) == 1544, "xb_mdb_msg");
 
 #endif /* XBRIDGE_ABI_H */

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// mdb show, and the multicast settings of `set` (issue 23), after `bridge mdb show` and
+// `ip link set ... type bridge mcast_snooping 1 mcast_querier 1`.
+#include "bridge.hpp"
+#include "cli/cli.hpp"
+#include "error.hpp"
+#include "mdb.hpp"
+
+#include <cerrno>
+#include <fmt/format.h>
+#include <iostream>
+#include <memory>
+
+namespace xb::cli {
+
+namespace {
+
+struct MdbShowArgs {
+    std::string name = kDefaultBridge;
+    bool json = false;
+};
+
+bool on_off(const std::string &setting, const std::string &value) {
+    if (value != "on" && value != "off")
+        throw Error(fmt::format("{}: '{}' is not on or off", setting, value), EINVAL);
+    return value == "on";
+}
+
+} // namespace
+
+bool set_mcast(Datapath &dp, const std::string &setting, const std::string &value) {
+    xb_config &c = *dp.config();
+    if (setting == "mcast-snooping" || setting == "mcast_snooping") {
+        if (on_off(setting, value)) {
+            __atomic_fetch_or(&c.flags, uint32_t(XB_CFG_MCAST_SNOOPING), __ATOMIC_RELEASE);
+        } else {
+            // As the kernel bridge's: what snooping learned is forgotten.
+            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_MCAST_SNOOPING), __ATOMIC_RELEASE);
+            mdb_flush(dp);
+        }
+        return true;
+    }
+    if (setting == "mcast-querier" || setting == "mcast_querier") {
+        if (on_off(setting, value))
+            __atomic_fetch_or(&c.flags, uint32_t(XB_CFG_MCAST_QUERIER), __ATOMIC_RELEASE);
+        else
+            __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_MCAST_QUERIER), __ATOMIC_RELEASE);
+        return true;
+    }
+    if (setting == "mcast-membership-interval" || setting == "mcast_membership_interval") {
+        c.mcast_membership_s = number_option(setting, value, 1, 86400);
+        return true;
+    }
+    return false;
+}
+
+void add_mcast(CLI::App &app, Commands &cmds) {
+    auto a = std::make_shared<MdbShowArgs>();
+    auto *mdb = app.add_subcommand("mdb", "Multicast group memberships (multicast snooping)");
+    mdb->require_subcommand(1);
+    auto *show = mdb->add_subcommand("show", "List group memberships and router ports");
+    add_name_option(show, a->name);
+    show->add_flag("--json", a->json, "JSON output");
+    cmds.add(show, [a] {
+        Datapath dp = open_bridge(a->name);
+        print_mdb(dp, a->json, std::cout);
+        return 0;
+    });
+}
+
+} // namespace xb::cli
