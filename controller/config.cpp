@@ -287,10 +287,15 @@ BridgeConfig load_config(const std::string &path, const std::string &default_nam
 
 namespace {
 
+// A TOML basic string: names and addresses need no more than these escapes.
 std::string quoted(const std::string &s) {
-    std::ostringstream o;
-    o << toml::value<std::string>(s);
-    return o.str();
+    std::string o = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\')
+            o += '\\';
+        o += c;
+    }
+    return o + "\"";
 }
 
 // Bare keys stay bare; names with other characters (a dot, '@') are quoted.

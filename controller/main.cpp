@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The xbridge command line. Every failure ends here as one line on stderr naming its
 // cause, and a non-zero exit status.
+#include "apply.hpp"
 #include "bridge.hpp"
+#include "config.hpp"
 #include "controller.hpp"
 #include "error.hpp"
 #include "fdb.hpp"
@@ -16,6 +18,7 @@
 #include <cerrno>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <iostream>
@@ -161,6 +164,58 @@ int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foregro
     return 0;
 }
 
+// apply: the bridge becomes what its file says; a controller is started (or, with
+// --foreground, this process becomes it) when the bridge has none.
+int cmd_apply(const std::string &file, const std::string &name_opt, bool foreground) {
+    std::string path = file, stem;
+    if (file.empty()) {
+        stem = name_opt.empty() ? kDefaultBridge : name_opt;
+        if (!valid_bridge_name(stem))
+            throw Error(
+                fmt::format("invalid bridge name '{}' (1-15 characters of A-Z a-z 0-9 _ -)", stem),
+                EINVAL);
+        path = config_path(stem);
+    } else {
+        stem = std::filesystem::path(file).stem().string();
+    }
+    const BridgeConfig cfg = load_config(path, stem);
+    if (!name_opt.empty() && cfg.name != name_opt)
+        throw Error(fmt::format("{}: names bridge {}, not {}", path, cfg.name, name_opt), EINVAL);
+    require_bpf();
+    std::optional<BridgeLock> lock(std::in_place);
+    std::optional<Datapath> existing = Datapath::open(cfg.name);
+    const bool need_controller = !existing || !controller_alive(*existing);
+    if (existing && !need_controller && foreground)
+        throw Error(fmt::format("bridge {} already has a controller (pid {})", cfg.name,
+                                existing->config()->controller_pid),
+                    EEXIST);
+    existing.reset();
+    // Bound before anything changes, as `up` does: a port in use fails with nothing done.
+    const MetricsAddr addr = config_metrics(cfg);
+    std::unique_ptr<MetricsServer> server;
+    if (need_controller && addr.port)
+        server = std::make_unique<MetricsServer>(cfg.name, addr);
+    Netlink nl;
+    int pid = 0;
+    const ApplyResult res = bridge_apply(cfg, nl, need_controller, [&](Datapath &) {
+        if (need_controller && !foreground)
+            pid = spawn_controller(cfg.name, std::move(server));
+    });
+    for (const auto &c : res.changes)
+        std::cout << fmt::format("{}: {}\n", cfg.name, c);
+    if (res.changes.empty())
+        std::cout << fmt::format("{}: nothing changed\n", cfg.name);
+    if (foreground) {
+        std::cout.flush();
+        lock.reset();
+        return run_controller(cfg.name, std::move(server));
+    }
+    if (need_controller)
+        std::cout << fmt::format("{}: controller started (pid {}, metrics {}, log {})\n", cfg.name,
+                                 pid, format_metrics_addr(addr), log_path(cfg.name));
+    return 0;
+}
+
 volatile sig_atomic_t g_watch_stop = 0;
 
 int cmd_stats_watch(Datapath &dp, const std::optional<std::string> &port, uint32_t secs) {
@@ -280,7 +335,12 @@ static int run(int argc, char **argv) {
     auto *status = app.add_subcommand("status", "Show a bridge and its ports");
     bool json = false;
     status->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
-    status->add_flag("--json", json, "JSON output");
+    auto *status_json_opt = status->add_flag("--json", json, "JSON output");
+    bool status_config = false;
+    status
+        ->add_flag("--config", status_config,
+                   "Print the bridge as a configuration file that apply accepts")
+        ->excludes(status_json_opt);
 
     auto *fdb = app.add_subcommand("fdb", "Forwarding database");
     fdb->require_subcommand(1);
@@ -341,6 +401,18 @@ static int run(int argc, char **argv) {
     trace->add_option("--mac", trace_mac, "Only frames from or to this MAC");
     trace->add_option("--count", trace_count, "Stop after N frames");
     trace->add_flag("--json", json, "JSON lines");
+
+    // apply (issue 22: the configuration file)
+    auto *apply = app.add_subcommand(
+        "apply", "Make a bridge what its configuration file says (create it, or change it)");
+    std::string apply_file, apply_name;
+    auto *apply_f = apply->add_option("-f,--file", apply_file, "The configuration file");
+    apply
+        ->add_option("--name", apply_name,
+                     "Bridge name: its file is /etc/xbridge/NAME.toml (default xbr0)")
+        ->excludes(apply_f);
+    apply->add_flag("--foreground", foreground,
+                    "Run the controller here when the bridge needs one (systemd)");
 
     auto *version = app.add_subcommand("version", "Print the version");
 
@@ -447,8 +519,15 @@ static int run(int argc, char **argv) {
                                      n == 1 ? "" : "s");
             return 0;
         }
+        if (apply->parsed())
+            return cmd_apply(apply_file, apply_name, foreground);
         if (status->parsed()) {
             Datapath dp = open_bridge(name);
+            if (status_config) {
+                Netlink nl;
+                std::cout << format_config(bridge_config(dp, nl));
+                return 0;
+            }
             if (json)
                 std::cout << status_json(dp).dump(2) << "\n";
             else

@@ -94,6 +94,9 @@ enum xb_port_ctl {
                                       * ndo_xdp_xmit; a veth whose peer has no NAPI): it is
                                       * in no devmap, and frames for it take the TC path */
     XB_CTL_GRO_SET = 1u << 7,        /* xbridge turned GRO on; turned off again on removal */
+    XB_CTL_GUEST = 1u << 10,         /* a guest's tap, attached by the libvirt hook at the
+                                      * guest's start and removed at its end: `apply`
+                                      * never removes it for missing from the file */
 };
 
 enum xb_xdp_mode {
