@@ -48,7 +48,7 @@ service_start() {
 	local n=$1 cmd t
 	cmd=$(unit_line ExecStart)
 	(
-		export NOTIFY_SOCKET XBRIDGE_CONFIG_DIR=$TOPO_TMP
+		export NOTIFY_SOCKET
 		eval "exec $cmd" >>"$TOPO_TMP/service.log" 2>&1
 	) &
 	MAIN_PID=$!
@@ -64,10 +64,7 @@ service_start() {
 service_reload() {
 	local cmd
 	cmd=$(unit_line ExecReload)
-	(
-		export XBRIDGE_CONFIG_DIR=$TOPO_TMP MAINPID=$MAIN_PID
-		eval "$cmd"
-	) >"$TOPO_TMP/reload.out" 2>&1 || fail "ExecReload failed: $(cat "$TOPO_TMP/reload.out")"
+	eval "$cmd" >"$TOPO_TMP/reload.out" 2>&1 || fail "ExecReload failed: $(cat "$TOPO_TMP/reload.out")"
 }
 
 # Runs the unit's ExecStop=, with MAINPID set to $1 or, when empty, unset (systemd's
@@ -85,6 +82,8 @@ test_unit_ready_crash_adopt_stop() {
 	require_tools jq
 	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 for the notify socket"
 	topo_create 2
+	# The unit's /etc/xbridge, for every line it runs.
+	export XBRIDGE_CONFIG_DIR=$TOPO_TMP
 	printf 'uplink = "eth0"\nmetrics = "off"\n[ports.tap0]\ntap = {}\n[ports.tap1]\ntap = {}\n' \
 		>"$TOPO_TMP/$XB_BRIDGE.toml"
 	notify_listen
