@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The command line, one file per command group. A group adds its subcommands to the
+// app and, for each, what runs when it was the one given: parse and print only, the
+// work is done by the bridge operations (bridge.hpp, fdb.hpp, ...).
+#pragma once
+
+#include "mac.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace xb::cli {
+
+struct Command {
+    const CLI::App *app;
+    std::function<int()> run;
+    bool needs_root = true; // and the -n namespace: false only for what reads no bridge
+};
+
+// What every group registers into; main() runs the one command that was parsed.
+class Commands {
+  public:
+    void add(const CLI::App *app, std::function<int()> run, bool needs_root = true) {
+        list_.push_back({app, std::move(run), needs_root});
+    }
+    [[nodiscard]] const Command *parsed() const;
+
+  private:
+    std::vector<Command> list_;
+};
+
+// The command groups (cli/<group>.cpp).
+void add_lifecycle(CLI::App &app, Commands &cmds); // up, down, restart, upgrade
+void add_observe(CLI::App &app, Commands &cmds);   // status, stats, trace
+void add_fdb(CLI::App &app, Commands &cmds);       // fdb show/add/del/flush
+void add_policy(CLI::App &app, Commands &cmds);    // set, port set
+void add_apply(CLI::App &app, Commands &cmds);     // apply
+void add_version(CLI::App &app, Commands &cmds);
+
+// Helpers shared by the groups. Each throws Error with one line naming the cause.
+void require_bpf();
+// --name NAME, defaulting to the default bridge.
+CLI::Option *add_name_option(CLI::App *sub, std::string &name);
+uint32_t number_option(const std::string &what, const std::string &s, long long min, long long max);
+Mac mac_option(const std::string &s);
+uint16_t vlan_option(const std::string &s);
+
+} // namespace xb::cli

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "bridge.hpp"
+#include "cli/cli.hpp"
+#include "error.hpp"
+#include "options.hpp"
+
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <fmt/format.h>
+
+namespace xb::cli {
+
+const Command *Commands::parsed() const {
+    for (const auto &c : list_)
+        if (c.app->parsed())
+            return &c;
+    return nullptr;
+}
+
+void require_bpf() {
+    if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, nullptr) <= 0 ||
+        libbpf_probe_bpf_map_type(BPF_MAP_TYPE_DEVMAP_HASH, nullptr) <= 0)
+        throw Error("this kernel lacks the BPF support xbridge needs (XDP programs, devmaps)",
+                    ENOSYS);
+}
+
+CLI::Option *add_name_option(CLI::App *sub, std::string &name) {
+    return sub->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
+}
+
+uint32_t number_option(const std::string &what, const std::string &s, long long min,
+                       long long max) {
+    auto v = parse_number(s, min, max);
+    if (!v)
+        throw Error(fmt::format("{}: '{}' is not a number from {} to {}", what, s, min, max),
+                    EINVAL);
+    return static_cast<uint32_t>(*v);
+}
+
+Mac mac_option(const std::string &s) {
+    auto m = parse_mac(s);
+    if (!m)
+        throw Error(fmt::format("invalid MAC address '{}'", s), EINVAL);
+    return *m;
+}
+
+uint16_t vlan_option(const std::string &s) {
+    if (s.empty())
+        return 0;
+    auto v = parse_number(s, 0, 4094);
+    if (!v)
+        throw Error(fmt::format("VLAN '{}' is out of range (0-4094)", s), EINVAL);
+    return static_cast<uint16_t>(*v);
+}
+
+} // namespace xb::cli
