@@ -92,6 +92,7 @@ int run(int argc, char **argv) {
     cli::add_fdb(app, cmds);
     cli::add_policy(app, cmds);
     cli::add_apply(app, cmds);
+    cli::add_libvirt(app, cmds);
     auto *version = app.add_subcommand("version", "Print the version");
     cmds.add(
         version,

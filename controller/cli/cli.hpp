@@ -38,6 +38,7 @@ void add_observe(CLI::App &app, Commands &cmds);   // status, stats, trace
 void add_fdb(CLI::App &app, Commands &cmds);       // fdb show/add/del/flush
 void add_policy(CLI::App &app, Commands &cmds);    // set, port set
 void add_apply(CLI::App &app, Commands &cmds);     // apply
+void add_libvirt(CLI::App &app, Commands &cmds);   // libvirt-hook
 void add_version(CLI::App &app, Commands &cmds);
 
 // Helpers shared by the groups. Each throws Error with one line naming the cause.
