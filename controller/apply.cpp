@@ -119,8 +119,10 @@ class Converge {
         const uint32_t mask = config_flag_mask();
         for (const auto &pc : cfg_.ports) {
             auto sp = dp_.port_by_name(pc.name);
-            if (!sp)
-                continue; // absent, or a guest's tap that is not there
+            if (!sp) {
+                absent(pc); // kept for its device's return, or a guest's tap not there
+                continue;
+            }
             const bool had = had_.count(pc.name);
             const xb_port old = sp->port;
             if ((old.flags & mask) != pc.flags) {
@@ -223,7 +225,8 @@ class Converge {
         }
     }
 
-    // Last: a port removed is the hardest step to take back (a tap it made is deleted).
+    // After the additions: a port removed is the hardest step to take back (a tap it made
+    // is deleted, and made again by the undo).
     void remove(const SlotPort &sp) {
         const std::string name = sp.port.name;
         if (!sp.port.ifindex) {
@@ -258,6 +261,26 @@ class Converge {
     Undo undo;
 
   private:
+    // An absent port keeps its flags for its device's return: they follow the file too.
+    void absent(const PortConfig &pc) {
+        auto sp = absent_port(dp_, pc.name);
+        const uint32_t mask = config_flag_mask();
+        if (!sp || ((sp->port.flags & mask) == pc.flags && sp->port.storm_pps == pc.storm_pps))
+            return;
+        xb_port p = sp->port;
+        p.flags = (p.flags & ~mask) | pc.flags;
+        p.storm_pps = pc.storm_pps;
+        uint32_t slot = sp->slot;
+        bpf_map_update_elem(dp_.map(MapId::Ports), &slot, &p, BPF_ANY);
+        undo.push([this, slot, old = sp->port] {
+            uint32_t s = slot;
+            xb_port o = old;
+            bpf_map_update_elem(dp_.map(MapId::Ports), &s, &o, BPF_ANY);
+        });
+        changes.push_back(
+            fmt::format("port {} (absent): flags and storm-limit as the file's", pc.name));
+    }
+
     void set(uint32_t slot, const xb_port &p, const xb_port &old) {
         dp_.set_port(slot, p);
         update_flood_maps(dp_, slot, p);
@@ -299,8 +322,18 @@ class Converge {
     void restore(const SlotPort &sp, const TapOwner &owner, unsigned queues,
                  const std::vector<FdbEntry> &statics) {
         const std::string name = sp.port.name;
-        if ((sp.port.ctl & XB_CTL_CREATED_TAP) && !nl_.link(name))
+        if ((sp.port.ctl & XB_CTL_CREATED_TAP) && !nl_.link(name)) {
+            // The tap as it was, but for its ifindex: its address (the port's local
+            // entry, the guest's neighbours) and its MTU.
             create_tap(name, owner, queues);
+            if (auto li = nl_.link(name)) {
+                Mac mac;
+                std::memcpy(mac.data(), sp.port.mac, 6);
+                nl_.set_address(li->ifindex, mac);
+                if (sp.port.mtu && li->mtu != sp.port.mtu)
+                    nl_.set_mtu(li->ifindex, sp.port.mtu);
+            }
+        }
         xb_port a = sp.port;
         a.ifindex = 0;
         a.ctl = (sp.port.ctl & (XB_CTL_CREATED_TAP | XB_CTL_GUEST)) | XB_CTL_ABSENT;
@@ -427,9 +460,11 @@ ApplyResult bridge_apply(const BridgeConfig &cfg, Netlink &nl, bool starts_contr
         c.ports();
         c.settings();
         c.metrics(maddr, starts_controller);
-        c.fdb();
+        // Removed before the static entries change: a removed port takes its entries with
+        // it, and its undo puts them back on the port as it is made again.
         for (const auto &sp : to_remove)
             c.remove(sp);
+        c.fdb();
         if (finish)
             finish(dp);
         c.undo.commit();

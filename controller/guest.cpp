@@ -5,6 +5,7 @@
 #include "bridge.hpp"
 #include "config.hpp"
 #include "error.hpp"
+#include "fdb.hpp"
 
 #include <algorithm>
 #include <bpf/bpf.h>
@@ -21,8 +22,17 @@ struct Claim {
     std::string bridge;
     uint32_t flags = XB_PORT_DEFAULT_FLAGS;
     uint32_t storm_pps = 0;
-    bool guest = true; // the hook makes it (metadata, or a guest port of the file)
+    bool guest = true;          // the hook makes it (metadata, or a guest port of the file)
+    std::vector<FdbConfig> fdb; // the bridge file's static entries on the port
 };
+
+std::vector<FdbConfig> fdb_of(const BridgeConfig &c, const std::string &port) {
+    std::vector<FdbConfig> out;
+    for (const auto &f : c.fdb)
+        if (f.port == port)
+            out.push_back(f);
+    return out;
+}
 
 std::vector<BridgeConfig> load_configs() {
     std::vector<std::string> paths;
@@ -51,17 +61,19 @@ std::optional<Claim> claim(const GuestDomain &dom, const GuestInterface &gi,
             fc = &c;
         }
     if (gi.bridge) {
-        Claim c{*gi.bridge};
+        Claim c;
+        c.bridge = *gi.bridge;
         if (fp && fc->name == *gi.bridge) {
             c.flags = fp->flags;
             c.storm_pps = fp->storm_pps;
+            c.fdb = fdb_of(*fc, gi.dev);
         }
         c.flags = gi.flags.value_or(c.flags);
         c.storm_pps = gi.storm_pps.value_or(c.storm_pps);
         return c;
     }
     if (fp)
-        return Claim{fc->name, fp->flags, fp->storm_pps, fp->guest};
+        return Claim{fc->name, fp->flags, fp->storm_pps, fp->guest, fdb_of(*fc, gi.dev)};
     return std::nullopt;
 }
 
@@ -145,7 +157,12 @@ std::vector<std::string> guest_prepare(const GuestDomain &dom, Netlink &nl) {
             s.tap_queues = gi.queues;
             s.tap_mtu = gi.mtu;
             o.specs[gi.dev] = s;
-            const UpResult r = bridge_up(o, nl);
+            // The file's static entries for the port come with it, inside its transaction.
+            const UpResult r = bridge_up(o, nl, [&](Datapath &bdp) {
+                const SlotPort sp = bdp.require_port(gi.dev);
+                for (const auto &f : c->fdb)
+                    fdb_add_static(bdp, f.mac, f.vlan, sp.port.ifindex, sp.slot);
+            });
             made.push_back({c->bridge, gi.dev});
             for (const auto &t : r.created)
                 out.push_back(fmt::format("tap {} created ({} queue{})", t, gi.queues,

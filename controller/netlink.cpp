@@ -275,6 +275,18 @@ void Netlink::set_mtu(int ifindex, unsigned mtu) {
         throw_nl(fmt::format("cannot set the MTU of ifindex {} to {}", ifindex, mtu), err);
 }
 
+void Netlink::set_address(int ifindex, const Mac &mac) {
+    LinkPtr orig(rtnl_link_alloc()), chg(rtnl_link_alloc());
+    std::unique_ptr<nl_addr, void (*)(nl_addr *)> addr(nl_addr_build(AF_LLC, mac.data(), 6),
+                                                       nl_addr_put);
+    if (!orig || !chg || !addr)
+        throw Error("out of memory", ENOMEM);
+    rtnl_link_set_ifindex(orig.get(), ifindex);
+    rtnl_link_set_addr(chg.get(), addr.get());
+    if (int err = rtnl_link_change(sk_.get(), orig.get(), chg.get(), 0); err < 0)
+        throw_nl(fmt::format("cannot set the address of ifindex {}", ifindex), err);
+}
+
 void Netlink::create_veth(const std::string &name, const std::string &peer, unsigned mtu) {
     LinkPtr l(rtnl_link_veth_alloc());
     if (!l)

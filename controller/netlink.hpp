@@ -63,6 +63,7 @@ class Netlink {
     void set_up(int ifindex, bool up);
     void set_promisc(int ifindex, bool on);
     void set_mtu(int ifindex, unsigned mtu);
+    void set_address(int ifindex, const Mac &mac);
     void delete_link(int ifindex);
     // Creates a veth pair name/peer with the given MTU on both ends, down.
     void create_veth(const std::string &name, const std::string &peer, unsigned mtu);

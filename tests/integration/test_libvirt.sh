@@ -21,8 +21,8 @@ hook() {
 hook_bridge() {
 	topo_create 1
 	export XBRIDGE_CONFIG_DIR=$TOPO_TMP
-	printf 'uplink = "eth0"\nmetrics = "off"\n[ports.%s]\nguest = true\nisolated = true\n' \
-		"${PFX}d0" >"$TOPO_TMP/$XB_BRIDGE.toml"
+	printf 'uplink = "eth0"\nmetrics = "off"\n[ports.%s]\nguest = true\nisolated = true\n[[fdb]]\nmac = "02:00:00:00:0d:01"\nport = "%s"\n' \
+		"${PFX}d0" "${PFX}d0" >"$TOPO_TMP/$XB_BRIDGE.toml"
 	xb apply --name "$XB_BRIDGE" >/dev/null || fail "apply failed"
 }
 
@@ -71,7 +71,11 @@ test_hook_file_port_and_foreign_domain() {
 	local d0=${PFX}d0
 	hook db1 prepare begin || fail "prepare begin failed: $(cat "$TOPO_TMP/hook.out")"
 	[[ $(flags_of "$d0") == *isolated* ]] || fail "$d0 has not the file's flags: $(flags_of "$d0")"
-	echo "ok: a guest port of the bridge's file, made by the hook with the file's flags"
+	xb fdb show --name "$XB_BRIDGE" | grep -q "02:00:00:00:0d:01 $d0 .*static" ||
+		fail "$d0 came without the file's static entry"
+	[[ $(xb apply --name "$XB_BRIDGE") == "$XB_BRIDGE: nothing changed" ]] ||
+		fail "apply changed the guest port the hook made from the file"
+	echo "ok: a guest port of the bridge's file, made by the hook with the file's flags and static entry"
 	hook db1 release end || fail "release end failed: $(cat "$TOPO_TMP/hook.out")"
 	in_ns host ip link show "$d0" >/dev/null 2>&1 && fail "release end left $d0"
 
