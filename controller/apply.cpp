@@ -422,7 +422,7 @@ ApplyResult bridge_apply(const BridgeConfig &cfg, Netlink &nl, bool starts_contr
                     EEXIST);
         for (const auto &sp : dp.ports())
             had.insert(sp.port.name);
-        for (auto sps : {dp.ports(), dp.absent_ports()})
+        for (const auto &sps : {dp.ports(), dp.absent_ports()})
             for (const auto &sp : sps)
                 if (!cfg.port(sp.port.name) && !(sp.port.ctl & XB_CTL_GUEST))
                     to_remove.push_back(sp);

@@ -42,6 +42,7 @@ std::vector<BridgeConfig> load_configs() {
             paths.push_back(e.path().string());
     std::sort(paths.begin(), paths.end());
     std::vector<BridgeConfig> out;
+    out.reserve(paths.size());
     for (const auto &p : paths)
         out.push_back(load_config(p, std::filesystem::path(p).stem().string()));
     return out;
@@ -98,12 +99,13 @@ struct Made {
 };
 
 void undo_made(const std::vector<Made> &made, Netlink &nl) {
-    for (auto it = made.rbegin(); it != made.rend(); ++it) {
+    for (size_t i = made.size(); i-- > 0;) { // last made, first undone
+        const Made &m = made[i];
         try {
-            auto dp = Datapath::open(it->bridge);
+            auto dp = Datapath::open(m.bridge);
             if (!dp)
                 continue;
-            if (auto sp = dp->port_by_name(it->dev))
+            if (auto sp = dp->port_by_name(m.dev))
                 remove_port(*dp, sp->slot, nl, false);
         } catch (const std::exception &) {
             // Best effort: the next ones must still be undone.
