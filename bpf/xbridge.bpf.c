@@ -98,6 +98,17 @@ static __always_inline int xb_xdp_flood(__u32 flood_class, __u32 in_flags) {
     return xb_flood_flood_ucast(flags);
 }
 
+/* The port policy's checks for the XDP hook, as a global function: the verifier checks
+ * it once, on its own, instead of once per path of the ingress program. */
+__noinline int xb_xdp_policy(struct xdp_md *ctx, const struct xb_frame *f, __u32 slot) {
+    struct xb_config *cfg = xb_config();
+    struct xb_port *in = bpf_map_lookup_elem(&ports, &slot);
+
+    if (!ctx || !f || !cfg || !in)
+        return XB_DROP_NONE;
+    return (int)xb_policy((void *)(long)ctx->data, (void *)(long)ctx->data_end, f, in, slot, cfg);
+}
+
 SEC("xdp.frags")
 int xb_xdp_ingress(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
@@ -182,7 +193,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
             return XDP_PASS;
     }
     if (in->flags & XB_PORT_POLICY) {
-        reason = xb_policy(data, data_end, &f, in, slot, cfg);
+        reason = (__u32)xb_xdp_policy(ctx, &f, slot);
         if (reason) {
             xb_count_rx(slot, len, XB_HOOK_XDP);
             xb_count_drop(slot, reason);

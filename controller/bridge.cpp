@@ -406,7 +406,7 @@ void update_max_slot(Datapath &dp) {
 // Adds one existing device as a port. Every step pushes its undo onto `undo`.
 void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool created,
               XdpMode mode, Undo &undo, std::optional<uint32_t> want_slot = std::nullopt,
-              uint32_t flags = XB_PORT_DEFAULT_FLAGS) {
+              uint32_t flags = XB_PORT_DEFAULT_FLAGS, uint32_t extra_ctl = 0) {
     if (!li.ethernet)
         throw Error(fmt::format("{} is not an Ethernet device", li.name), EINVAL);
     if (li.master) {
@@ -434,7 +434,7 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     xb_port p{};
     p.ifindex = static_cast<uint32_t>(ifindex);
     p.flags = (flags & ~(XB_PORT_UPLINK | XB_PORT_UP)) | (uplink ? XB_PORT_UPLINK : 0);
-    p.ctl = created ? XB_CTL_CREATED_TAP : 0;
+    p.ctl = (created ? XB_CTL_CREATED_TAP : 0) | (extra_ctl & XB_CTL_GUEST);
     p.kind = kind_of(li);
     p.mtu = li.mtu;
     std::memcpy(p.mac, li.mac.data(), 6);
@@ -540,7 +540,8 @@ void add_absent_port(Datapath &dp, Netlink &nl, const LinkInfo &li, const SlotPo
         uint32_t slot = kept.slot;
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &p, BPF_ANY);
     });
-    add_port(dp, nl, li, uplink, created, mode, undo, kept.slot, kept.port.flags);
+    add_port(dp, nl, li, uplink, created, mode, undo, kept.slot, kept.port.flags,
+             kept.port.ctl & XB_CTL_GUEST);
     // Its storm limit, PVID and policer are policy too, kept with the flags (its VLANs
     // stay in vlan_members, its allowed addresses and BPDU guard state in their maps,
     // by slot).
@@ -796,7 +797,7 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
     const PortPlan plan = plan_ports(opts.ports, opts.uplink, XB_MAX_PORTS - 1);
     UpResult res;
     std::optional<Datapath> dp = Datapath::open(opts.name);
-    if (plan.ports.empty() && !dp)
+    if (plan.ports.empty() && !dp && !opts.create_empty)
         throw Error(fmt::format("no bridge named {}, and no ports to create it with", opts.name),
                     ENOENT);
     if (dp && (*dp).config()->netns_ino != current_netns())
@@ -865,8 +866,11 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
             continue;
         }
         bool created = false;
+        const auto spec_it = opts.specs.find(name);
+        const PortSpec spec = spec_it != opts.specs.end() ? spec_it->second : PortSpec{};
         if (!li) {
-            create_tap(name, opts.tap_owner, opts.tap_queues);
+            create_tap(name, spec.tap_owner.value_or(opts.tap_owner),
+                       spec.tap_queues.value_or(opts.tap_queues));
             created = true;
             undo.push([&nl, name] {
                 if (auto l = nl.link(name))
@@ -875,6 +879,10 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
             li = nl.link(name);
             if (!li)
                 throw Error(fmt::format("tap {} vanished after creation", name), ENODEV);
+            if (spec.tap_mtu && li->mtu != *spec.tap_mtu) {
+                nl.set_mtu(li->ifindex, *spec.tap_mtu);
+                li->mtu = *spec.tap_mtu;
+            }
             res.created.push_back(name);
         }
         // A port that is absent (its device was deleted) comes back in its own slot with
@@ -889,7 +897,14 @@ UpResult bridge_up(const UpOptions &opts, Netlink &nl,
         if (absent)
             add_absent_port(*dp, nl, *li, *absent, is_uplink, created, opts.xdp_mode, undo);
         else
-            add_port(*dp, nl, *li, is_uplink, created, opts.xdp_mode, undo);
+            add_port(*dp, nl, *li, is_uplink, created, opts.xdp_mode, undo, std::nullopt,
+                     spec.flags, spec.ctl);
+        if (!absent && spec.storm_pps) {
+            const SlotPort sp = dp->require_port(name);
+            xb_port p = sp.port;
+            p.storm_pps = spec.storm_pps;
+            dp->set_port(sp.slot, p);
+        }
         res.added.push_back(name);
     }
 
@@ -1018,7 +1033,7 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
         // guest restarts, and the port should come back with its flags.
         xb_port kept = *p;
         kept.ifindex = 0;
-        kept.ctl = (kept.ctl & XB_CTL_CREATED_TAP) | XB_CTL_ABSENT;
+        kept.ctl = (kept.ctl & (XB_CTL_CREATED_TAP | XB_CTL_GUEST)) | XB_CTL_ABSENT;
         kept.flags &= ~XB_PORT_UP;
         bpf_map_update_elem(dp.map(MapId::Ports), &slot, &kept, BPF_ANY);
     } else {

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,17 @@ namespace xb {
 
 constexpr const char *kDefaultBridge = "xbr0";
 constexpr uint32_t kDefaultAgeingSec = 300;
+
+// What one port gets when it is added: its flags and storm limit, and the tap made for
+// it when its device does not exist (apply, the libvirt hook: each port its own).
+struct PortSpec {
+    std::optional<TapOwner> tap_owner; // unset: UpOptions::tap_owner
+    std::optional<unsigned> tap_queues;
+    std::optional<uint32_t> tap_mtu;
+    uint32_t flags = XB_PORT_DEFAULT_FLAGS;
+    uint32_t storm_pps = 0;
+    uint32_t ctl = 0; // XB_CTL_GUEST
+};
 
 struct UpOptions {
     std::string name = kDefaultBridge;
@@ -36,6 +48,10 @@ struct UpOptions {
     // The options given that only shape a new bridge (--fdb-size, ...): refused for a
     // bridge that exists rather than silently ignored.
     std::vector<std::string> new_bridge_only;
+    // Per port, by name; a port without one gets the defaults above.
+    std::map<std::string, PortSpec> specs;
+    // A new bridge may have no ports yet (apply: guests' taps come with the guests).
+    bool create_empty = false;
 };
 
 struct UpResult {

@@ -101,6 +101,8 @@ class Controller {
         if (metrics_)
             metrics_->start();
         const MetricsAddr m{dp_.config()->metrics_ip4, dp_.config()->metrics_port};
+        if (metrics_)
+            metrics_addr_ = m;
         log(fmt::format("controller of bridge {} running, metrics {}", dp_.name(),
                         m.port ? fmt::format("on http://{}/metrics", format_metrics_addr(m))
                                : std::string("off")));
@@ -255,6 +257,7 @@ class Controller {
     void tick() {
         expire_trace_lease();
         expire_capture_lease();
+        follow_metrics();
         // Link events can be missed (a full socket buffer): every few seconds, look at
         // every port again.
         if (++ticks_ % 5 == 0) {
@@ -406,6 +409,26 @@ class Controller {
     std::string port_label(uint32_t ifindex) const {
         const auto sp = dp_.port_by_ifindex(ifindex);
         return sp ? std::string(sp->port.name) : fmt::format("ifindex {}", ifindex);
+    }
+
+    // `apply` moves the metrics endpoint by writing the config: serve the new address.
+    void follow_metrics() {
+        const MetricsAddr want{dp_.config()->metrics_ip4, dp_.config()->metrics_port};
+        if (want.ip4 == metrics_addr_.ip4 && want.port == metrics_addr_.port)
+            return;
+        metrics_addr_ = want;
+        metrics_.reset(); // the old socket first: the new address may share its port
+        if (!want.port) {
+            log("metrics off");
+            return;
+        }
+        try {
+            metrics_ = std::make_unique<MetricsServer>(dp_.name(), want);
+            metrics_->start();
+            log(fmt::format("metrics now on http://{}/metrics", format_metrics_addr(want)));
+        } catch (const std::exception &e) {
+            log(fmt::format("metrics: {}", e.what()));
+        }
     }
 
     // One ageing sweep, under the bridge lock: a command that turns a learned entry
@@ -635,6 +658,7 @@ class Controller {
     std::unique_ptr<ring_buffer, RingBufferDeleter> mdb_rb_;
     uint64_t other_query_ns_ = 0; // when another querier's general query was last heard
     uint64_t next_query_ns_ = 0;  // when our querier sends its next one
+    MetricsAddr metrics_addr_;    // what metrics_ serves (port 0: nothing)
     uint64_t ticks_ = 0;
     uint64_t pins_ = 0;                 // pin_identity() when the controller took over
     bool done_ = false;                 // the bridge is out of reach: the controller exits

@@ -94,6 +94,8 @@ int run(int argc, char **argv) {
     cli::add_vlan(app, cmds);
     cli::add_capture(app, cmds);
     cli::add_mcast(app, cmds);
+    cli::add_apply(app, cmds);
+    cli::add_libvirt(app, cmds);
     auto *version = app.add_subcommand("version", "Print the version");
     cmds.add(
         version,

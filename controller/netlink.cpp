@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <linux/ethtool.h>
 #include <linux/if_arp.h>
+#include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -194,6 +195,56 @@ std::vector<Mac> Netlink::unicast_addresses(int ifindex) {
     return dump.out;
 }
 
+namespace {
+
+struct TunDump {
+    bool tun = false;
+    Netlink::TunInfo info;
+};
+
+int on_tun_link(nl_msg *msg, void *arg) {
+    auto *d = static_cast<TunDump *>(arg);
+    nlattr *tb[IFLA_MAX + 1] = {}, *li[IFLA_INFO_MAX + 1] = {}, *td[IFLA_TUN_MAX + 1] = {};
+    if (nlmsg_parse(nlmsg_hdr(msg), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0 ||
+        !tb[IFLA_LINKINFO] || nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], nullptr) < 0 ||
+        !li[IFLA_INFO_KIND] || std::strcmp(nla_get_string(li[IFLA_INFO_KIND]), "tun") != 0)
+        return NL_OK;
+    d->tun = true;
+    if (!li[IFLA_INFO_DATA] || nla_parse_nested(td, IFLA_TUN_MAX, li[IFLA_INFO_DATA], nullptr) < 0)
+        return NL_OK;
+    if (td[IFLA_TUN_OWNER])
+        d->info.uid = nla_get_u32(td[IFLA_TUN_OWNER]);
+    if (td[IFLA_TUN_GROUP])
+        d->info.gid = nla_get_u32(td[IFLA_TUN_GROUP]);
+    if (td[IFLA_TUN_MULTI_QUEUE])
+        d->info.multi_queue = nla_get_u8(td[IFLA_TUN_MULTI_QUEUE]);
+    return NL_OK;
+}
+
+} // namespace
+
+std::optional<Netlink::TunInfo> Netlink::tun_info(int ifindex) {
+    ifinfomsg req{};
+    req.ifi_family = AF_UNSPEC;
+    req.ifi_index = ifindex;
+    if (int err = nl_send_simple(sk_.get(), RTM_GETLINK, 0, &req, sizeof(req)); err < 0)
+        throw_nl(fmt::format("cannot read ifindex {}", ifindex), err);
+    TunDump dump;
+    std::unique_ptr<nl_cb, void (*)(nl_cb *)> cb(nl_cb_alloc(NL_CB_DEFAULT), nl_cb_put);
+    if (!cb)
+        throw Error("out of memory", ENOMEM);
+    nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_tun_link, &dump);
+    if (int err = nl_recvmsgs(sk_.get(), cb.get()); err < 0)
+        throw_nl(fmt::format("cannot read ifindex {}", ifindex), err);
+    // The socket asks for acknowledgements: this one must not be left for the next
+    // request to take for its answer.
+    if (int err = nl_wait_for_ack(sk_.get()); err < 0)
+        throw_nl(fmt::format("cannot read ifindex {}", ifindex), err);
+    if (!dump.tun)
+        return std::nullopt;
+    return dump.info;
+}
+
 void Netlink::change_flags(int ifindex, unsigned set, unsigned clear, const char *what) {
     LinkPtr orig(rtnl_link_alloc()), chg(rtnl_link_alloc());
     if (!orig || !chg)
@@ -214,6 +265,28 @@ void Netlink::set_up(int ifindex, bool up) {
 void Netlink::set_promisc(int ifindex, bool on) {
     change_flags(ifindex, on ? IFF_PROMISC : 0, on ? 0 : IFF_PROMISC,
                  on ? "set promiscuous mode on" : "turn promiscuous mode off on");
+}
+
+void Netlink::set_mtu(int ifindex, unsigned mtu) {
+    LinkPtr orig(rtnl_link_alloc()), chg(rtnl_link_alloc());
+    if (!orig || !chg)
+        throw Error("out of memory", ENOMEM);
+    rtnl_link_set_ifindex(orig.get(), ifindex);
+    rtnl_link_set_mtu(chg.get(), mtu);
+    if (int err = rtnl_link_change(sk_.get(), orig.get(), chg.get(), 0); err < 0)
+        throw_nl(fmt::format("cannot set the MTU of ifindex {} to {}", ifindex, mtu), err);
+}
+
+void Netlink::set_address(int ifindex, const Mac &mac) {
+    LinkPtr orig(rtnl_link_alloc()), chg(rtnl_link_alloc());
+    std::unique_ptr<nl_addr, void (*)(nl_addr *)> addr(nl_addr_build(AF_LLC, mac.data(), 6),
+                                                       nl_addr_put);
+    if (!orig || !chg || !addr)
+        throw Error("out of memory", ENOMEM);
+    rtnl_link_set_ifindex(orig.get(), ifindex);
+    rtnl_link_set_addr(chg.get(), addr.get());
+    if (int err = rtnl_link_change(sk_.get(), orig.get(), chg.get(), 0); err < 0)
+        throw_nl(fmt::format("cannot set the address of ifindex {}", ifindex), err);
 }
 
 void Netlink::create_veth(const std::string &name, const std::string &peer, unsigned mtu) {

@@ -52,8 +52,18 @@ class Netlink {
     // dev DEV` prints them with `self`; not its own address, nor multicast ones.
     std::vector<Mac> unicast_addresses(int ifindex);
 
+    // A tap's owner, group and queue mode, as `ip -d link` shows them (IFLA_TUN_*, read
+    // by netlink: sysfs may be another namespace's); nullopt for a device that is no tun.
+    struct TunInfo {
+        std::optional<uint32_t> uid, gid;
+        bool multi_queue = false;
+    };
+    std::optional<TunInfo> tun_info(int ifindex);
+
     void set_up(int ifindex, bool up);
     void set_promisc(int ifindex, bool on);
+    void set_mtu(int ifindex, unsigned mtu);
+    void set_address(int ifindex, const Mac &mac);
     void delete_link(int ifindex);
     // Creates a veth pair name/peer with the given MTU on both ends, down.
     void create_veth(const std::string &name, const std::string &peer, unsigned mtu);

@@ -13,6 +13,8 @@ packages=(
 	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libnl-3-dev libnl-route-3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev
 	nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev clang-format clang-tidy shellcheck
+	# the configuration files (TOML) and the libvirt hook (the domain's XML)
+	libtomlplusplus-dev libpugixml-dev
 	# the man page, the Debian package and its check (scripts/package.sh, ctest -L package)
 	scdoc lintian
 	# run and test

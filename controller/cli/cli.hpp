@@ -45,6 +45,8 @@ void add_policy(CLI::App &app, Commands &cmds);    // set, port set
 void add_vlan(CLI::App &app, Commands &cmds);      // vlan add/del/show
 void add_capture(CLI::App &app, Commands &cmds);   // capture
 void add_mcast(CLI::App &app, Commands &cmds);     // mdb show
+void add_apply(CLI::App &app, Commands &cmds);     // apply
+void add_libvirt(CLI::App &app, Commands &cmds);   // libvirt-hook
 
 // The multicast settings of `set` (cli/mcast.cpp): false when `setting` is none of them.
 bool set_mcast(xb::Datapath &dp, const std::string &setting, const std::string &value);

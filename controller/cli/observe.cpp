@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // status, stats, trace: looking at a running bridge.
+#include "apply.hpp"
 #include "bridge.hpp"
 #include "cli/cli.hpp"
 #include "error.hpp"
@@ -52,7 +53,7 @@ int stats_watch(Datapath &dp, const std::optional<std::string> &port, uint32_t s
 
 struct StatusArgs {
     std::string name = kDefaultBridge;
-    bool json = false;
+    bool json = false, config = false;
 };
 
 struct StatsArgs {
@@ -107,9 +108,18 @@ void add_observe(CLI::App &app, Commands &cmds) {
     auto st = std::make_shared<StatusArgs>();
     auto *status = app.add_subcommand("status", "Show a bridge and its ports");
     add_name_option(status, st->name);
-    status->add_flag("--json", st->json, "JSON output");
+    auto *json = status->add_flag("--json", st->json, "JSON output");
+    status
+        ->add_flag("--config", st->config,
+                   "Print the bridge as a configuration file that apply accepts")
+        ->excludes(json);
     cmds.add(status, [st] {
         Datapath dp = open_bridge(st->name);
+        if (st->config) {
+            Netlink nl;
+            std::cout << format_config(bridge_config(dp, nl));
+            return 0;
+        }
         if (st->json)
             std::cout << status_json(dp).dump(2) << "\n";
         else

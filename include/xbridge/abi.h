@@ -118,6 +118,9 @@ enum xb_port_ctl {
                                       * frames go through dev_queue_xmit and the qdisc */
     XB_CTL_RXVLAN_OFF = 1u << 9,     /* xbridge turned rx-vlan offload off (VLAN filtering, so
                                       * that XDP sees every tag); turned on again on removal */
+    XB_CTL_GUEST = 1u << 10,         /* a guest's tap, attached by the libvirt hook at the
+                                      * guest's start and removed at its end: `apply`
+                                      * never removes it for missing from the file */
 };
 
 enum xb_xdp_mode {

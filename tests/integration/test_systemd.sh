@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # xbridge@.service, run as systemd would run it (systemd is not PID 1 where these tests
-# run, so this file plays the service manager): the unit's own ExecStart= and ExecStop=
-# lines, its environment file, and a notify socket that records what the main process
-# reports. Each line runs with `-n NETNS` added, so that the bridge is this test's.
+# run, so this file plays the service manager): the unit's own ExecStart=, ExecReload=
+# and ExecStop= lines, its configuration file (in $XBRIDGE_CONFIG_DIR, the test's
+# directory, in place of /etc/xbridge), and a notify socket that records what the main
+# process reports. Each line runs with `-n NETNS` added, so that the bridge is this test's.
 
 : "${XB_UNIT:?XB_UNIT must point to the built xbridge@.service}"
 : "${XB_UNIT_SBINDIR:?XB_UNIT_SBINDIR must be the directory the unit runs xbridge from}"
@@ -41,16 +42,12 @@ with open(sys.argv[2], "a", buffering=1) as f:
 	fail "the notify listener did not start"
 }
 
-# Runs the unit's ExecStart= with its environment file, as the main process, in the
-# background (MAIN_PID), and waits until it reports READY=1 (the n-th time: $1).
+# Runs the unit's ExecStart= as the main process, in the background (MAIN_PID), and
+# waits until it reports READY=1 (the n-th time: $1).
 service_start() {
 	local n=$1 cmd t
 	cmd=$(unit_line ExecStart)
 	(
-		set -a
-		# shellcheck disable=SC1090 # the environment file the unit reads
-		source "$TOPO_TMP/$XB_BRIDGE.env"
-		set +a
 		export NOTIFY_SOCKET
 		eval "exec $cmd" >>"$TOPO_TMP/service.log" 2>&1
 	) &
@@ -61,6 +58,13 @@ service_start() {
 		sleep 0.1
 	done
 	fail "no READY=1 from ExecStart in 10 s"
+}
+
+# Runs the unit's ExecReload= (systemctl reload); its output is in $TOPO_TMP/reload.out.
+service_reload() {
+	local cmd
+	cmd=$(unit_line ExecReload)
+	eval "$cmd" >"$TOPO_TMP/reload.out" 2>&1 || fail "ExecReload failed: $(cat "$TOPO_TMP/reload.out")"
 }
 
 # Runs the unit's ExecStop=, with MAINPID set to $1 or, when empty, unset (systemd's
@@ -78,7 +82,10 @@ test_unit_ready_crash_adopt_stop() {
 	require_tools jq
 	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 for the notify socket"
 	topo_create 2
-	echo "XBRIDGE_ARGS=\"eth0 tap0 tap1\"" >"$TOPO_TMP/$XB_BRIDGE.env"
+	# The unit's /etc/xbridge, for every line it runs.
+	export XBRIDGE_CONFIG_DIR=$TOPO_TMP
+	printf 'uplink = "eth0"\nmetrics = "off"\n[ports.tap0]\ntap = {}\n[ports.tap1]\ntap = {}\n' \
+		>"$TOPO_TMP/$XB_BRIDGE.toml"
 	notify_listen
 
 	service_start 1
@@ -91,7 +98,16 @@ test_unit_ready_crash_adopt_stop() {
 	topo_start_guest 0 || fail "guest 0 did not start"
 	topo_start_guest 1 || fail "guest 1 did not start"
 	assert_ping g0 "$TOPO_OUT_IP"
-	xb fdb add --name "$XB_BRIDGE" 02:00:00:5a:00:01 dev tap1
+
+	# systemctl reload: the edited file is applied, the controller stays.
+	printf '[[fdb]]\nmac = "02:00:00:5a:00:01"\nport = "tap1"\n' >>"$TOPO_TMP/$XB_BRIDGE.toml"
+	service_reload
+	grep -qx "$XB_BRIDGE: fdb 02:00:00:5a:00:01 on tap1" "$TOPO_TMP/reload.out" ||
+		fail "ExecReload did not apply the file: $(cat "$TOPO_TMP/reload.out")"
+	[[ $(controller_pid) == "$MAIN_PID" ]] || fail "ExecReload replaced the controller"
+	service_reload
+	grep -qx "$XB_BRIDGE: nothing changed" "$TOPO_TMP/reload.out" || fail "a second reload changed something"
+	echo "ok: ExecReload applies the edited file; the main process stays the controller"
 	local rx0
 	rx0=$(counter tap0 rx_packets)
 
@@ -106,8 +122,8 @@ test_unit_ready_crash_adopt_stop() {
 	step "Restart=on-failure: ExecStart again, READY=1 (pid $MAIN_PID)"
 	[[ $(controller_pid) == "$MAIN_PID" ]] || fail "the new main process did not adopt the bridge"
 	xb fdb show --name "$XB_BRIDGE" --json |
-		jq -e 'any(.[]; .mac == "02:00:00:5a:00:01" and .port == "tap1" and .type == "static")' >/dev/null ||
-		fail "the static entry is gone: the bridge was rebuilt"
+		jq -e --arg m "$(topo_guest_mac 0)" 'any(.[]; .mac == $m and .port == "tap0" and .type == "dynamic")' >/dev/null ||
+		fail "guest 0's learned entry is gone: the bridge was rebuilt"
 	[[ $(counter tap0 rx_packets) -ge "$rx0" ]] || fail "the counters were reset: the bridge was rebuilt"
 	assert_ping g1 "$TOPO_OUT_IP"
 	echo "ok: adopted with its FDB and counters"

@@ -64,13 +64,21 @@ echo "ok: xbridge --help lists $(tr '\n' ' ' <<<"$commands")"
 
 for f in usr/share/man/man8/xbridge.8.gz lib/systemd/system/xbridge@.service \
 	usr/share/bash-completion/completions/xbridge usr/share/doc/xbridge/copyright \
-	usr/share/doc/xbridge/changelog.gz; do
+	usr/share/doc/xbridge/changelog.gz usr/share/doc/xbridge/examples/xbridge.toml.example \
+	etc/libvirt/hooks/qemu.d/xbridge; do
 	[[ -f $root/$f ]] || fail "no $f in the package"
 done
-# shellcheck disable=SC2016 # the unit's line, $XBRIDGE_ARGS for systemd to expand
-exec_start='ExecStart=/usr/sbin/xbridge up --foreground --name %i $XBRIDGE_ARGS'
+exec_start='ExecStart=/usr/sbin/xbridge apply --foreground --name %i'
 grep -qxF "$exec_start" "$root/lib/systemd/system/xbridge@.service" ||
 	fail "the unit does not run /usr/sbin/xbridge"
+hook=$root/etc/libvirt/hooks/qemu.d/xbridge
+# shellcheck disable=SC2016 # the hook's line, "$@" for the shell that runs it
+if [[ ! -x $hook ]] || ! grep -qxF 'exec /usr/sbin/xbridge libvirt-hook "$@"' "$hook"; then
+	fail "the libvirt hook is not an executable that runs /usr/sbin/xbridge libvirt-hook"
+fi
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles 2>/dev/null | grep -qx /etc/libvirt/hooks/qemu.d/xbridge ||
+	fail "the libvirt hook is not a conffile"
+# The example configuration is one that xbridge accepts (checked in the unit tests too).
 page=$(MANWIDTH=100 man -l "$root/usr/share/man/man8/xbridge.8.gz" 2>&1) || fail "man cannot read the page"
 [[ $page == *"xbridge - an XDP learning bridge"* ]] || fail "the man page has no NAME: ${page:0:300}"
 # The man page and the completion know every command the binary has.

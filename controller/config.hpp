@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// A bridge's configuration file (/etc/xbridge/NAME.toml): parsed into a plain struct and
+// validated whole, and printed back. Pure: no system calls, so it is unit-tested; the
+// names it holds (devices, users, groups) are looked up by `apply`, which reports a
+// failure at the line the name came from. The schema is documented in
+// dist/xbridge.toml.example.
+#pragma once
+
+#include "mac.hpp"
+#include "options.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xb {
+
+// A file the parser refuses: what() is one line, "FILE:LINE: reason" (FILE: reason when
+// the file as a whole is wrong).
+class ConfigError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// A tap the bridge creates when the port's device does not exist (as `up` does).
+struct TapConfig {
+    std::optional<std::string> user, group; // names or numbers; resolved by apply
+    unsigned queues = 1;                    // 1: single-queue; more: multi-queue, vnet header
+    std::optional<uint32_t> mtu;            // set at creation and kept by apply
+    bool operator==(const TapConfig &) const = default;
+};
+
+struct PortConfig {
+    std::string name;
+    uint32_t flags = 0;     // XB_PORT_* bits of learning..hairpin (XB_PORT_DEFAULT_FLAGS if unset)
+    uint32_t storm_pps = 0; // 0: no limit
+    std::optional<TapConfig> tap;
+    // A guest's tap that the libvirt hook creates at the guest's start and removes at its
+    // end: apply takes its flags from here when it is present and neither creates nor
+    // removes it.
+    bool guest = false;
+    int line = 0; // where the port is defined (0: implied, the uplink without a table)
+    bool operator==(const PortConfig &o) const {
+        return name == o.name && flags == o.flags && storm_pps == o.storm_pps && tap == o.tap &&
+               guest == o.guest;
+    }
+};
+
+struct FdbConfig {
+    Mac mac{};
+    std::string port;
+    uint16_t vlan = 0;
+    int line = 0;
+    bool operator==(const FdbConfig &o) const {
+        return mac == o.mac && port == o.port && vlan == o.vlan;
+    }
+};
+
+struct BridgeConfig {
+    std::string name;
+    std::optional<std::string> uplink; // nullopt: "none"
+    XdpMode xdp_mode = XdpMode::Auto;
+    // Unset: the running bridge's, or the default for a new one.
+    std::optional<uint32_t> ageing_sec;
+    std::optional<uint32_t> max_learned; // 0: as many as the FDB holds
+    std::optional<uint32_t> fdb_size;    // only shape a new bridge
+    std::optional<uint32_t> max_ports;
+    std::optional<std::string> metrics; // "ADDR:PORT" or "off"; unset: the default
+    std::vector<PortConfig> ports;      // the uplink first, then by name
+    std::vector<FdbConfig> fdb;
+    std::string file; // where it was read from, for errors found later (apply)
+    // Lines of the keys whose values apply checks against the system.
+    int line_uplink = 0, line_fdb_size = 0, line_max_ports = 0, line_metrics = 0;
+    bool operator==(const BridgeConfig &o) const {
+        return name == o.name && uplink == o.uplink && xdp_mode == o.xdp_mode &&
+               ageing_sec == o.ageing_sec && max_learned == o.max_learned &&
+               fdb_size == o.fdb_size && max_ports == o.max_ports && metrics == o.metrics &&
+               ports == o.ports && fdb == o.fdb;
+    }
+
+    const PortConfig *port(std::string_view n) const {
+        for (const auto &p : ports)
+            if (p.name == n)
+                return &p;
+        return nullptr;
+    }
+};
+
+// Parses and validates `text`, read from `file` (named in errors). `default_name` is
+// the bridge's name when the file has no `name` key (the file's stem). Throws
+// ConfigError naming the first error's line; never a partial result.
+BridgeConfig parse_config(std::string_view text, const std::string &file,
+                          const std::string &default_name);
+
+// Reads and parses a file.
+BridgeConfig load_config(const std::string &path, const std::string &default_name);
+
+// Prints a configuration as a file parse_config accepts and reads back equal.
+std::string format_config(const BridgeConfig &cfg);
+
+// Where the files live: /etc/xbridge, or $XBRIDGE_CONFIG_DIR (tests).
+std::string config_dir();
+std::string config_path(const std::string &bridge);
+
+// The flag keys of a port table, by their `bridge link` names.
+struct FlagName {
+    const char *key;
+    uint32_t bit;
+};
+extern const FlagName kPortFlagKeys[7];
+
+} // namespace xb

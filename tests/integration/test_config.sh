@@ -1,0 +1,168 @@
+# shellcheck shell=bash
+# `xbridge apply` and `status --config`: a bridge made and changed from its file, twice
+# without a change, a file with an error refused with nothing changed, a failure half-way
+# rolled back, the running bridge printed as a file that applies without a change.
+
+# write_config [LINES...]: $TOPO_TMP/$XB_BRIDGE.toml: the standard bridge (eth0, taps
+# tap0 and tap1) and whatever lines follow.
+write_config() {
+	CONFIG=$TOPO_TMP/$XB_BRIDGE.toml
+	{
+		echo 'uplink = "eth0"'
+		echo 'metrics = "off"'
+		printf '%s\n' "$@"
+	} >"$CONFIG"
+}
+
+# The bridge as a file, its FDB, and the host's devices: what must not change.
+snapshot() {
+	{
+		xb status --name "$XB_BRIDGE" --config
+		xb fdb show --name "$XB_BRIDGE" | grep -v ' dynamic '
+		in_ns host ip -br link | awk '{print $1, $3}' | sort
+	} >"$TOPO_TMP/$1"
+}
+
+apply_ok() {
+	xb apply -f "$CONFIG" >"$TOPO_TMP/apply.out" 2>&1 || fail "apply failed: $(cat "$TOPO_TMP/apply.out")"
+	cat "$TOPO_TMP/apply.out"
+}
+
+test_apply_creates_converges_and_is_idempotent() {
+	require_tools jq
+	topo_create 3
+	write_config '[ports.tap0]' 'tap = {}' '[ports.tap1]' 'tap = { queues = 4, mtu = 1400 }' \
+		'locked = true' '[[fdb]]' "mac = \"$(topo_guest_mac 1)\"" 'port = "tap1"'
+	apply_ok | grep -q "^$XB_BRIDGE: bridge $XB_BRIDGE created$" || fail "apply did not create the bridge"
+	[[ $(port_field tap1 mtu) == 1400 ]] || fail "tap1's MTU is not the file's 1400"
+	in_ns host ip -d link show tap1 | grep -q multi_queue || fail "tap1 is not multi-queue"
+	[[ -n $(controller_pid) ]] || fail "apply started no controller"
+	topo_start_guest 0 || fail "guest 0 did not start"
+	topo_start_guest 1 --queues 4 || fail "guest 1 did not start"
+	in_ns g1 ip link set eth0 mtu 1400
+	assert_ping out "$(topo_guest_ip 0)"
+	assert_ping out "$(topo_guest_ip 1)"
+	echo "ok: the bridge the file describes forwards (tap1 locked, its guest's MAC static)"
+
+	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply changed something"
+	echo "ok: a second apply changes nothing"
+
+	# Change every kind of setting while guest 0 pings the outside PC: its port is not
+	# touched, and it loses nothing.
+	write_config 'ageing-time = 120' 'max-learned = 500' '[ports.eth0]' 'storm-limit = 50000' \
+		'[ports.tap0]' 'tap = {}' '[ports.tap2]' 'tap = {}' 'isolated = true' \
+		'[[fdb]]' 'mac = "02:00:00:00:00:aa"' 'port = "tap2"'
+	in_ns g0 ping -c 40 -i 0.05 -q "$TOPO_OUT_IP" >"$TOPO_TMP/ping.out" 2>&1 &
+	local ping=$!
+	sleep 0.5
+	apply_ok >"$TOPO_TMP/changes"
+	cat "$TOPO_TMP/changes"
+	wait "$ping" || fail "guest 0 lost pings while apply changed other ports: $(cat "$TOPO_TMP/ping.out")"
+	grep -q ' 0% packet loss' "$TOPO_TMP/ping.out" || fail "guest 0 lost pings: $(cat "$TOPO_TMP/ping.out")"
+	echo "ok: guest 0 lost nothing while apply changed the bridge around it"
+	local want
+	for want in "tap tap2 created" "port tap2 added" "port tap1 removed" "ageing-time 120" \
+		"max-learned 500" "port eth0: storm-limit 50000" "fdb 02:00:00:00:00:aa on tap2"; do
+		grep -qx "$XB_BRIDGE: $want" "$TOPO_TMP/changes" || fail "apply did not report '$want'"
+	done
+	in_ns host ip link show tap1 >/dev/null 2>&1 && fail "tap1, made by apply, outlived its removal"
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .ageing_time) == 120 ]] || fail "ageing time not 120"
+	xb status --name "$XB_BRIDGE" | grep '^tap2 ' | grep -q isolated || fail "tap2 is not isolated"
+	xb fdb show --name "$XB_BRIDGE" | grep -q '02:00:00:00:00:aa tap2 .*static' || fail "no static entry on tap2"
+	xb fdb show --name "$XB_BRIDGE" | grep -q "$(topo_guest_mac 1)" && fail "tap1's static entry outlived it"
+	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply of the new file changed something"
+	echo "ok: the changed file applied, and a second time changes nothing"
+}
+
+test_status_config_round_trip() {
+	topo_create 2
+	write_config 'ageing-time = 0' 'max-learned = 10' '[ports.eth0]' 'hairpin = true' \
+		'[ports.tap0]' 'tap = { user = "nobody", queues = 2, mtu = 9000 }' 'flood = false' \
+		'mcast-flood = false' '[ports.tap1]' 'tap = {}' 'storm-limit = 7' \
+		'[[fdb]]' 'mac = "02:00:00:00:00:01"' 'port = "tap0"' 'vlan = 7'
+	apply_ok >/dev/null
+	xb status --name "$XB_BRIDGE" --config >"$TOPO_TMP/printed.toml" || fail "status --config failed"
+	cat "$TOPO_TMP/printed.toml"
+	grep -q 'user = "nobody"' "$TOPO_TMP/printed.toml" || fail "the tap's owner is not printed"
+	grep -q 'queues = 2' "$TOPO_TMP/printed.toml" || fail "the multi-queue tap is not printed as such"
+	snapshot before
+	local out
+	out=$(xb apply -f "$TOPO_TMP/printed.toml") || fail "the printed file does not apply"
+	[[ $out == "$XB_BRIDGE: nothing changed" ]] || fail "the printed file changed the bridge: $out"
+	snapshot after
+	diff "$TOPO_TMP/before" "$TOPO_TMP/after" || fail "the bridge differs after applying its own file"
+	# A bridge made by up, changed by port set and fdb add, prints as a file too.
+	xb down --name "$XB_BRIDGE" >/dev/null
+	xb up --name "$XB_BRIDGE" --metrics off eth0 tap0 tap1 >/dev/null || fail "up failed"
+	xb port set tap1 locked on --name "$XB_BRIDGE"
+	xb fdb add 02:00:00:00:00:02 dev tap1 --name "$XB_BRIDGE"
+	xb status --name "$XB_BRIDGE" --config >"$TOPO_TMP/printed2.toml"
+	out=$(xb apply -f "$TOPO_TMP/printed2.toml") || fail "the printed file of an up bridge does not apply"
+	[[ $out == "$XB_BRIDGE: nothing changed" ]] || fail "the printed file changed the bridge: $out"
+	echo "ok: status --config prints a file that apply takes without a change"
+}
+
+test_apply_refuses_bad_files_whole() {
+	topo_create 1
+	local f=$TOPO_TMP/$XB_BRIDGE.toml
+	printf 'uplink = "eth0"\n[ports.tap0]\ntap = {}\nlocked = "yes"\n' >"$f"
+	expect_error "$f:4: locked must be true or false" xb apply -f "$f"
+	printf 'uplink = "eth0"\n[ports.tap0\n' >"$f"
+	expect_error "$f:2: " xb apply -f "$f"
+	printf 'uplink = "eth0"\n\n[ports.nosuch0]\n' >"$f"
+	expect_error "$f:3: nosuch0: no such device" xb apply -f "$f"
+	printf 'uplink = "eth0"\n[ports.tap0]\ntap = { user = "no-such-user-xb" }\n' >"$f"
+	expect_error "$f:2: ports.tap0.tap: unknown user 'no-such-user-xb'" xb apply -f "$f"
+	[[ -d $(topo_pins)/$XB_BRIDGE ]] && fail "a refused file left a bridge"
+	in_ns host ip link show tap0 >/dev/null 2>&1 && fail "a refused file left a tap"
+	echo "ok: files with an error change nothing"
+
+	write_config '[ports.tap0]' 'tap = {}' '[ports.tap6]' 'tap = { queues = 2, mtu = 1300 }' \
+		'hairpin = true' '[[fdb]]' 'mac = "02:00:00:00:00:06"' 'port = "tap6"'
+	apply_ok >/dev/null
+	printf 'uplink = "eth0"\nfdb-size = 1024\n' >"$f"
+	expect_error "$f:2: fdb-size 1024: bridge $XB_BRIDGE has 65536" xb apply -f "$f"
+	printf 'uplink = "none"\n' >"$f"
+	expect_error "$f:1: uplink none: bridge $XB_BRIDGE has eth0" xb apply -f "$f"
+
+	# A failure half-way: the new port, the flags, the ageing time, the MTU, and the
+	# removal of tap6 (with its static entry) are done before the static entry for eth0's
+	# own address is refused; all are undone (tap6 made again, with its address).
+	snapshot before
+	local eth0_mac
+	eth0_mac=$(in_ns host cat /sys/class/net/eth0/address)
+	write_config 'ageing-time = 5' '[ports.eth0]' 'locked = true' '[ports.tap0]' \
+		'tap = { mtu = 1280 }' '[ports.tap5]' 'tap = {}' '[[fdb]]' "mac = \"$eth0_mac\"" 'port = "tap5"'
+	expect_error "$CONFIG:10: $eth0_mac is the address of port eth0" xb apply -f "$CONFIG"
+	snapshot after
+	diff "$TOPO_TMP/before" "$TOPO_TMP/after" || fail "the failed apply left changes"
+	echo "ok: a failure half-way is rolled back whole"
+}
+
+test_apply_by_name_adopts_and_moves_metrics() {
+	require_tools curl
+	topo_create 1
+	export XBRIDGE_CONFIG_DIR=$TOPO_TMP
+	CONFIG=$TOPO_TMP/$XB_BRIDGE.toml
+	printf 'uplink = "eth0"\nmetrics = "127.0.0.1:19611"\n[ports.tap0]\ntap = {}\n' >"$CONFIG"
+	xb apply --name "$XB_BRIDGE" >/dev/null || fail "apply --name failed"
+	in_ns host curl -sf http://127.0.0.1:19611/metrics | grep -q xbridge_port || fail "no metrics on 19611"
+	sed -i 's/19611/19612/' "$CONFIG"
+	xb apply --name "$XB_BRIDGE" | grep -qx "$XB_BRIDGE: metrics 127.0.0.1:19612" || fail "apply did not move the metrics"
+	local t
+	for ((t = 0; t < 50; t++)); do
+		in_ns host curl -sf http://127.0.0.1:19612/metrics >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	in_ns host curl -sf http://127.0.0.1:19612/metrics | grep -q xbridge_port || fail "no metrics on 19612"
+	in_ns host curl -sf http://127.0.0.1:19611/metrics >/dev/null 2>&1 && fail "19611 still serves"
+	echo "ok: the running controller moved its metrics endpoint"
+
+	local pid
+	pid=$(controller_pid)
+	kill_controller
+	xb apply --name "$XB_BRIDGE" >"$TOPO_TMP/out" || fail "apply of a bridge without controller failed"
+	grep -q "controller started" "$TOPO_TMP/out" || fail "apply started no controller: $(cat "$TOPO_TMP/out")"
+	[[ -n $(controller_pid) && $(controller_pid) != "$pid" ]] || fail "no new controller"
+	echo "ok: apply adopts a bridge whose controller is gone"
+}
