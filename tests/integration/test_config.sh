@@ -146,7 +146,7 @@ test_apply_by_name_adopts_and_moves_metrics() {
 	CONFIG=$TOPO_TMP/$XB_BRIDGE.toml
 	printf 'uplink = "eth0"\nmetrics = "127.0.0.1:19611"\n[ports.tap0]\ntap = {}\n' >"$CONFIG"
 	xb apply --name "$XB_BRIDGE" >/dev/null || fail "apply --name failed"
-	in_ns host curl -sf http://127.0.0.1:19611/metrics | grep -q xbridge_port || fail "no metrics on 19611"
+	grep -q xbridge_port <<<"$(in_ns host curl -sf http://127.0.0.1:19611/metrics)" || fail "no metrics on 19611"
 	sed -i 's/19611/19612/' "$CONFIG"
 	xb apply --name "$XB_BRIDGE" | grep -qx "$XB_BRIDGE: metrics 127.0.0.1:19612" || fail "apply did not move the metrics"
 	local t
@@ -154,7 +154,7 @@ test_apply_by_name_adopts_and_moves_metrics() {
 		in_ns host curl -sf http://127.0.0.1:19612/metrics >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	in_ns host curl -sf http://127.0.0.1:19612/metrics | grep -q xbridge_port || fail "no metrics on 19612"
+	grep -q xbridge_port <<<"$(in_ns host curl -sf http://127.0.0.1:19612/metrics)" || fail "no metrics on 19612"
 	in_ns host curl -sf http://127.0.0.1:19611/metrics >/dev/null 2>&1 && fail "19611 still serves"
 	echo "ok: the running controller moved its metrics endpoint"
 

@@ -281,7 +281,7 @@ test_tbf_qdisc_shapes_a_guest() {
 	in_ns host tc qdisc add dev tap0 root tbf rate 10mbit burst 32kb latency 100ms
 	wait_shaped tap0 true
 	xb status --name "$XB_BRIDGE" | grep -Eq "^tap0 .* tc .*shaped" || fail "text status does not show tap0 shaped"
-	xb stats --name "$XB_BRIDGE" --prometheus | grep -q "xbridge_port_shaped{bridge=\"$XB_BRIDGE\",port=\"tap0\"} 1" ||
+	grep -q "xbridge_port_shaped{bridge=\"$XB_BRIDGE\",port=\"tap0\"} 1" <<<"$(xb stats --name "$XB_BRIDGE" --prometheus)" ||
 		fail "the metrics do not show tap0 shaped"
 	in_ns g0 iperf3 -s -D -1 >/dev/null 2>&1 || fail "iperf3 server"
 	sleep 0.3

@@ -101,7 +101,7 @@ check_access_ports() {
 	rx10=$(xb stats --name "$XB_BRIDGE" --vlan --json | jq '.[] | select(.vlan == 10) | .rx_packets')
 	rx20=$(xb stats --name "$XB_BRIDGE" --vlan --json | jq '.[] | select(.vlan == 20) | .rx_packets')
 	((rx10 > 0 && rx20 > 0)) || fail "per-VLAN counters did not move (10: $rx10, 20: $rx20)"
-	xb stats --name "$XB_BRIDGE" --prometheus | grep -q 'xbridge_vlan_rx_packets_total{bridge="'"$XB_BRIDGE"'",vlan="10"}' ||
+	grep -q 'xbridge_vlan_rx_packets_total{bridge="'"$XB_BRIDGE"'",vlan="10"}' <<<"$(xb stats --name "$XB_BRIDGE" --prometheus)" ||
 		fail "no per-VLAN series in the Prometheus output"
 	[[ $(xb fdb show --name "$XB_BRIDGE" --vlan 10 --json | jq -r '.[] | select(.port == "tap0") | .mac') == *"$(topo_guest_mac 0)"* ]] ||
 		fail "g0 is not learned on VLAN 10"
