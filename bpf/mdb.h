@@ -145,7 +145,10 @@ __noinline int xb_mdb_classify(const struct xb_mdb_peek *p, __u32 n, __u32 l3, _
 
 /* Whether the group of k (its VLAN set) has members now. */
 static __always_inline int xb_mdb_known(const struct xb_mdb_group_key *k, __u64 now) {
-    struct xb_mdb_group_val *g = bpf_map_lookup_elem(&mdb_group, k);
+    /* A copy on the stack: k may be a global function's argument, which the verifier of
+     * older kernels (6.1) does not take for a map key. */
+    struct xb_mdb_group_key key = *k;
+    struct xb_mdb_group_val *g = bpf_map_lookup_elem(&mdb_group, &key);
 
     return g && g->expires_ns > now;
 }
@@ -172,6 +175,18 @@ static __noinline int xb_mdb_allows(const struct xb_mdb_group_key *gk, __u32 slo
     return m && m->expires_ns > now;
 }
 
+/* A length for a load-bytes helper, from 1 to max, given len >= 1: the verifier of older
+ * kernels (6.1) loses the lower bound of a separate `n < 1` test and refuses a size that
+ * may be 0. The barrier keeps the compiler from rebuilding the sum from len. */
+static __always_inline __u32 xb_load_len(__u32 len, __u32 max) {
+    __u32 n = len - 1;
+
+    asm volatile("" : "+r"(n));
+    if (n > max - 1)
+        n = max - 1;
+    return n + 1;
+}
+
 /* A function of its own so that the message's type is in the object's BTF. */
 static __noinline void xb_mdb_msg_fill(struct xb_mdb_msg *m, const struct xb_frame *f,
                                        __u32 ifindex, __u32 slot, __u32 caplen) {
@@ -191,13 +206,12 @@ static __noinline void xb_mdb_msg_fill(struct xb_mdb_msg *m, const struct xb_fra
     static __always_inline void name(ctx_t *ctx, const struct xb_frame *f, __u32 ifindex,          \
                                      __u32 slot) {                                                 \
         struct xb_mdb_msg *m = bpf_ringbuf_reserve(&mdb_rb, sizeof(*m), 0);                        \
-        __u32 n = f->len;                                                                          \
+        __u32 n;                                                                                   \
                                                                                                    \
         if (!m)                                                                                    \
             return;                                                                                \
-        if (n > XB_MDB_MSG_MAX)                                                                    \
-            n = XB_MDB_MSG_MAX;                                                                    \
-        if (n < 1 || load(ctx, 0, m->data, n)) {                                                   \
+        n = f->len ? xb_load_len(f->len, XB_MDB_MSG_MAX) : 0;                                      \
+        if (!n || load(ctx, 0, m->data, n)) {                                                      \
             bpf_ringbuf_discard(m, 0);                                                             \
             return;                                                                                \
         }                                                                                          \
@@ -220,10 +234,10 @@ XB_MDB_SEND(xb_mdb_send_skb, struct __sk_buff, bpf_skb_load_bytes)
                                                                                                    \
         if (!ctx || !f || !k)                                                                      \
             return 0;                                                                              \
-        n = f->len;                                                                                \
-        if (n > XB_MDB_PEEK)                                                                       \
-            n = XB_MDB_PEEK;                                                                       \
-        if (n < 1 || load(ctx, 0, buf.b, n))                                                       \
+        if (!f->len)                                                                               \
+            return 0;                                                                              \
+        n = xb_load_len(f->len, XB_MDB_PEEK);                                                      \
+        if (load(ctx, 0, buf.b, n))                                                                \
             return 0;                                                                              \
         c = xb_mdb_classify(&buf, n, f->l3_off, f->proto, k);                                      \
         if (c == XB_MDB_CTL) {                                                                     \
@@ -261,8 +275,10 @@ static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 
         return 1;
     if (!xb_is_group(f.dst.mac) || xb_is_broadcast(f.dst.mac))
         return 1;
-    n = f.len > XB_MDB_PEEK ? XB_MDB_PEEK : f.len;
-    if (n < 1 || bpf_xdp_load_bytes(ctx, 0, buf.b, n))
+    if (!f.len)
+        return 1;
+    n = xb_load_len(f.len, XB_MDB_PEEK);
+    if (bpf_xdp_load_bytes(ctx, 0, buf.b, n))
         return 1;
     if (xb_mdb_classify(&buf, n, f.l3_off, f.proto, &k) != XB_MDB_DATA)
         return 1;
