@@ -7,10 +7,12 @@
 
 #include <bpf/bpf.h>
 #include <fmt/format.h>
+#include <cstdio>
 #include <cstring>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <sched.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 using namespace xbtest;
@@ -713,13 +715,20 @@ TEST_F(BridgeTest, TheIngressProgramsStayCheapToVerify) {
     // ten times more. The switching decision is a global function (decide.h) so that
     // its branches do not multiply the paths of its callers: inlined, the XDP program
     // took 58,700-89,000 instructions to verify, with it 9,900 (kernel 6.18).
+    // Older verifiers prune fewer states: on 6.1 (the VM's Debian kernel) the TC program,
+    // with VLAN filtering, port policy, capture and snooping, took 105,462 (6.18: 26,951).
+    utsname u{};
+    int major = 0, minor = 0;
+    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2)
+        major = minor = 0;
+    const uint32_t verify_limit = (major > 6 || (major == 6 && minor >= 8)) ? 30000u : 150000u;
     for (const auto id : {xb::ProgId::XdpIngress, xb::ProgId::TcIngress}) {
         bpf_prog_info info{};
         uint32_t len = sizeof(info);
         ASSERT_EQ(bpf_obj_get_info_by_fd(dp_->prog(id), &info, &len), 0);
         if (!info.verified_insns)
             GTEST_SKIP() << "this kernel does not report verified instructions (5.16+)";
-        EXPECT_LT(info.verified_insns, 30000u) << info.name;
+        EXPECT_LT(info.verified_insns, verify_limit) << info.name;
         std::printf("%s: %u instructions verified\n", info.name, info.verified_insns);
     }
 }
