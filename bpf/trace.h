@@ -30,26 +30,30 @@ static __noinline void xb_trace_fill(struct xb_trace_event *ev, const struct xb_
     __builtin_memset(ev->pad, 0, sizeof(ev->pad));
 }
 
-/* Out of line so the fast path carries only the flag test. BPF calls take at most five
- * arguments: hook, action and reason travel packed in `what`. */
-static __noinline void xb_trace_emit(const struct xb_config *cfg, const struct xb_frame *f,
-                                     __u32 ifindex, __u32 out_ifindex, __u32 what) {
+/* Out of line so the fast path carries only the flag test, and a global function so that
+ * the verifier checks it once rather than at each of the hooks' many call sites. BPF
+ * calls take at most five arguments: hook, action and reason travel packed in `what`. */
+__noinline int xb_trace_emit(const struct xb_config *cfg, const struct xb_frame *f, __u32 ifindex,
+                             __u32 out_ifindex, __u32 what) {
     struct xb_trace_event *ev;
 
+    if (!cfg || !f)
+        return 0;
     if (bpf_ktime_get_coarse_ns() > cfg->trace_until_ns)
-        return; /* the lease ran out: the tracer is gone */
+        return 0; /* the lease ran out: the tracer is gone */
     if ((cfg->flags & XB_CFG_TRACE_PORT) && cfg->trace_ifindex != ifindex &&
         cfg->trace_ifindex != out_ifindex)
-        return;
+        return 0;
     if ((cfg->flags & XB_CFG_TRACE_MAC) && !xb_mac_eq(cfg->trace_mac, f->src.mac) &&
         !xb_mac_eq(cfg->trace_mac, f->dst.mac))
-        return;
+        return 0;
 
     ev = bpf_ringbuf_reserve(&trace_rb, sizeof(*ev), 0);
     if (!ev)
-        return;
+        return 0;
     xb_trace_fill(ev, f, ifindex, out_ifindex, what);
     bpf_ringbuf_submit(ev, 0);
+    return 1;
 }
 
 static __always_inline void xb_trace(const struct xb_config *cfg, const struct xb_frame *f,

@@ -495,49 +495,82 @@ static long xb_flood_one(__u64 index, void *arg) {
     return 0;
 }
 
+/* Where a TC flood comes from: BPF calls take at most five arguments. */
+struct xb_flood_req {
+    __u32 flood_class;
+    __u32 in_ifindex;
+    __u32 in_flags;
+    __u32 hook; /* enum xb_hook */
+};
+
 /* Clones skb to every port that takes this class of flood, except in_ifindex
  * (BPF_F_EXCLUDE_INGRESS's TC counterpart) unless it is a hairpin port, and, for a
- * frame from an isolated port (in_flags), the isolated ports; with VLAN filtering
+ * frame from an isolated port (in_flags), the isolated ports; for a known multicast
+ * group (mdb, else NULL), only to its members and router ports; with VLAN filtering
  * (vi->vid), only to the members of the frame's VLAN, each copy in its port's form.
- * vi->tagged is left saying whether skb is tagged after the last copy. */
-static __always_inline void xb_tc_flood(struct __sk_buff *skb, const struct xb_frame *f,
-                                        __u32 flood_class, __u32 in_ifindex, __u32 in_flags,
-                                        const struct xb_config *cfg, enum xb_hook hook,
-                                        const struct xb_mdb_group_key *mdb, struct xb_vlan_in *vi) {
-    struct xb_flood_ctx fc = {
-        .mdb = mdb,
-        .now = mdb ? bpf_ktime_get_coarse_ns() : 0,
-        .skb = skb,
-        .cfg = cfg,
-        .f = f,
-        .from_ifindex = in_ifindex,
-        .hook = hook,
-        .in_ifindex = in_flags & XB_PORT_HAIRPIN ? 0 : in_ifindex,
-        .need = xb_flood_flag(flood_class),
-        .skip = in_flags & XB_PORT_ISOLATED,
-        .uplink = cfg->uplink_ifindex,
-        .len = skb->len,
-        .vid = vi->vid,
-        .tci = vi->tci,
-        .tpid = xb_vlan_tpid(cfg),
-        .tagged = vi->tagged,
-    };
-    __u32 n = cfg->max_slot;
+ * vi->tagged is left saying whether skb is tagged after the last copy. A global
+ * function: the verifier checks it, and its loop, once for every caller. */
+__noinline int xb_tc_flood(struct __sk_buff *skb, const struct xb_frame *f,
+                           const struct xb_flood_req *req, const struct xb_mdb_group_key *mdb,
+                           struct xb_vlan_in *vi) {
+    struct xb_config *cfg = xb_config();
+    struct xb_flood_ctx fc = {};
+    __u32 n;
 
+    if (!skb || !f || !req || !vi || !cfg)
+        return 0;
+    fc.mdb = mdb;
+    fc.now = mdb ? bpf_ktime_get_coarse_ns() : 0;
+    fc.skb = skb;
+    fc.cfg = cfg;
+    fc.f = f;
+    fc.from_ifindex = req->in_ifindex;
+    fc.hook = req->hook;
+    fc.in_ifindex = req->in_flags & XB_PORT_HAIRPIN ? 0 : req->in_ifindex;
+    fc.need = xb_flood_flag(req->flood_class);
+    fc.skip = req->in_flags & XB_PORT_ISOLATED;
+    fc.uplink = cfg->uplink_ifindex;
+    fc.len = skb->len;
+    fc.vid = vi->vid;
+    fc.tci = vi->tci;
+    fc.tpid = xb_vlan_tpid(cfg);
+    fc.tagged = vi->tagged;
+    n = cfg->max_slot;
     if (n > XB_MAX_PORTS)
         n = XB_MAX_PORTS;
     bpf_loop(n, xb_flood_one, &fc, 0);
     vi->tagged = fc.tagged;
+    return 0;
 }
 
 /* VLAN filtering: brings skb to the form port `slot` takes it in (untag: the VLAN is
- * untagged there). Returns 0, or -1 (counted on that port) when a helper failed. */
-static __always_inline int xb_tc_vlan_form(struct __sk_buff *skb, struct xb_vlan_in *vi, int untag,
-                                           const struct xb_config *cfg, __u32 slot) {
-    if (!vi->vid || !xb_vlan_skb_form(skb, &vi->tagged, !untag, xb_vlan_tpid(cfg), vi->tci))
+ * untagged there). Returns 0, or -1 (counted on that port) when a helper failed. A
+ * global function, checked once for its many call sites; the caller tests vi->vid. */
+__noinline int xb_tc_vlan_form_g(struct __sk_buff *skb, struct xb_vlan_in *vi, __u32 untag,
+                                 __u32 slot) {
+    struct xb_config *cfg = xb_config();
+
+    if (!skb || !vi || !cfg || !vi->vid ||
+        !xb_vlan_skb_form(skb, &vi->tagged, !untag, xb_vlan_tpid(cfg), vi->tci))
         return 0;
     xb_count_drop(slot, XB_DROP_VLAN_TAG);
     return -1;
+}
+
+static __always_inline int xb_tc_vlan_form(struct __sk_buff *skb, struct xb_vlan_in *vi, int untag,
+                                           __u32 slot) {
+    return vi->vid ? xb_tc_vlan_form_g(skb, vi, (__u32)untag, slot) : 0;
+}
+
+/* VLAN filtering: classifies skb on port `slot` with PVID pvid (vlan.h), a global
+ * function for the two TC programs. Returns an enum xb_vlan_verdict. */
+__noinline int xb_tc_vlan_in(struct __sk_buff *skb, struct xb_frame *f, __u32 pvid, __u32 slot,
+                             struct xb_vlan_in *vi) {
+    struct xb_config *cfg = xb_config();
+
+    if (!skb || !f || !vi || !cfg)
+        return XB_VLAN_DROP;
+    return xb_vlan_tc_classify(skb, f, (__u16)pvid, slot, cfg, vi);
 }
 
 /* Makes the headers the parser reads linear (a GSO skb from a tap may not have them
@@ -579,12 +612,15 @@ static __always_inline void *xb_skb_data_end(const struct __sk_buff *skb) {
 /* The port policy for an skb: the headers the address checks read made linear first
  * (a GSO skb from a tap may carry them in its frags). Every frame is charged to the
  * policer here: those XDP passed were not. */
-static __always_inline __u32 xb_tc_policy(struct __sk_buff *skb, const struct xb_frame *f,
-                                          const struct xb_port *in, __u32 slot,
-                                          struct xb_config *cfg) {
-    const __u32 flags = in->flags;
+__noinline int xb_tc_policy(struct __sk_buff *skb, const struct xb_frame *f, __u32 slot) {
+    struct xb_config *cfg = xb_config();
+    struct xb_port *in = bpf_map_lookup_elem(&ports, &slot);
     void *data, *data_end;
-    __u32 r;
+    __u32 flags, r;
+
+    if (!skb || !f || !cfg || !in)
+        return XB_DROP_NONE;
+    flags = in->flags;
 
     if (flags & XB_PORT_BPDU_GUARD) {
         r = xb_bpdu_guard(f, slot, cfg);
@@ -608,6 +644,7 @@ static __always_inline __u32 xb_tc_policy(struct __sk_buff *skb, const struct xb
 SEC("tc")
 int xb_tc_ingress(struct __sk_buff *skb) {
     __u32 ifindex = skb->ifindex;
+    struct xb_flood_req req;
     struct xb_vlan_in vi = {};
     struct xb_mdb_group_key mk;
     struct xb_decision d;
@@ -638,7 +675,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         return TC_ACT_SHOT;
     }
     if (xb_vlan_filtering(cfg)) {
-        if (xb_vlan_tc_classify(skb, &f, in->pvid, slot, cfg, &vi) != XB_VLAN_OK) {
+        if (xb_tc_vlan_in(skb, &f, in->pvid, slot, &vi) != XB_VLAN_OK) {
             xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
             xb_count_drop(slot, XB_DROP_VLAN);
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_TC_INGRESS, XB_ACT_DROP, XB_DROP_VLAN);
@@ -649,7 +686,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
     }
 
     if (in->flags & XB_PORT_POLICY) {
-        reason = xb_tc_policy(skb, &f, in, slot, cfg);
+        reason = (__u32)xb_tc_policy(skb, &f, slot);
         if (reason) {
             xb_count_rx(slot, len, XB_HOOK_TC_INGRESS);
             xb_count_drop(slot, reason);
@@ -680,7 +717,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
             xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
             return TC_ACT_SHOT;
         }
-        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, cfg, d.out_slot))
+        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, d.out_slot))
             return TC_ACT_SHOT;
         if (vi.vid)
             xb_vlan_count_tx(vi.vid, skb->len);
@@ -704,12 +741,15 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         xb_capture(cfg, skb, &f, ifindex, 0, XB_HOOK_TC_INGRESS);
         snooped = d.flood_class == XB_FLOOD_MCAST && xb_mdb_on(cfg, &f) &&
                   xb_mdb_snoop_skb(skb, &f, ifindex, slot, &mk);
-        xb_tc_flood(skb, &f, d.flood_class, ifindex, in->flags, cfg, XB_HOOK_TC_INGRESS,
-                    snooped ? &mk : NULL, &vi);
+        req.flood_class = d.flood_class;
+        req.in_ifindex = ifindex;
+        req.in_flags = in->flags;
+        req.hook = XB_HOOK_TC_INGRESS;
+        xb_tc_flood(skb, &f, &req, snooped ? &mk : NULL, &vi);
         if (!d.host_copy ||
             (snooped && !xb_mdb_allows(&mk, XB_HOST_SLOT, 0, bpf_ktime_get_coarse_ns())))
             return TC_ACT_SHOT; /* every port got its clone; the original is spent */
-        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, cfg, XB_HOST_SLOT))
+        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, XB_HOST_SLOT))
             return TC_ACT_SHOT;
         if (vi.vid)
             xb_vlan_count_tx(vi.vid, skb->len);
@@ -717,7 +757,7 @@ int xb_tc_ingress(struct __sk_buff *skb) {
         return xb_tc_to_host(skb, cfg->uplink_ifindex, ifindex);
 
     default: /* XB_ACT_TO_HOST */
-        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, cfg, XB_HOST_SLOT))
+        if (xb_tc_vlan_form(skb, &vi, d.vlan_untag, XB_HOST_SLOT))
             return TC_ACT_SHOT;
         if (vi.vid)
             xb_vlan_count_tx(vi.vid, skb->len);
@@ -746,6 +786,7 @@ int xb_tc_host(struct __sk_buff *skb) {
  * (broadcast, multicast, unknown unicast), as br0 would. Counted on the host slot. */
 SEC("tc")
 int xb_tc_egress(struct __sk_buff *skb) {
+    struct xb_flood_req req;
     struct xb_vlan_in vi = {};
     struct xb_mdb_group_key mk;
     struct xb_config *cfg;
@@ -768,6 +809,10 @@ int xb_tc_egress(struct __sk_buff *skb) {
     uplink = cfg->uplink_ifindex;
     if (skb->ifindex != uplink)
         return TC_ACT_OK;
+    /* the host is never isolated */
+    req.in_ifindex = uplink;
+    req.in_flags = 0;
+    req.hook = XB_HOOK_TC_EGRESS;
 
     len = skb->len;
     if (xb_tc_parse(skb, &f))
@@ -782,8 +827,7 @@ int xb_tc_egress(struct __sk_buff *skb) {
      * its untagged frames take its PVID. A frame on a VLAN the host is not a member of
      * goes to the wire only, as the host sent it: the uplink is the host's own device. */
     if (xb_vlan_filtering(cfg)) {
-        if (xb_vlan_tc_classify(skb, &f, cfg->host_pvid, XB_HOST_SLOT, cfg, &vi) != XB_VLAN_OK ||
-            !vi.vid)
+        if (xb_tc_vlan_in(skb, &f, cfg->host_pvid, XB_HOST_SLOT, &vi) != XB_VLAN_OK || !vi.vid)
             return TC_ACT_OK;
     }
     was_tagged = vi.tagged;
@@ -800,11 +844,10 @@ int xb_tc_egress(struct __sk_buff *skb) {
                   xb_mdb_snoop_skb(skb, &f, uplink, XB_HOST_SLOT, &mk);
         if (vi.vid)
             xb_vlan_count_rx(vi.vid, len);
-        /* the host is never isolated */
-        xb_tc_flood(skb, &f, flood_class, uplink, 0, cfg, XB_HOOK_TC_EGRESS, snooped ? &mk : NULL,
-                    &vi);
+        req.flood_class = flood_class;
+        xb_tc_flood(skb, &f, &req, snooped ? &mk : NULL, &vi);
         /* The original goes on to the wire as the host sent it. */
-        return xb_tc_vlan_form(skb, &vi, !was_tagged, cfg, XB_HOST_SLOT) ? TC_ACT_SHOT : TC_ACT_OK;
+        return xb_tc_vlan_form(skb, &vi, !was_tagged, XB_HOST_SLOT) ? TC_ACT_SHOT : TC_ACT_OK;
     }
 
     dst = xb_fdb_find(&f.dst);
@@ -815,8 +858,9 @@ int xb_tc_egress(struct __sk_buff *skb) {
         xb_capture(cfg, skb, &f, uplink, 0, XB_HOOK_TC_EGRESS);
         if (vi.vid)
             xb_vlan_count_rx(vi.vid, len);
-        xb_tc_flood(skb, &f, XB_FLOOD_UCAST, uplink, 0, cfg, XB_HOOK_TC_EGRESS, NULL, &vi);
-        return xb_tc_vlan_form(skb, &vi, !was_tagged, cfg, XB_HOST_SLOT) ? TC_ACT_SHOT : TC_ACT_OK;
+        req.flood_class = XB_FLOOD_UCAST;
+        xb_tc_flood(skb, &f, &req, NULL, &vi);
+        return xb_tc_vlan_form(skb, &vi, !was_tagged, XB_HOST_SLOT) ? TC_ACT_SHOT : TC_ACT_OK;
     }
     if (dst->type == XB_FDB_LOCAL || dst->ifindex == uplink)
         return TC_ACT_OK; /* for the wire, or for the host itself */
@@ -842,7 +886,7 @@ int xb_tc_egress(struct __sk_buff *skb) {
             xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_VLAN);
             return TC_ACT_SHOT;
         }
-        if (xb_tc_vlan_form(skb, &vi, xb_vlan_untagged(v, out_slot), cfg, out_slot))
+        if (xb_tc_vlan_form(skb, &vi, xb_vlan_untagged(v, out_slot), out_slot))
             return TC_ACT_SHOT;
         xb_vlan_count_rx(vi.vid, len);
         xb_vlan_count_tx(vi.vid, skb->len);
