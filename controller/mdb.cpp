@@ -56,6 +56,26 @@ void add_record(std::vector<MdbEvent> &ev, uint8_t type, uint16_t nsrcs, const G
     ev.push_back({leave ? MdbEvent::Leave : MdbEvent::Join, g});
 }
 
+void add_group(std::vector<MdbEvent> &ev, MdbEvent::Kind kind, const GroupAddr &g) {
+    if (!never_snooped(g))
+        ev.push_back({kind, g});
+}
+
+// The group records of an IGMPv3 (alen 4) or MLDv2 (alen 16) report of n bytes at p:
+// the two share their layout but for the address length (RFC 3376 4.2, RFC 3810 5.2).
+void add_records(const uint8_t *p, size_t n, size_t alen, std::vector<MdbEvent> &ev) {
+    const uint16_t nrec = be16(p + 6);
+    const size_t head = 4 + alen;
+    size_t off = 8;
+    for (uint16_t i = 0; i < nrec && off + head <= n; i++) {
+        const uint8_t rtype = p[off], aux = p[off + 1];
+        const uint16_t nsrcs = be16(p + off + 2);
+        const uint8_t *a = p + off + 4;
+        add_record(ev, rtype, nsrcs, alen == 4 ? v4_group(a) : v6_group(a));
+        off += head + size_t(nsrcs) * alen + size_t(aux) * 4;
+    }
+}
+
 bool pim_hello(const uint8_t *p, size_t n) {
     return n >= 4 && (p[0] >> 4) == 2 && (p[0] & 0x0f) == 0;
 }
@@ -72,24 +92,14 @@ void parse_igmp(const uint8_t *p, size_t n, std::vector<MdbEvent> &ev) {
         return;
     case 0x12: // v1 report
     case 0x16: // v2 report
-        if (!never_snooped(g))
-            ev.push_back({MdbEvent::Join, g});
+        add_group(ev, MdbEvent::Join, g);
         return;
     case 0x17: // v2 leave
-        if (!never_snooped(g))
-            ev.push_back({MdbEvent::Leave, g});
+        add_group(ev, MdbEvent::Leave, g);
         return;
-    case 0x22: { // v3 report
-        const uint16_t nrec = be16(p + 6);
-        size_t off = 8;
-        for (uint16_t i = 0; i < nrec && off + 8 <= n; i++) {
-            const uint8_t rtype = p[off], aux = p[off + 1];
-            const uint16_t nsrcs = be16(p + off + 2);
-            add_record(ev, rtype, nsrcs, v4_group(p + off + 4));
-            off += 8 + size_t(nsrcs) * 4 + size_t(aux) * 4;
-        }
+    case 0x22: // v3 report
+        add_records(p, n, 4, ev);
         return;
-    }
     default:
         return;
     }
@@ -106,24 +116,14 @@ void parse_mld(const uint8_t *p, size_t n, std::vector<MdbEvent> &ev) {
             ev.push_back({MdbEvent::Query, {}});
         return;
     case 131: // v1 report
-        if (!never_snooped(g))
-            ev.push_back({MdbEvent::Join, g});
+        add_group(ev, MdbEvent::Join, g);
         return;
     case 132: // done
-        if (!never_snooped(g))
-            ev.push_back({MdbEvent::Leave, g});
+        add_group(ev, MdbEvent::Leave, g);
         return;
-    case 143: { // v2 report
-        const uint16_t nrec = be16(p + 6);
-        size_t off = 8;
-        for (uint16_t i = 0; i < nrec && off + 20 <= n; i++) {
-            const uint8_t rtype = p[off], aux = p[off + 1];
-            const uint16_t nsrcs = be16(p + off + 2);
-            add_record(ev, rtype, nsrcs, v6_group(p + off + 4));
-            off += 20 + size_t(nsrcs) * 16 + size_t(aux) * 4;
-        }
+    case 143: // v2 report
+        add_records(p, n, 16, ev);
         return;
-    }
     default:
         return;
     }
