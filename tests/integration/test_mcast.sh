@@ -40,17 +40,18 @@ for g in sys.argv[2:]:
     s.sendto(struct.pack("!HHHH", 40000, 5000, 8 + len(data), 0) + data, (g, 0))' "$ifaddr" "$@"
 }
 
-# mc_query NS IFADDR: an IGMP general query from NS (a multicast router's).
+# mc_query NS IFADDR [MAXRESP]: an IGMPv2 general query from NS (a multicast router's),
+# its maximum response time MAXRESP tenths of a second (10 s by default).
 mc_query() {
 	in_ns "$1" /usr/bin/python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IGMP)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
-q = bytearray([0x11, 100, 0, 0, 0, 0, 0, 0])
+q = bytearray([0x11, int(sys.argv[2]), 0, 0, 0, 0, 0, 0])
 c = (q[0] << 8 | q[1]) + (q[2] << 8 | q[3]) + (q[4] << 8 | q[5]) + (q[6] << 8 | q[7])
 c = ~((c & 0xffff) + (c >> 16)) & 0xffff
 q[2], q[3] = c >> 8, c & 0xff
-s.sendto(bytes(q), ("224.0.0.1", 0))' "$2"
+s.sendto(bytes(q), ("224.0.0.1", 0))' "$2" "${3:-100}"
 }
 
 # listen NS...: tcpdump on eth0 of each NS (the host's too) for UDP to port 5000; stop with
@@ -247,3 +248,68 @@ test_mcast_membership_ages_and_the_querier_refreshes_it() {
 	echo "ok: query sent, membership learned again from the answer"
 	expect_error "mcast-snooping: 'maybe' is not on or off" xb set mcast-snooping maybe --name "$XB_BRIDGE"
 }
+
+# With IGMPv2 a member that hears another member's report for its group suppresses its own
+# (RFC 2236 3): a snooping bridge that let the guests hear each other would hear only one
+# of them and age the other's membership out. Reports go to router ports and the host only.
+test_mcast_guests_do_not_hear_each_others_reports() {
+	require_tools jq tcpdump
+	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
+	standard_bridge
+	local g0ip g1ip ns p
+	g0ip=$(topo_guest_ip 0)
+	g1ip=$(topo_guest_ip 1)
+	assert_ping g0 "$g1ip"
+	for ns in g0 g1; do
+		in_ns "$ns" sysctl -qw net.ipv4.conf.eth0.force_igmp_version=2
+	done
+	xb set mcast-snooping on --name "$XB_BRIDGE"
+	xb set mcast-membership-interval 4 --name "$XB_BRIDGE"
+	local pids=()
+	for ns in g0 g1 out; do
+		: >"$TOPO_TMP/igmp-$ns.err"
+		in_ns "$ns" tcpdump -i eth0 -nn -l -Q in igmp >"$TOPO_TMP/igmp-$ns" 2>"$TOPO_TMP/igmp-$ns.err" &
+		pids+=("$!")
+	done
+	for ns in g0 g1 out; do
+		local t
+		for ((t = 0; t < 100 * ${XB_TIME_SCALE:-1}; t++)); do
+			grep -q 'listening on' "$TOPO_TMP/igmp-$ns.err" && break
+			sleep 0.05
+		done
+	done
+
+	step "both guests join 239.5.5.5 with IGMPv2; a router on the uplink queries every second"
+	mc_query out "$TOPO_OUT_IP" 10
+	wait_mdb 'any(.router[]; .port == "eth0")'
+	mc_join g0 "$g0ip" 239.5.5.5
+	mc_join g1 "$g1ip" 239.5.5.5
+	wait_mdb "$(member tap0 239.5.5.5) and $(member tap1 239.5.5.5)"
+	# Four times the membership interval: a guest that stayed silent would age out.
+	local i
+	for ((i = 0; i < 16; i++)); do
+		mc_query out "$TOPO_OUT_IP" 10
+		sleep 1
+	done
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null || true
+	done
+	xb mdb show --name "$XB_BRIDGE"
+	xb mdb show --name "$XB_BRIDGE" --json | jq -e "$(member tap0 239.5.5.5) and $(member tap1 239.5.5.5)" >/dev/null ||
+		fail "a guest's membership aged out: $(xb mdb show --name "$XB_BRIDGE")"
+	echo "ok: both guests remain members"
+	grep -q "$g0ip > 239.5.5.5: igmp v2 report" "$TOPO_TMP/igmp-out" || fail "the router did not hear guest 0's reports: $(cat "$TOPO_TMP/igmp-out")"
+	grep -q "$g1ip > 239.5.5.5: igmp v2 report" "$TOPO_TMP/igmp-out" || fail "the router did not hear guest 1's reports: $(cat "$TOPO_TMP/igmp-out")"
+	grep -q "igmp query" "$TOPO_TMP/igmp-g0" || fail "the queries did not reach guest 0: $(cat "$TOPO_TMP/igmp-g0")"
+	if grep "igmp v2 report" "$TOPO_TMP/igmp-g1" | grep -q "$g0ip"; then
+		fail "guest 1 heard guest 0's report: $(cat "$TOPO_TMP/igmp-g1")"
+	fi
+	if grep "igmp v2 report" "$TOPO_TMP/igmp-g0" | grep -q "$g1ip"; then
+		fail "guest 0 heard guest 1's report: $(cat "$TOPO_TMP/igmp-g0")"
+	fi
+	echo "ok: the router heard both guests' reports, neither guest the other's"
+	mc_leave g0 239.5.5.5
+	mc_leave g1 239.5.5.5
+}
+
