@@ -189,6 +189,10 @@ enum xb_config_flags {
                                       * joined */
     XB_CFG_MCAST_QUERIER = 1u << 6,  /* the controller sends general queries where no other
                                       * querier is heard (the datapath does not read it) */
+    /* The querier's versions (the kernel bridge's mcast_igmp_version 3 and
+     * mcast_mld_version 2); clear: IGMPv2 and MLDv1, the kernel bridge's defaults. */
+    XB_CFG_MCAST_IGMPV3 = 1u << 7,
+    XB_CFG_MCAST_MLDV2 = 1u << 8,
 };
 
 /* Bridge-wide settings and state (map "config", one element, mmapable so that the

@@ -313,3 +313,82 @@ test_mcast_guests_do_not_hear_each_others_reports() {
 	mc_leave g1 239.5.5.5
 }
 
+# mc6_join NS GROUP: NS's stack joins the IPv6 GROUP on eth0 (MLD) until mc_leave NS GROUP.
+mc6_join() {
+	local ns=$1 group=$2
+	ip netns exec "$PFX-$ns" /usr/bin/python3 -c '
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+             socket.inet_pton(socket.AF_INET6, sys.argv[1]) +
+             struct.pack("@I", socket.if_nametoindex("eth0")))
+time.sleep(3600)' "$group" &
+	echo $! >"$TOPO_TMP/join-$ns-$group.pid"
+}
+
+# The querier with no router on the segment: IGMP and MLD general queries, in the
+# versions set (the kernel bridge's mcast_igmp_version 2|3, mcast_mld_version 1|2), and a
+# listener that answers them stays a member.
+test_mcast_the_querier_speaks_igmp_and_mld_in_the_versions_set() {
+	require_tools jq tcpdump
+	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
+	standard_bridge
+	# IPv6 on guest 0 (the topology turns it off to keep captures quiet).
+	in_ns g0 sysctl -qw net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.disable_ipv6=0
+	xb set mcast-snooping on --name "$XB_BRIDGE"
+	xb set mcast-membership-interval 4 --name "$XB_BRIDGE"
+	local st
+	st=$(xb status --name "$XB_BRIDGE" --json)
+	[[ $(jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"' <<<"$st") == "2 1" ]] ||
+		fail "default versions: $(jq -c '[.mcast_igmp_version, .mcast_mld_version]' <<<"$st")"
+
+	step "guest 0 listens on ff0e::1:5; its membership ages out with nobody asking"
+	mc6_join g0 ff0e::1:5
+	wait_mdb "$(member tap0 ff0e::1:5)"
+	local t
+	for ((t = 0; t < 150 * ${XB_TIME_SCALE:-1}; t++)); do
+		xb mdb show --name "$XB_BRIDGE" --json | jq -e "$(member tap0 ff0e::1:5) | not" >/dev/null && break
+		sleep 0.1
+	done
+	xb mdb show --name "$XB_BRIDGE" --json | jq -e "$(member tap0 ff0e::1:5) | not" >/dev/null ||
+		fail "the membership did not age out"
+
+	# An MLD query comes behind a hop-by-hop header: its type is at byte 48.
+	local mldq='ip6 and ip6[6] == 0 and ip6[48] == 130'
+	step "querier on: an MLDv1 general query (24 bytes) reaches guest 0, which answers"
+	capture g0 "$mldq"
+	xb set mcast-querier on --name "$XB_BRIDGE"
+	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no MLD query"
+	cat "$TOPO_TMP/cap-g0"
+	grep -q "multicast listener query.*length 24" "$TOPO_TMP/cap-g0" || fail "not an MLDv1 query"
+	wait_mdb "$(member tap0 ff0e::1:5)"
+	echo "ok: MLDv1 query, membership learned again from the answer"
+
+	step "mcast-mld-version 2: an MLDv2 query (28 bytes), at once"
+	capture g0 "$mldq"
+	xb set mcast-mld-version 2 --name "$XB_BRIDGE"
+	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no MLDv2 query"
+	cat "$TOPO_TMP/cap-g0"
+	grep -q "multicast listener query v2.*length 28" "$TOPO_TMP/cap-g0" || fail "not an MLDv2 query"
+	wait_mdb "$(member tap0 ff0e::1:5)"
+	echo "ok"
+
+	step "mcast-igmp-version 3: an IGMPv3 query"
+	capture g0 "igmp and dst 224.0.0.1"
+	xb set mcast-igmp-version 3 --name "$XB_BRIDGE"
+	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no IGMP query"
+	cat "$TOPO_TMP/cap-g0"
+	grep -q "igmp query v3" "$TOPO_TMP/cap-g0" || fail "not an IGMPv3 query"
+	st=$(xb status --name "$XB_BRIDGE" --json)
+	[[ $(jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"' <<<"$st") == "3 2" ]] ||
+		fail "versions: $(jq -c '[.mcast_igmp_version, .mcast_mld_version]' <<<"$st")"
+	xb status --name "$XB_BRIDGE" | grep -q "querier on (IGMPv3, MLDv2)" || fail "status does not show the versions"
+	xb restart --name "$XB_BRIDGE" >/dev/null
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"') == "3 2" ]] ||
+		fail "the versions did not survive a restart"
+	echo "ok: versions set, shown and kept"
+	expect_error "mcast-igmp-version: '4' is not 2 or 3" xb set mcast-igmp-version 4 --name "$XB_BRIDGE"
+	expect_error "mcast-mld-version: '3' is not 1 or 2" xb set mcast-mld-version 3 --name "$XB_BRIDGE"
+	mc_leave g0 ff0e::1:5
+}
+
