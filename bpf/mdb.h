@@ -292,6 +292,42 @@ static __always_inline int xb_mdb_on(const struct xb_config *cfg, const struct x
            !xb_is_broadcast(f->dst.mac);
 }
 
+/* Whether the frame is a report, or for a known group: its copies go to chosen ports. */
+__noinline int xb_mdb_narrowed_xdp(struct xdp_md *ctx, const struct xb_frame *f) {
+    struct xb_mdb_group_key k;
+    struct xb_mdb_peek buf;
+    __u32 n;
+    int c;
+
+    if (!ctx || !f || !f->len)
+        return 0;
+    n = xb_load_len(f->len, XB_MDB_PEEK);
+    if (bpf_xdp_load_bytes(ctx, 0, buf.b, n))
+        return 0;
+    c = xb_mdb_classify(&buf, n, f->l3_off, f->proto, &k);
+    if (c == XB_MDB_REPORT)
+        return 1;
+    k.vlan = f->src.vlan;
+    k.pad = 0;
+    return c == XB_MDB_DATA && xb_mdb_known(&k, bpf_ktime_get_coarse_ns());
+}
+
+/* Whether XDP must leave a multicast frame it would flood to the TC hook (uncounted, as
+ * any frame it passes): a known group's, or a report, while some port is out of the
+ * multicast flood map for its mcast-flood off (XB_CFG_MCAST_FLOOD_OFF) - the flood map
+ * cannot reach that port, and it may be a member or a router port. */
+static __always_inline int xb_mdb_xdp_to_tc(struct xdp_md *ctx, const struct xb_config *cfg,
+                                            const struct xb_frame *f) {
+    return (cfg->flags & XB_CFG_MCAST_FLOOD_OFF) && xb_mdb_on(cfg, f) &&
+           xb_mdb_narrowed_xdp(ctx, f);
+}
+
+/* The port flags a port needs to take a copy of a TC flood of this class: a known
+ * group's frames and reports (mdb set) go to their ports whatever their mcast-flood. */
+static __always_inline __u32 xb_mdb_flood_need(const struct xb_mdb_group_key *mdb, __u32 need) {
+    return mdb ? 0 : need;
+}
+
 /* The devmap egress program's judgement of one copy of an XDP flood to the port in slot
  * (XB_HOST_SLOT: the host pair): 0 to hold it back. */
 static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 flags) {

@@ -8,6 +8,7 @@
 // here; tests/integration/test_mcast.sh sees the XDP copies arrive, or not.
 #include "bpf_fixture.hpp"
 
+#include "bridge.hpp"
 #include "capture.hpp"
 #include "mdb.hpp"
 
@@ -285,6 +286,39 @@ TEST_F(McastTest, AKnownGroupReachesOnlyItsMembersRouterPortsAndAJoinedHost) {
     EXPECT_TRUE(host_member);
     EXPECT_EQ(run_tc_ingress(1, udp4("239.1.1.1")), TC_ACT_REDIRECT);
     EXPECT_EQ(host_stats().cnt[XB_CNT_TX_PACKETS], host + 1);
+}
+
+// mcast-flood governs unknown groups only (the kernel bridge's BR_MCAST_FLOOD): a member
+// or router port with it off still gets its group, and reports.
+TEST_F(McastTest, AMemberWithMcastFloodOffGetsItsGroupButNoUnknownOne) {
+    join("239.1.1.1", slot_of(2));
+    const std::string name = dp_->port(slot_of(2))->name;
+    ASSERT_FALSE(dp_->config()->flags & XB_CFG_MCAST_FLOOD_OFF);
+    xb::set_port_flag(*dp_, name, XB_PORT_MCAST_FLOOD, false);
+    EXPECT_TRUE(dp_->config()->flags & XB_CFG_MCAST_FLOOD_OFF);
+    const uint64_t t2 = tx(2), rx = stats(1).cnt[XB_CNT_RX_PACKETS];
+    // The multicast flood map lacks port 2: XDP leaves the known group's frame to TC,
+    // uncounted (TC counts it).
+    EXPECT_EQ(run_xdp(1, udp4("239.1.1.1")), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], rx);
+    EXPECT_EQ(run_tc_ingress(1, udp4("239.1.1.1")), TC_ACT_SHOT);
+    EXPECT_EQ(tx(2), t2 + 1) << "a member gets its group whatever its mcast-flood";
+    // An unknown group floods at XDP as before, and reaches port 2 nowhere.
+    EXPECT_EQ(run_xdp(1, udp4("239.9.9.9")), XDP_REDIRECT);
+    run_tc_ingress(1, udp4("239.9.9.9"));
+    EXPECT_EQ(tx(2), t2 + 1) << "mcast-flood off: no unknown group";
+    // A router port with mcast-flood off gets the reports.
+    xb::set_port_flag(*dp_, name, XB_PORT_MCAST_ROUTER, true);
+    const Frame report = ipv4_frame("239.2.2.2", 2, igmp(0x16, "239.2.2.2"));
+    EXPECT_EQ(run_xdp(1, report), XDP_PASS);
+    EXPECT_TRUE(messages().empty()) << "snooped once, by TC";
+    run_tc_ingress(1, report);
+    EXPECT_EQ(messages().size(), 1u);
+    EXPECT_EQ(tx(2), t2 + 2);
+    // mcast-flood back on: XDP floods the known group again.
+    xb::set_port_flag(*dp_, name, XB_PORT_MCAST_FLOOD, true);
+    EXPECT_FALSE(dp_->config()->flags & XB_CFG_MCAST_FLOOD_OFF);
+    EXPECT_EQ(run_xdp(1, udp4("239.1.1.1")), XDP_REDIRECT);
 }
 
 TEST_F(McastTest, APermanentRouterPortGetsEveryKnownGroup) {
