@@ -2,9 +2,10 @@
 /* Multicast snooping (the kernel bridge's mcast_snooping 1), while XB_CFG_MCAST_SNOOPING
  * is set:
  *  - IGMP, MLD and PIM messages are handed whole to the controller through the mdb_rb
- *    ring buffer (and flooded as before); the controller parses their records - any
- *    number of them, IGMPv2/v3 and MLDv1/v2 - and writes the memberships (maps mdb and
- *    mdb_group) and the router ports (mdb_router) with their deadlines.
+ *    ring buffer; the controller parses their records - any number of them, IGMPv2/v3
+ *    and MLDv1/v2 - and writes the memberships (maps mdb and mdb_group) and the router
+ *    ports (mdb_router) with their deadlines. Queries and PIM flood as before; reports
+ *    and leaves go on only to the router ports and the host, as the kernel bridge's.
  *  - A frame for a group that some port joined (mdb_group, not expired) goes only to the
  *    member ports, the router ports and the host if it joined. It is flooded as before
  *    and each copy is judged on its own: at XDP by the flood maps' devmap egress
@@ -71,7 +72,16 @@ enum xb_mdb_class {
     XB_MDB_NONE = 0, /* not snooped: flooded as before */
     XB_MDB_DATA = 1, /* for a snooped group: the key is filled */
     XB_MDB_CTL = 2,  /* IGMP, MLD or PIM: for the controller */
+    /* An IGMP/MLD report or leave: for the controller, and sent on only to the router
+     * ports and the host (the kernel bridge's mrouters_only). A guest that heard another
+     * member's IGMPv2/MLDv1 report would suppress its own (RFC 2236 3, RFC 2710 4), and
+     * the snooping bridge, hearing from it no more, would age its membership out. */
+    XB_MDB_REPORT = 3,
 };
+
+/* In the pad of a group key on the stack (never in a map): the frame is a report, its
+ * copies go to the router ports and the host only. */
+#define XB_MDB_ROUTERS_ONLY 1
 
 /* Bytes of a frame read to classify it: two VLAN tags, an IPv6 header, a hop-by-hop
  * header of 8 bytes and an ICMPv6 type. */
@@ -98,7 +108,21 @@ __noinline int xb_mdb_classify(const struct xb_mdb_peek *p, __u32 n, __u32 l3, _
         const __u8 *ip = buf + l3;
         if ((ip[16] & 0xf0) != 0xe0)
             return XB_MDB_NONE;
-        if (ip[9] == 2 /* IGMP */ || ip[9] == 103 /* PIM */)
+        if (ip[9] == 2 /* IGMP */) {
+            const __u32 t = l3 + (ip[0] & 15) * 4;
+
+            if (t < n && t < XB_MDB_PEEK) {
+                const __u8 type = buf[t & 127];
+
+                /* v1 and v2 reports, v2 leave, v3 report */
+                if (type == 0x12 || type == 0x16 || type == 0x17 || type == 0x22) {
+                    __builtin_memset(k->addr, 0, 16);
+                    return XB_MDB_REPORT;
+                }
+            }
+            return XB_MDB_CTL;
+        }
+        if (ip[9] == 103 /* PIM */)
             return XB_MDB_CTL;
         /* 224.0.0.0/24: link-local, never snooped (ipv4_is_local_multicast). */
         if (ip[16] == 224 && !ip[17] && !ip[18])
@@ -126,7 +150,12 @@ __noinline int xb_mdb_classify(const struct xb_mdb_peek *p, __u32 n, __u32 l3, _
         }
         if (nh == 58 && icmp < n && icmp < XB_MDB_PEEK) {
             const __u8 t = buf[icmp & 127];
-            if (t == 130 || t == 131 || t == 132 || t == 143)
+            /* v1 report, done, v2 report */
+            if (t == 131 || t == 132 || t == 143) {
+                __builtin_memset(k->addr, 0, 16);
+                return XB_MDB_REPORT;
+            }
+            if (t == 130)
                 return XB_MDB_CTL;
         }
         /* ff02::1, all nodes: never snooped (ipv6_addr_is_ll_all_nodes). */
@@ -153,8 +182,9 @@ static __always_inline int xb_mdb_known(const struct xb_mdb_group_key *k, __u64 
     return g && g->expires_ns > now;
 }
 
-/* Whether a copy of a frame for the known group k may go to the port in slot (flags: the
- * port's; slot XB_HOST_SLOT: the host): a member, or a router port. */
+/* Whether a copy of a frame for the known group gk may go to the port in slot (flags: the
+ * port's; slot XB_HOST_SLOT: the host): a member, or a router port. A report's copy
+ * (gk->pad XB_MDB_ROUTERS_ONLY) goes to the router ports and the host. */
 static __noinline int xb_mdb_allows(const struct xb_mdb_group_key *gk, __u32 slot, __u32 flags,
                                     __u64 now) {
     struct xb_mdb_key k;
@@ -168,6 +198,8 @@ static __noinline int xb_mdb_allows(const struct xb_mdb_group_key *gk, __u32 slo
     router = bpf_map_lookup_elem(&mdb_router, &slot);
     if (router && *router > now && slot != XB_HOST_SLOT)
         return 1;
+    if (gk->pad == XB_MDB_ROUTERS_ONLY)
+        return slot == XB_HOST_SLOT;
     __builtin_memcpy(k.addr, gk->addr, 16);
     k.vlan = gk->vlan;
     k.slot = slot;
@@ -223,8 +255,8 @@ XB_MDB_SEND(xb_mdb_send_xdp, struct xdp_md, bpf_xdp_load_bytes)
 XB_MDB_SEND(xb_mdb_send_skb, struct __sk_buff, bpf_skb_load_bytes)
 
 /* The snooping of a multicast frame a hook floods, from port ifindex (slot): an IGMP,
- * MLD or PIM message goes to the controller; a frame for a known group fills k and
- * returns 1 (its copies are then judged by xb_mdb_allows). */
+ * MLD or PIM message goes to the controller; a report, or a frame for a known group,
+ * fills k and returns 1 (its copies are then judged by xb_mdb_allows). */
 #define XB_MDB_SNOOP(name, ctx_t, load, send)                                                      \
     __noinline int name(ctx_t *ctx, const struct xb_frame *f, __u32 ifindex, __u32 slot,           \
                         struct xb_mdb_group_key *k) {                                              \
@@ -240,12 +272,12 @@ XB_MDB_SEND(xb_mdb_send_skb, struct __sk_buff, bpf_skb_load_bytes)
         if (load(ctx, 0, buf.b, n))                                                                \
             return 0;                                                                              \
         c = xb_mdb_classify(&buf, n, f->l3_off, f->proto, k);                                      \
-        if (c == XB_MDB_CTL) {                                                                     \
+        if (c == XB_MDB_CTL || c == XB_MDB_REPORT)                                                 \
             send(ctx, f, ifindex, slot);                                                           \
-            return 0;                                                                              \
-        }                                                                                          \
         k->vlan = f->src.vlan;                                                                     \
-        k->pad = 0;                                                                                \
+        k->pad = c == XB_MDB_REPORT ? XB_MDB_ROUTERS_ONLY : 0;                                     \
+        if (c == XB_MDB_REPORT)                                                                    \
+            return 1;                                                                              \
         if (c != XB_MDB_DATA || !xb_mdb_known(k, bpf_ktime_get_coarse_ns()))                       \
             return 0;                                                                              \
         xb_count(slot, XB_CNT_MCAST_SNOOPED);                                                      \
@@ -260,6 +292,42 @@ static __always_inline int xb_mdb_on(const struct xb_config *cfg, const struct x
            !xb_is_broadcast(f->dst.mac);
 }
 
+/* Whether the frame is a report, or for a known group: its copies go to chosen ports. */
+__noinline int xb_mdb_narrowed_xdp(struct xdp_md *ctx, const struct xb_frame *f) {
+    struct xb_mdb_group_key k;
+    struct xb_mdb_peek buf;
+    __u32 n;
+    int c;
+
+    if (!ctx || !f || !f->len)
+        return 0;
+    n = xb_load_len(f->len, XB_MDB_PEEK);
+    if (bpf_xdp_load_bytes(ctx, 0, buf.b, n))
+        return 0;
+    c = xb_mdb_classify(&buf, n, f->l3_off, f->proto, &k);
+    if (c == XB_MDB_REPORT)
+        return 1;
+    k.vlan = f->src.vlan;
+    k.pad = 0;
+    return c == XB_MDB_DATA && xb_mdb_known(&k, bpf_ktime_get_coarse_ns());
+}
+
+/* Whether XDP must leave a multicast frame it would flood to the TC hook (uncounted, as
+ * any frame it passes): a known group's, or a report, while some port is out of the
+ * multicast flood map for its mcast-flood off (XB_CFG_MCAST_FLOOD_OFF) - the flood map
+ * cannot reach that port, and it may be a member or a router port. */
+static __always_inline int xb_mdb_xdp_to_tc(struct xdp_md *ctx, const struct xb_config *cfg,
+                                            const struct xb_frame *f) {
+    return (cfg->flags & XB_CFG_MCAST_FLOOD_OFF) && xb_mdb_on(cfg, f) &&
+           xb_mdb_narrowed_xdp(ctx, f);
+}
+
+/* The port flags a port needs to take a copy of a TC flood of this class: a known
+ * group's frames and reports (mdb set) go to their ports whatever their mcast-flood. */
+static __always_inline __u32 xb_mdb_flood_need(const struct xb_mdb_group_key *mdb, __u32 need) {
+    return mdb ? 0 : need;
+}
+
 /* The devmap egress program's judgement of one copy of an XDP flood to the port in slot
  * (XB_HOST_SLOT: the host pair): 0 to hold it back. */
 static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 flags) {
@@ -270,6 +338,7 @@ static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 
     struct xb_frame f;
     __u64 now, *held;
     __u32 n;
+    int c;
 
     if (xb_parse(data, data_end, bpf_xdp_get_buff_len(ctx), &f))
         return 1;
@@ -280,12 +349,13 @@ static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 
     n = xb_load_len(f.len, XB_MDB_PEEK);
     if (bpf_xdp_load_bytes(ctx, 0, buf.b, n))
         return 1;
-    if (xb_mdb_classify(&buf, n, f.l3_off, f.proto, &k) != XB_MDB_DATA)
+    c = xb_mdb_classify(&buf, n, f.l3_off, f.proto, &k);
+    if (c != XB_MDB_DATA && c != XB_MDB_REPORT)
         return 1;
     k.vlan = f.src.vlan;
-    k.pad = 0;
+    k.pad = c == XB_MDB_REPORT ? XB_MDB_ROUTERS_ONLY : 0;
     now = bpf_ktime_get_coarse_ns();
-    if (!xb_mdb_known(&k, now) || xb_mdb_allows(&k, slot, flags, now))
+    if ((c == XB_MDB_DATA && !xb_mdb_known(&k, now)) || xb_mdb_allows(&k, slot, flags, now))
         return 1;
     /* The host pair is no port: the drop counter does not look at it. */
     held = slot == XB_HOST_SLOT ? NULL : bpf_map_lookup_elem(&mdb_filtered, &slot);

@@ -249,6 +249,8 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
          * one with a tag to add that would then not fit every port is the TC path's. */
         if (vi.vid && !vi.tagged && len + 4 > cfg->xdp_max_len)
             return XDP_PASS;
+        if (d.flood_class == XB_FLOOD_MCAST && xb_mdb_xdp_to_tc(ctx, cfg, &f))
+            return XDP_PASS;
         st = xb_count_rx(slot, len, XB_HOOK_XDP);
         if (st && d.learn_refused)
             st->cnt[XB_CNT_LEARN_REFUSED]++;
@@ -458,7 +460,8 @@ static long xb_flood_one(__u64 index, void *arg) {
     struct __sk_buff *skb = fc->skb;
     __u32 mark;
 
-    if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need ||
+    if (!p || !p->ifindex || p->ifindex == fc->in_ifindex ||
+        (p->flags & xb_mdb_flood_need(fc->mdb, fc->need)) != xb_mdb_flood_need(fc->mdb, fc->need) ||
         (p->flags & fc->skip))
         return 0;
     if (fc->mdb && !xb_mdb_allows(fc->mdb, slot, p->flags, fc->now))

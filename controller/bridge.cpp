@@ -699,7 +699,26 @@ HostAddrSync sync_host_addresses(Datapath &dp, Netlink &nl,
     return r;
 }
 
+namespace {
+
+// XB_CFG_MCAST_FLOOD_OFF: whether some port has mcast-flood off (dp.ports() as they are
+// now). Set before such a port leaves the multicast flood map, cleared only after it is
+// back: XDP must not send a known group's frames past a member it cannot reach.
+void update_mcast_flood_off(Datapath &dp, bool may_clear) {
+    bool off = false;
+    for (const auto &sp : dp.ports())
+        off = off || !(sp.port.flags & XB_PORT_MCAST_FLOOD);
+    uint32_t &flags = dp.config()->flags;
+    if (off)
+        __atomic_fetch_or(&flags, uint32_t(XB_CFG_MCAST_FLOOD_OFF), __ATOMIC_RELEASE);
+    else if (may_clear)
+        __atomic_fetch_and(&flags, ~uint32_t(XB_CFG_MCAST_FLOOD_OFF), __ATOMIC_RELEASE);
+}
+
+} // namespace
+
 void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p) {
+    update_mcast_flood_off(dp, false);
     const struct {
         MapId map;
         uint32_t flag;
@@ -714,6 +733,7 @@ void update_flood_maps(Datapath &dp, uint32_t slot, const xb_port &p) {
         else
             dp.devmap_del(f.map, slot);
     }
+    update_mcast_flood_off(dp, true);
 }
 
 void update_no_xdp_tx_count(Datapath &dp) {

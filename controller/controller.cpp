@@ -288,8 +288,10 @@ class Controller {
             return;
         try {
             const MdbLearned r = mdb_learn(dp_, m, monotonic_coarse_ns());
-            if (r.query)
-                other_query_ns_ = monotonic_coarse_ns();
+            if (r.query4)
+                other_query4_ns_ = monotonic_coarse_ns();
+            if (r.query6)
+                other_query6_ns_ = monotonic_coarse_ns();
         } catch (const std::exception &e) {
             log(fmt::format("multicast snooping: {}", e.what()));
         }
@@ -299,29 +301,40 @@ class Controller {
     void mdb_tick() {
         const xb_config &c = *dp_.config();
         if (!(c.flags & XB_CFG_MCAST_SNOOPING)) {
-            next_query_ns_ = 0;
+            next_query4_ns_ = next_query6_ns_ = 0;
             return;
         }
         const uint64_t now = monotonic_coarse_ns();
         if (const size_t n = mdb_sweep(dp_, now))
             log(fmt::format("multicast snooping: {} membership{} expired", n, n == 1 ? "" : "s"));
         if (!(c.flags & XB_CFG_MCAST_QUERIER)) {
-            next_query_ns_ = 0;
+            next_query4_ns_ = next_query6_ns_ = 0;
             return;
         }
-        // Another querier on the segment (a router) is the querier.
-        if (other_query_ns_ && now - other_query_ns_ < kMcastOtherQuerierNs)
-            return;
-        if (now < next_query_ns_)
-            return;
-        next_query_ns_ = now + kMcastQueryIntervalNs;
-        send_queries();
+        // A querier turned on, or given another version, speaks at once.
+        const uint32_t versions = c.flags & (XB_CFG_MCAST_IGMPV3 | XB_CFG_MCAST_MLDV2);
+        if (versions != query_versions_) {
+            query_versions_ = versions;
+            next_query4_ns_ = next_query6_ns_ = 0;
+        }
+        // Another querier on the segment (a router) is the querier, of its family only;
+        // ours speaks again once that one has been silent for the other querier interval.
+        auto due = [&](uint64_t heard, uint64_t &next) {
+            if ((heard && now - heard < kMcastOtherQuerierNs) || now < next)
+                return false;
+            next = now + kMcastQueryIntervalNs;
+            return true;
+        };
+        const bool igmp = due(other_query4_ns_, next_query4_ns_);
+        const bool mld = due(other_query6_ns_, next_query6_ns_);
+        if (igmp || mld)
+            send_queries(c, igmp, mld);
     }
 
     // A general query to every port: through the uplink's transmit path when there is an
     // uplink (its egress hook floods it to the other ports, as any frame the host sends),
     // else out of each port.
-    void send_queries() {
+    void send_queries(const xb_config &c, bool igmp, bool mld) {
         UniqueFd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
         if (!fd) {
             log(fmt::format("multicast querier: socket: {}", std::strerror(errno)));
@@ -333,16 +346,22 @@ class Controller {
                 continue;
             Mac src;
             std::memcpy(src.data(), sp.port.mac, 6);
-            const std::vector<uint8_t> q = igmp_general_query(src);
-            sockaddr_ll sll{};
-            sll.sll_family = AF_PACKET;
-            sll.sll_ifindex = static_cast<int>(sp.port.ifindex);
-            sll.sll_halen = 6;
-            std::memcpy(sll.sll_addr, q.data(), 6);
-            if (::sendto(fd.get(), q.data(), q.size(), 0, reinterpret_cast<sockaddr *>(&sll),
-                         sizeof(sll)) < 0)
-                log(fmt::format("multicast querier: sending on {}: {}", sp.port.name,
-                                std::strerror(errno)));
+            std::vector<std::vector<uint8_t>> queries;
+            if (igmp)
+                queries.push_back(igmp_general_query(src, mcast_igmp_version(c)));
+            if (mld)
+                queries.push_back(mld_general_query(src, mcast_mld_version(c)));
+            for (const std::vector<uint8_t> &q : queries) {
+                sockaddr_ll sll{};
+                sll.sll_family = AF_PACKET;
+                sll.sll_ifindex = static_cast<int>(sp.port.ifindex);
+                sll.sll_halen = 6;
+                std::memcpy(sll.sll_addr, q.data(), 6);
+                if (::sendto(fd.get(), q.data(), q.size(), 0, reinterpret_cast<sockaddr *>(&sll),
+                             sizeof(sll)) < 0)
+                    log(fmt::format("multicast querier: sending on {}: {}", sp.port.name,
+                                    std::strerror(errno)));
+            }
         }
     }
 
@@ -656,8 +675,12 @@ class Controller {
     UniqueFd sig_, timer_;
     std::unique_ptr<MetricsServer> metrics_;
     std::unique_ptr<ring_buffer, RingBufferDeleter> mdb_rb_;
-    uint64_t other_query_ns_ = 0; // when another querier's general query was last heard
-    uint64_t next_query_ns_ = 0;  // when our querier sends its next one
+    // When another querier's general query was last heard, IGMP and MLD.
+    uint64_t other_query4_ns_ = 0;
+    uint64_t other_query6_ns_ = 0;
+    uint32_t query_versions_ = 0; // the versions (XB_CFG_MCAST_*) the last query was sent in
+    uint64_t next_query4_ns_ = 0; // when our querier sends its next IGMP query
+    uint64_t next_query6_ns_ = 0; // ... and MLD query
     MetricsAddr metrics_addr_;    // what metrics_ serves (port 0: nothing)
     uint64_t ticks_ = 0;
     uint64_t pins_ = 0;                 // pin_identity() when the controller took over

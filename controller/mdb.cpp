@@ -56,6 +56,26 @@ void add_record(std::vector<MdbEvent> &ev, uint8_t type, uint16_t nsrcs, const G
     ev.push_back({leave ? MdbEvent::Leave : MdbEvent::Join, g});
 }
 
+void add_group(std::vector<MdbEvent> &ev, MdbEvent::Kind kind, const GroupAddr &g) {
+    if (!never_snooped(g))
+        ev.push_back({kind, g});
+}
+
+// The group records of an IGMPv3 (alen 4) or MLDv2 (alen 16) report of n bytes at p:
+// the two share their layout but for the address length (RFC 3376 4.2, RFC 3810 5.2).
+void add_records(const uint8_t *p, size_t n, size_t alen, std::vector<MdbEvent> &ev) {
+    const uint16_t nrec = be16(p + 6);
+    const size_t head = 4 + alen;
+    size_t off = 8;
+    for (uint16_t i = 0; i < nrec && off + head <= n; i++) {
+        const uint8_t rtype = p[off], aux = p[off + 1];
+        const uint16_t nsrcs = be16(p + off + 2);
+        const uint8_t *a = p + off + 4;
+        add_record(ev, rtype, nsrcs, alen == 4 ? v4_group(a) : v6_group(a));
+        off += head + size_t(nsrcs) * alen + size_t(aux) * 4;
+    }
+}
+
 bool pim_hello(const uint8_t *p, size_t n) {
     return n >= 4 && (p[0] >> 4) == 2 && (p[0] & 0x0f) == 0;
 }
@@ -72,24 +92,14 @@ void parse_igmp(const uint8_t *p, size_t n, std::vector<MdbEvent> &ev) {
         return;
     case 0x12: // v1 report
     case 0x16: // v2 report
-        if (!never_snooped(g))
-            ev.push_back({MdbEvent::Join, g});
+        add_group(ev, MdbEvent::Join, g);
         return;
     case 0x17: // v2 leave
-        if (!never_snooped(g))
-            ev.push_back({MdbEvent::Leave, g});
+        add_group(ev, MdbEvent::Leave, g);
         return;
-    case 0x22: { // v3 report
-        const uint16_t nrec = be16(p + 6);
-        size_t off = 8;
-        for (uint16_t i = 0; i < nrec && off + 8 <= n; i++) {
-            const uint8_t rtype = p[off], aux = p[off + 1];
-            const uint16_t nsrcs = be16(p + off + 2);
-            add_record(ev, rtype, nsrcs, v4_group(p + off + 4));
-            off += 8 + size_t(nsrcs) * 4 + size_t(aux) * 4;
-        }
+    case 0x22: // v3 report
+        add_records(p, n, 4, ev);
         return;
-    }
     default:
         return;
     }
@@ -106,24 +116,14 @@ void parse_mld(const uint8_t *p, size_t n, std::vector<MdbEvent> &ev) {
             ev.push_back({MdbEvent::Query, {}});
         return;
     case 131: // v1 report
-        if (!never_snooped(g))
-            ev.push_back({MdbEvent::Join, g});
+        add_group(ev, MdbEvent::Join, g);
         return;
     case 132: // done
-        if (!never_snooped(g))
-            ev.push_back({MdbEvent::Leave, g});
+        add_group(ev, MdbEvent::Leave, g);
         return;
-    case 143: { // v2 report
-        const uint16_t nrec = be16(p + 6);
-        size_t off = 8;
-        for (uint16_t i = 0; i < nrec && off + 20 <= n; i++) {
-            const uint8_t rtype = p[off], aux = p[off + 1];
-            const uint16_t nsrcs = be16(p + off + 2);
-            add_record(ev, rtype, nsrcs, v6_group(p + off + 4));
-            off += 20 + size_t(nsrcs) * 16 + size_t(aux) * 4;
-        }
+    case 143: // v2 report
+        add_records(p, n, 16, ev);
         return;
-    }
     default:
         return;
     }
@@ -211,7 +211,8 @@ MdbLearned mdb_learn(Datapath &dp, const xb_mdb_msg &m, uint64_t now) {
             check_libbpf(bpf_map_update_elem(dp.map(MapId::MdbRouter), &slot, &until, BPF_ANY),
                          "cannot write a router port");
             r.router = true;
-            r.query = r.query || e.kind == MdbEvent::Query;
+            if (e.kind == MdbEvent::Query)
+                (m.proto == 0x86dd ? r.query6 : r.query4) = true;
             continue;
         }
         xb_mdb_key k{};
@@ -405,34 +406,96 @@ void print_mdb(Datapath &dp, bool json, std::ostream &out) {
     }
 }
 
-std::vector<uint8_t> igmp_general_query(const Mac &src) {
+int mcast_igmp_version(const xb_config &c) {
+    return (c.flags & XB_CFG_MCAST_IGMPV3) ? 3 : 2;
+}
+
+int mcast_mld_version(const xb_config &c) {
+    return (c.flags & XB_CFG_MCAST_MLDV2) ? 2 : 1;
+}
+
+namespace {
+
+// The Internet checksum's sum of n bytes (n even), folded, starting from s.
+uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += uint32_t(p[i] << 8 | p[i + 1]);
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return s;
+}
+
+void put16(std::vector<uint8_t> &f, size_t off, uint32_t sum) {
+    const auto c = uint16_t(~sum);
+    f[off] = uint8_t(c >> 8);
+    f[off + 1] = uint8_t(c);
+}
+
+// Query parameters of the kernel bridge's defaults: query response interval 10 s,
+// robustness 2, query interval 125 s.
+constexpr uint8_t kQrv = 2, kQqic = 125;
+
+} // namespace
+
+std::vector<uint8_t> igmp_general_query(const Mac &src, int version) {
     std::vector<uint8_t> f = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01};
     f.insert(f.end(), src.begin(), src.end());
     f.push_back(0x08);
     f.push_back(0x00);
+    // IGMP membership query: max response 10 s, group 0; v3 adds QRV, QQIC and no sources.
+    std::vector<uint8_t> igmp = {0x11, 100, 0, 0, 0, 0, 0, 0};
+    if (version == 3)
+        igmp.insert(igmp.end(), {kQrv, kQqic, 0, 0});
     // IPv4 with a router alert option (RFC 2113), TTL 1, 0.0.0.0 -> 224.0.0.1.
-    const uint8_t ip[24] = {0x46, 0xc0, 0, 32, 0,   0, 0x40, 0, 1,    2, 0, 0,
-                            0,    0,    0, 0,  224, 0, 0,    1, 0x94, 4, 0, 0};
-    // IGMPv2 membership query: max response 10 s, group 0.
-    const uint8_t igmp[8] = {0x11, 100, 0, 0, 0, 0, 0, 0};
-    auto csum = [](const uint8_t *p, size_t n) {
-        uint32_t s = 0;
-        for (size_t i = 0; i + 1 < n; i += 2)
-            s += uint32_t(p[i] << 8 | p[i + 1]);
-        while (s >> 16)
-            s = (s & 0xffff) + (s >> 16);
-        return uint16_t(~s);
-    };
+    const auto total = uint8_t(24 + igmp.size());
+    const uint8_t ip[24] = {0x46, 0xc0, 0, total, 0,   0, 0x40, 0, 1,    2, 0, 0,
+                            0,    0,    0, 0,     224, 0, 0,    1, 0x94, 4, 0, 0};
     const size_t ip_off = f.size();
     f.insert(f.end(), ip, ip + sizeof(ip));
-    const uint16_t ipc = csum(&f[ip_off], sizeof(ip));
-    f[ip_off + 10] = uint8_t(ipc >> 8);
-    f[ip_off + 11] = uint8_t(ipc);
+    put16(f, ip_off + 10, csum_add(0, &f[ip_off], sizeof(ip)));
     const size_t igmp_off = f.size();
-    f.insert(f.end(), igmp, igmp + sizeof(igmp));
-    const uint16_t ic = csum(&f[igmp_off], sizeof(igmp));
-    f[igmp_off + 2] = uint8_t(ic >> 8);
-    f[igmp_off + 3] = uint8_t(ic);
+    f.insert(f.end(), igmp.begin(), igmp.end());
+    put16(f, igmp_off + 2, csum_add(0, &f[igmp_off], igmp.size()));
+    return f;
+}
+
+std::vector<uint8_t> mld_general_query(const Mac &src, int version) {
+    std::vector<uint8_t> f = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
+    f.insert(f.end(), src.begin(), src.end());
+    f.push_back(0x86);
+    f.push_back(0xdd);
+    // MLD query: max response 10000 ms, address :: (general); v2 adds QRV, QQIC and no
+    // sources (10000 is below 32768: its maximum response code is the value itself).
+    std::vector<uint8_t> mld = {130, 0, 0, 0, 0x27, 0x10, 0, 0};
+    mld.insert(mld.end(), 16, 0);
+    if (version == 2)
+        mld.insert(mld.end(), {kQrv, kQqic, 0, 0});
+    // Behind a hop-by-hop header with a router alert (RFC 2711, value 0: MLD) and PadN.
+    const uint8_t hbh[8] = {58, 0, 5, 2, 0, 0, 1, 0};
+    const auto plen = uint16_t(sizeof(hbh) + mld.size());
+    uint8_t saddr[16] = {0xfe, 0x80};
+    saddr[8] = uint8_t(src[0] ^ 0x02);
+    saddr[9] = src[1];
+    saddr[10] = src[2];
+    saddr[11] = 0xff;
+    saddr[12] = 0xfe;
+    saddr[13] = src[3];
+    saddr[14] = src[4];
+    saddr[15] = src[5];
+    const uint8_t daddr[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const uint8_t ip6[8] = {0x60, 0, 0, 0, uint8_t(plen >> 8), uint8_t(plen), 0, 1};
+    f.insert(f.end(), ip6, ip6 + sizeof(ip6));
+    f.insert(f.end(), saddr, saddr + 16);
+    f.insert(f.end(), daddr, daddr + 16);
+    f.insert(f.end(), hbh, hbh + sizeof(hbh));
+    const size_t mld_off = f.size();
+    f.insert(f.end(), mld.begin(), mld.end());
+    // ICMPv6's checksum covers a pseudo-header: the addresses, the length, next header 58.
+    const uint8_t pseudo[8] = {0, 0, uint8_t(mld.size() >> 8), uint8_t(mld.size()), 0, 0, 0, 58};
+    uint32_t s = csum_add(0, saddr, 16);
+    s = csum_add(s, daddr, 16);
+    s = csum_add(s, pseudo, sizeof(pseudo));
+    put16(f, mld_off + 2, csum_add(s, &f[mld_off], mld.size()));
     return f;
 }
 

@@ -47,7 +47,8 @@ uint64_t mcast_membership_ns(const xb_config &c);
 
 struct MdbLearned {
     size_t joins = 0, leaves = 0;
-    bool query = false;  // a general query from a port: another querier is there
+    // A general query from a port, IGMP or MLD: another querier is there, for that family.
+    bool query4 = false, query6 = false;
     bool router = false; // a router port was (re)learned
 };
 
@@ -73,8 +74,17 @@ std::string format_group(const uint8_t addr[16]);
 void print_mdb(Datapath &dp, bool json, std::ostream &out);
 nlohmann::ordered_json mdb_json(Datapath &dp);
 
-// An IGMPv2 general query (source 0.0.0.0, as the kernel bridge's querier without
-// mcast_query_use_ifaddr), from src.
-std::vector<uint8_t> igmp_general_query(const Mac &src);
+// The querier's versions of a bridge: IGMP 2 or 3, MLD 1 or 2.
+int mcast_igmp_version(const xb_config &c);
+int mcast_mld_version(const xb_config &c);
+
+// An IGMP general query of version 2 or 3 (source 0.0.0.0, as the kernel bridge's
+// querier without mcast_query_use_ifaddr), from src.
+std::vector<uint8_t> igmp_general_query(const Mac &src, int version = 2);
+
+// An MLD general query of version 1 or 2 from src, its IPv6 source the link-local address
+// formed from src (modified EUI-64, RFC 4291 2.5.1): hosts take MLD queries only from a
+// link-local source (RFC 2710 3, RFC 3810 5.1.14).
+std::vector<uint8_t> mld_general_query(const Mac &src, int version = 1);
 
 } // namespace xb

@@ -214,6 +214,8 @@ nlohmann::ordered_json status_json(Datapath &dp) {
         {"capture", capture_active(dp)},
         {"mcast_snooping", bool(c.flags & XB_CFG_MCAST_SNOOPING)},
         {"mcast_querier", bool(c.flags & XB_CFG_MCAST_QUERIER)},
+        {"mcast_igmp_version", mcast_igmp_version(c)},
+        {"mcast_mld_version", mcast_mld_version(c)},
         {"mcast_membership_interval", mcast_membership_ns(c) / 1000000000ull},
         {"mdb_entries", mdb_entries(dp).size()},
         {"controller_pid",
@@ -239,9 +241,10 @@ void print_status(Datapath &dp, std::ostream &out) {
                            c.host_pvid ? std::to_string(c.host_pvid) : std::string("none"));
     if (c.flags & XB_CFG_MCAST_SNOOPING) {
         const size_t n = mdb_entries(dp).size();
-        out << fmt::format("multicast snooping on{}, {} membership{} (xbridge mdb show)\n",
-                           (c.flags & XB_CFG_MCAST_QUERIER) ? ", querier on" : "", n,
-                           n == 1 ? "" : "s");
+        out << fmt::format("multicast snooping on{} (IGMPv{}, MLDv{}), {} membership{} (xbridge "
+                           "mdb show)\n",
+                           (c.flags & XB_CFG_MCAST_QUERIER) ? ", querier on" : "",
+                           mcast_igmp_version(c), mcast_mld_version(c), n, n == 1 ? "" : "s");
     }
     out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", "PORT",
                        "IFINDEX", "KIND", "MAC", "MTU", "XDP", "TX", "STATE", "CREATED", "FLAGS");

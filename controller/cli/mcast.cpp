@@ -47,6 +47,21 @@ bool set_mcast(Datapath &dp, const std::string &setting, const std::string &valu
             __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_MCAST_QUERIER), __ATOMIC_RELEASE);
         return true;
     }
+    // The querier's versions, as the kernel bridge's mcast_igmp_version and
+    // mcast_mld_version.
+    auto version = [&](uint32_t bit, const char *low, const char *high) {
+        if (value != low && value != high)
+            throw Error(fmt::format("{}: '{}' is not {} or {}", setting, value, low, high), EINVAL);
+        if (value == high)
+            __atomic_fetch_or(&c.flags, bit, __ATOMIC_RELEASE);
+        else
+            __atomic_fetch_and(&c.flags, ~bit, __ATOMIC_RELEASE);
+        return true;
+    };
+    if (setting == "mcast-igmp-version" || setting == "mcast_igmp_version")
+        return version(XB_CFG_MCAST_IGMPV3, "2", "3");
+    if (setting == "mcast-mld-version" || setting == "mcast_mld_version")
+        return version(XB_CFG_MCAST_MLDV2, "1", "2");
     if (setting == "mcast-membership-interval" || setting == "mcast_membership_interval") {
         c.mcast_membership_s = number_option(setting, value, 1, 86400);
         return true;

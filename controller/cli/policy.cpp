@@ -56,7 +56,8 @@ int run_set(const SetArgs &a) {
     } else if (!set_mcast(dp, a.setting, a.value)) {
         throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned, "
                                 "vlan-filtering, vlan-protocol, mcast-snooping, "
-                                "mcast-querier, mcast-membership-interval)",
+                                "mcast-querier, mcast-igmp-version, mcast-mld-version, "
+                                "mcast-membership-interval)",
                                 a.setting),
                     EINVAL);
     }
@@ -153,11 +154,12 @@ void add_policy(CLI::App &app, Commands &cmds) {
     auto *set = app.add_subcommand(
         "set", "Change a running bridge: ageing-time S, max-learned N, vlan-filtering on|off, "
                "vlan-protocol 802.1q|802.1ad, mcast-snooping on|off, mcast-querier on|off, "
-               "mcast-membership-interval S");
+               "mcast-igmp-version 2|3, mcast-mld-version 1|2, mcast-membership-interval S");
     add_name_option(set, sa->name);
     set->add_option("setting", sa->setting,
                     "ageing-time, max-learned, vlan-filtering, vlan-protocol, mcast-snooping, "
-                    "mcast-querier or mcast-membership-interval")
+                    "mcast-querier, mcast-igmp-version, mcast-mld-version or "
+                    "mcast-membership-interval")
         ->required();
     set->add_option("value", sa->value, "New value")->required();
     cmds.add(set, [sa] { return run_set(*sa); });

@@ -189,6 +189,15 @@ enum xb_config_flags {
                                       * joined */
     XB_CFG_MCAST_QUERIER = 1u << 6,  /* the controller sends general queries where no other
                                       * querier is heard (the datapath does not read it) */
+    /* The querier's versions (the kernel bridge's mcast_igmp_version 3 and
+     * mcast_mld_version 2); clear: IGMPv2 and MLDv1, the kernel bridge's defaults. */
+    XB_CFG_MCAST_IGMPV3 = 1u << 7,
+    XB_CFG_MCAST_MLDV2 = 1u << 8,
+    /* Some port has mcast-flood off, so is not in the multicast flood map: XDP leaves the
+     * frames of known groups, and reports, to the TC hook, whose clone loop sends them to
+     * their member and router ports whatever their mcast-flood (which governs unknown
+     * groups only, as the kernel bridge's). Kept by the controller. */
+    XB_CFG_MCAST_FLOOD_OFF = 1u << 9,
 };
 
 /* Bridge-wide settings and state (map "config", one element, mmapable so that the

@@ -8,6 +8,7 @@
 // here; tests/integration/test_mcast.sh sees the XDP copies arrive, or not.
 #include "bpf_fixture.hpp"
 
+#include "bridge.hpp"
 #include "capture.hpp"
 #include "mdb.hpp"
 
@@ -162,9 +163,9 @@ class McastTest : public BridgeTest {
 
 } // namespace
 
-TEST_F(McastTest, ReportsAndLeavesGoToTheControllerAndAreFlooded) {
+TEST_F(McastTest, ReportsAndLeavesGoToTheController) {
     const Frame v2 = ipv4_frame("239.1.1.1", 2, igmp(0x16, "239.1.1.1"));
-    EXPECT_EQ(run_xdp(1, v2), XDP_REDIRECT) << "a report is flooded as before";
+    EXPECT_EQ(run_xdp(1, v2), XDP_REDIRECT) << "a report is sent on at XDP";
     auto m = messages();
     ASSERT_EQ(m.size(), 1u);
     EXPECT_EQ(m[0].slot, slot_of(1));
@@ -192,6 +193,54 @@ TEST_F(McastTest, ReportsAndLeavesGoToTheControllerAndAreFlooded) {
             << "a leave leaves the last member interval";
     EXPECT_EQ(xb::mdb_sweep(*dp_, xb::monotonic_coarse_ns() + xb::kMcastLastMemberNs + 1), 2u);
     EXPECT_TRUE(xb::mdb_entries(*dp_).empty());
+}
+
+TEST_F(McastTest, ReportsAndLeavesReachOnlyRouterPortsAndTheHost) {
+    std::vector<uint8_t> v3 = {0x22, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0};
+    const auto g = ip4("239.1.1.1");
+    v3.insert(v3.end(), g.begin(), g.end());
+    std::vector<uint8_t> mld1 = {131, 0, 0, 0, 0, 0, 0, 0};
+    const auto g6 = ip6("ff05::1:3");
+    mld1.insert(mld1.end(), g6.begin(), g6.end());
+    std::vector<uint8_t> done = mld1;
+    done[0] = 132;
+    const Frame reports[] = {
+        ipv4_frame("239.1.1.1", 2, igmp(0x16, "239.1.1.1")),
+        ipv4_frame("239.1.1.1", 2, igmp(0x12, "239.1.1.1")),
+        ipv4_frame("224.0.0.2", 2, igmp(0x17, "239.1.1.1")),
+        ipv4_frame("224.0.0.22", 2, v3),
+        ipv6_frame("ff05::1:3", 58, mld1, true),
+        ipv6_frame("ff02::2", 58, done, true),
+        ipv6_frame("ff02::16", 58, mld2_report(4, "ff05::1:3"), true),
+    };
+    // No router port yet: the host alone gets them (redirected into the uplink's stack).
+    uint64_t t0 = tx(0), t2 = tx(2), host = host_stats().cnt[XB_CNT_TX_PACKETS];
+    for (const Frame &f : reports)
+        EXPECT_EQ(run_tc_ingress(1, f), TC_ACT_REDIRECT);
+    EXPECT_EQ(messages().size(), std::size(reports)) << "each one for the controller";
+    EXPECT_EQ(tx(0), t0) << "the uplink is no router port";
+    EXPECT_EQ(tx(2), t2) << "another guest hears no report";
+    EXPECT_EQ(host_stats().cnt[XB_CNT_TX_PACKETS], host + std::size(reports));
+
+    // Queries still flood; one from the uplink makes it a router port, which then gets
+    // the reports; so does a port set mcast-router. Other guests still do not.
+    run_tc_ingress(0, ipv4_frame("224.0.0.1", 2, igmp(0x11, "0.0.0.0"), kOut));
+    EXPECT_EQ(tx(2), t2 + 1) << "a query floods";
+    EXPECT_EQ(messages().size(), 1u);
+    t0 = tx(0);
+    t2 = tx(2);
+    for (const Frame &f : reports)
+        run_tc_ingress(1, f);
+    EXPECT_EQ(tx(0), t0 + std::size(reports));
+    EXPECT_EQ(tx(2), t2);
+    set_port_flags(2, XB_PORT_MCAST_ROUTER, 0);
+    run_tc_ingress(1, reports[0]);
+    EXPECT_EQ(tx(2), t2 + 1);
+    // A guest's data for a group with no member floods as before.
+    t2 = tx(2);
+    set_port_flags(2, 0, XB_PORT_MCAST_ROUTER);
+    run_tc_ingress(1, udp4("239.7.7.7"));
+    EXPECT_EQ(tx(2), t2 + 1);
 }
 
 TEST_F(McastTest, NothingIsSnoopedWithSnoopingOff) {
@@ -237,6 +286,39 @@ TEST_F(McastTest, AKnownGroupReachesOnlyItsMembersRouterPortsAndAJoinedHost) {
     EXPECT_TRUE(host_member);
     EXPECT_EQ(run_tc_ingress(1, udp4("239.1.1.1")), TC_ACT_REDIRECT);
     EXPECT_EQ(host_stats().cnt[XB_CNT_TX_PACKETS], host + 1);
+}
+
+// mcast-flood governs unknown groups only (the kernel bridge's BR_MCAST_FLOOD): a member
+// or router port with it off still gets its group, and reports.
+TEST_F(McastTest, AMemberWithMcastFloodOffGetsItsGroupButNoUnknownOne) {
+    join("239.1.1.1", slot_of(2));
+    const std::string name = dp_->port(slot_of(2))->name;
+    ASSERT_FALSE(dp_->config()->flags & XB_CFG_MCAST_FLOOD_OFF);
+    xb::set_port_flag(*dp_, name, XB_PORT_MCAST_FLOOD, false);
+    EXPECT_TRUE(dp_->config()->flags & XB_CFG_MCAST_FLOOD_OFF);
+    const uint64_t t2 = tx(2), rx = stats(1).cnt[XB_CNT_RX_PACKETS];
+    // The multicast flood map lacks port 2: XDP leaves the known group's frame to TC,
+    // uncounted (TC counts it).
+    EXPECT_EQ(run_xdp(1, udp4("239.1.1.1")), XDP_PASS);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], rx);
+    EXPECT_EQ(run_tc_ingress(1, udp4("239.1.1.1")), TC_ACT_SHOT);
+    EXPECT_EQ(tx(2), t2 + 1) << "a member gets its group whatever its mcast-flood";
+    // An unknown group floods at XDP as before, and reaches port 2 nowhere.
+    EXPECT_EQ(run_xdp(1, udp4("239.9.9.9")), XDP_REDIRECT);
+    run_tc_ingress(1, udp4("239.9.9.9"));
+    EXPECT_EQ(tx(2), t2 + 1) << "mcast-flood off: no unknown group";
+    // A router port with mcast-flood off gets the reports.
+    xb::set_port_flag(*dp_, name, XB_PORT_MCAST_ROUTER, true);
+    const Frame report = ipv4_frame("239.2.2.2", 2, igmp(0x16, "239.2.2.2"));
+    EXPECT_EQ(run_xdp(1, report), XDP_PASS);
+    EXPECT_TRUE(messages().empty()) << "snooped once, by TC";
+    run_tc_ingress(1, report);
+    EXPECT_EQ(messages().size(), 1u);
+    EXPECT_EQ(tx(2), t2 + 2);
+    // mcast-flood back on: XDP floods the known group again.
+    xb::set_port_flag(*dp_, name, XB_PORT_MCAST_FLOOD, true);
+    EXPECT_FALSE(dp_->config()->flags & XB_CFG_MCAST_FLOOD_OFF);
+    EXPECT_EQ(run_xdp(1, udp4("239.1.1.1")), XDP_REDIRECT);
 }
 
 TEST_F(McastTest, APermanentRouterPortGetsEveryKnownGroup) {

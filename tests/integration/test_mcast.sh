@@ -40,17 +40,18 @@ for g in sys.argv[2:]:
     s.sendto(struct.pack("!HHHH", 40000, 5000, 8 + len(data), 0) + data, (g, 0))' "$ifaddr" "$@"
 }
 
-# mc_query NS IFADDR: an IGMP general query from NS (a multicast router's).
+# mc_query NS IFADDR [MAXRESP]: an IGMPv2 general query from NS (a multicast router's),
+# its maximum response time MAXRESP tenths of a second (10 s by default).
 mc_query() {
 	in_ns "$1" /usr/bin/python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IGMP)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
-q = bytearray([0x11, 100, 0, 0, 0, 0, 0, 0])
+q = bytearray([0x11, int(sys.argv[2]), 0, 0, 0, 0, 0, 0])
 c = (q[0] << 8 | q[1]) + (q[2] << 8 | q[3]) + (q[4] << 8 | q[5]) + (q[6] << 8 | q[7])
 c = ~((c & 0xffff) + (c >> 16)) & 0xffff
 q[2], q[3] = c >> 8, c & 0xff
-s.sendto(bytes(q), ("224.0.0.1", 0))' "$2"
+s.sendto(bytes(q), ("224.0.0.1", 0))' "$2" "${3:-100}"
 }
 
 # listen NS...: tcpdump on eth0 of each NS (the host's too) for UDP to port 5000; stop with
@@ -246,4 +247,188 @@ test_mcast_membership_ages_and_the_querier_refreshes_it() {
 	wait_mdb "$(member tap0 239.1.1.1)"
 	echo "ok: query sent, membership learned again from the answer"
 	expect_error "mcast-snooping: 'maybe' is not on or off" xb set mcast-snooping maybe --name "$XB_BRIDGE"
+}
+
+# With IGMPv2 a member that hears another member's report for its group suppresses its own
+# (RFC 2236 3): a snooping bridge that let the guests hear each other would hear only one
+# of them and age the other's membership out. Reports go to router ports and the host only.
+test_mcast_guests_do_not_hear_each_others_reports() {
+	require_tools jq tcpdump
+	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
+	standard_bridge
+	local g0ip g1ip ns p
+	g0ip=$(topo_guest_ip 0)
+	g1ip=$(topo_guest_ip 1)
+	assert_ping g0 "$g1ip"
+	for ns in g0 g1; do
+		in_ns "$ns" sysctl -qw net.ipv4.conf.eth0.force_igmp_version=2
+	done
+	xb set mcast-snooping on --name "$XB_BRIDGE"
+	xb set mcast-membership-interval 4 --name "$XB_BRIDGE"
+	local pids=()
+	for ns in g0 g1 out; do
+		: >"$TOPO_TMP/igmp-$ns.err"
+		in_ns "$ns" tcpdump -i eth0 -nn -l -Q in igmp >"$TOPO_TMP/igmp-$ns" 2>"$TOPO_TMP/igmp-$ns.err" &
+		pids+=("$!")
+	done
+	for ns in g0 g1 out; do
+		local t
+		for ((t = 0; t < 100 * ${XB_TIME_SCALE:-1}; t++)); do
+			grep -q 'listening on' "$TOPO_TMP/igmp-$ns.err" && break
+			sleep 0.05
+		done
+	done
+
+	step "both guests join 239.5.5.5 with IGMPv2; a router on the uplink queries every second"
+	mc_query out "$TOPO_OUT_IP" 10
+	wait_mdb 'any(.router[]; .port == "eth0")'
+	mc_join g0 "$g0ip" 239.5.5.5
+	mc_join g1 "$g1ip" 239.5.5.5
+	wait_mdb "$(member tap0 239.5.5.5) and $(member tap1 239.5.5.5)"
+	# Four times the membership interval: a guest that stayed silent would age out.
+	local i
+	for ((i = 0; i < 16; i++)); do
+		mc_query out "$TOPO_OUT_IP" 10
+		sleep 1
+	done
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null || true
+	done
+	xb mdb show --name "$XB_BRIDGE"
+	xb mdb show --name "$XB_BRIDGE" --json | jq -e "$(member tap0 239.5.5.5) and $(member tap1 239.5.5.5)" >/dev/null ||
+		fail "a guest's membership aged out: $(xb mdb show --name "$XB_BRIDGE")"
+	echo "ok: both guests remain members"
+	grep -q "$g0ip > 239.5.5.5: igmp v2 report" "$TOPO_TMP/igmp-out" || fail "the router did not hear guest 0's reports: $(cat "$TOPO_TMP/igmp-out")"
+	grep -q "$g1ip > 239.5.5.5: igmp v2 report" "$TOPO_TMP/igmp-out" || fail "the router did not hear guest 1's reports: $(cat "$TOPO_TMP/igmp-out")"
+	grep -q "igmp query" "$TOPO_TMP/igmp-g0" || fail "the queries did not reach guest 0: $(cat "$TOPO_TMP/igmp-g0")"
+	if grep "igmp v2 report" "$TOPO_TMP/igmp-g1" | grep -q "$g0ip"; then
+		fail "guest 1 heard guest 0's report: $(cat "$TOPO_TMP/igmp-g1")"
+	fi
+	if grep "igmp v2 report" "$TOPO_TMP/igmp-g0" | grep -q "$g1ip"; then
+		fail "guest 0 heard guest 1's report: $(cat "$TOPO_TMP/igmp-g0")"
+	fi
+	echo "ok: the router heard both guests' reports, neither guest the other's"
+	mc_leave g0 239.5.5.5
+	mc_leave g1 239.5.5.5
+}
+
+# mc6_join NS GROUP: NS's stack joins the IPv6 GROUP on eth0 (MLD) until mc_leave NS GROUP.
+mc6_join() {
+	local ns=$1 group=$2
+	ip netns exec "$PFX-$ns" /usr/bin/python3 -c '
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+             socket.inet_pton(socket.AF_INET6, sys.argv[1]) +
+             struct.pack("@I", socket.if_nametoindex("eth0")))
+time.sleep(3600)' "$group" &
+	echo $! >"$TOPO_TMP/join-$ns-$group.pid"
+}
+
+# The querier with no router on the segment: IGMP and MLD general queries, in the
+# versions set (the kernel bridge's mcast_igmp_version 2|3, mcast_mld_version 1|2), and a
+# listener that answers them stays a member.
+test_mcast_the_querier_speaks_igmp_and_mld_in_the_versions_set() {
+	require_tools jq tcpdump
+	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
+	standard_bridge
+	# IPv6 on guest 0 (the topology turns it off to keep captures quiet).
+	in_ns g0 sysctl -qw net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.disable_ipv6=0
+	xb set mcast-snooping on --name "$XB_BRIDGE"
+	xb set mcast-membership-interval 4 --name "$XB_BRIDGE"
+	local st
+	st=$(xb status --name "$XB_BRIDGE" --json)
+	[[ $(jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"' <<<"$st") == "2 1" ]] ||
+		fail "default versions: $(jq -c '[.mcast_igmp_version, .mcast_mld_version]' <<<"$st")"
+
+	step "guest 0 listens on ff0e::1:5; its membership ages out with nobody asking"
+	mc6_join g0 ff0e::1:5
+	wait_mdb "$(member tap0 ff0e::1:5)"
+	local t
+	for ((t = 0; t < 150 * ${XB_TIME_SCALE:-1}; t++)); do
+		xb mdb show --name "$XB_BRIDGE" --json | jq -e "$(member tap0 ff0e::1:5) | not" >/dev/null && break
+		sleep 0.1
+	done
+	xb mdb show --name "$XB_BRIDGE" --json | jq -e "$(member tap0 ff0e::1:5) | not" >/dev/null ||
+		fail "the membership did not age out"
+
+	# An MLD query comes behind a hop-by-hop header: its type is at byte 48.
+	local mldq='ip6 and ip6[6] == 0 and ip6[48] == 130'
+	step "querier on: an MLDv1 general query (24 bytes) reaches guest 0, which answers"
+	capture g0 "$mldq"
+	xb set mcast-querier on --name "$XB_BRIDGE"
+	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no MLD query"
+	cat "$TOPO_TMP/cap-g0"
+	grep -q "multicast listener query.*length 24" "$TOPO_TMP/cap-g0" || fail "not an MLDv1 query"
+	wait_mdb "$(member tap0 ff0e::1:5)"
+	echo "ok: MLDv1 query, membership learned again from the answer"
+
+	step "mcast-mld-version 2: an MLDv2 query (28 bytes), at once"
+	capture g0 "$mldq"
+	xb set mcast-mld-version 2 --name "$XB_BRIDGE"
+	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no MLDv2 query"
+	cat "$TOPO_TMP/cap-g0"
+	grep -q "multicast listener query v2.*length 28" "$TOPO_TMP/cap-g0" || fail "not an MLDv2 query"
+	wait_mdb "$(member tap0 ff0e::1:5)"
+	echo "ok"
+
+	step "mcast-igmp-version 3: an IGMPv3 query"
+	capture g0 "igmp and dst 224.0.0.1"
+	xb set mcast-igmp-version 3 --name "$XB_BRIDGE"
+	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no IGMP query"
+	cat "$TOPO_TMP/cap-g0"
+	grep -q "igmp query v3" "$TOPO_TMP/cap-g0" || fail "not an IGMPv3 query"
+	st=$(xb status --name "$XB_BRIDGE" --json)
+	[[ $(jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"' <<<"$st") == "3 2" ]] ||
+		fail "versions: $(jq -c '[.mcast_igmp_version, .mcast_mld_version]' <<<"$st")"
+	xb status --name "$XB_BRIDGE" | grep -q "querier on (IGMPv3, MLDv2)" || fail "status does not show the versions"
+	xb restart --name "$XB_BRIDGE" >/dev/null
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"') == "3 2" ]] ||
+		fail "the versions did not survive a restart"
+	echo "ok: versions set, shown and kept"
+	expect_error "mcast-igmp-version: '4' is not 2 or 3" xb set mcast-igmp-version 4 --name "$XB_BRIDGE"
+	expect_error "mcast-mld-version: '3' is not 1 or 2" xb set mcast-mld-version 3 --name "$XB_BRIDGE"
+	mc_leave g0 ff0e::1:5
+}
+
+# mcast-flood governs unknown groups only: a member port with it off still gets its
+# group, switched at XDP (left to TC there, since the flood map lacks it) and at TC.
+test_mcast_a_member_with_mcast_flood_off_gets_its_group() {
+	require_tools jq tcpdump
+	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
+	standard_bridge
+	local g0ip g1ip
+	g0ip=$(topo_guest_ip 0)
+	g1ip=$(topo_guest_ip 1)
+	assert_ping g0 "$g1ip"
+	xb set mcast-snooping on --name "$XB_BRIDGE"
+	mc_join g0 "$g0ip" 239.1.1.1
+	wait_mdb "$(member tap0 239.1.1.1)"
+	xb port set tap0 mcast-flood off --name "$XB_BRIDGE"
+
+	step "from the outside PC and from guest 1: guest 0 gets its group, no unknown one"
+	listen g0 g1
+	mc_send out "$TOPO_OUT_IP" 239.1.1.1 239.9.9.9
+	heard
+	expect_heard g0 239.1.1.1 yes
+	expect_heard g0 239.9.9.9 no
+	expect_heard g1 239.9.9.9 yes
+	expect_heard g1 239.1.1.1 no
+	listen g0
+	mc_send g1 "$g1ip" 239.1.1.1 239.9.9.9
+	heard
+	expect_heard g0 239.1.1.1 yes
+	expect_heard g0 239.9.9.9 no
+	echo "ok"
+
+	step "mcast-flood on again: the unknown group reaches guest 0 too"
+	xb port set tap0 mcast-flood on --name "$XB_BRIDGE"
+	listen g0
+	mc_send out "$TOPO_OUT_IP" 239.1.1.1 239.9.9.9
+	heard
+	expect_heard g0 239.1.1.1 yes
+	expect_heard g0 239.9.9.9 yes
+	echo "ok"
+	mc_leave g0 239.1.1.1
 }

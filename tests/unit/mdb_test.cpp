@@ -185,6 +185,58 @@ TEST(Mdb, TheQueriersQueryIsValid) {
     EXPECT_EQ(ev[0].kind, MdbEvent::Query);
 }
 
+TEST(Mdb, TheQueriersQueriesOfEachVersionAreValid) {
+    const xb::Mac src = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
+    auto fold = [](uint32_t s, const uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i += 2)
+            s += uint32_t(p[i] << 8 | p[i + 1]);
+        while (s >> 16)
+            s = (s & 0xffff) + (s >> 16);
+        return s;
+    };
+    const auto v3 = xb::igmp_general_query(src, 3);
+    ASSERT_EQ(v3.size(), 14u + 24 + 12) << "an IGMPv3 query is 12 bytes";
+    EXPECT_EQ(v3[14 + 3], 36) << "IPv4 total length";
+    EXPECT_EQ(fold(0, &v3[14], 24), 0xffffu);
+    EXPECT_EQ(fold(0, &v3[38], 12), 0xffffu);
+    EXPECT_EQ(v3[38 + 8], 2) << "QRV";
+    EXPECT_EQ(v3[38 + 9], 125) << "QQIC";
+    auto ev = xb::parse_mdb_message(v3.data(), v3.size(), 14, 0x0800);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].kind, MdbEvent::Query);
+
+    for (int version : {1, 2}) {
+        const auto q = xb::mld_general_query(src, version);
+        const size_t mld_len = version == 1 ? 24 : 28;
+        ASSERT_EQ(q.size(), 14u + 40 + 8 + mld_len) << "MLDv" << version;
+        const std::vector<uint8_t> head = {0x33, 0x33, 0,    0,    0,    1,    0x52,
+                                           0x54, 0,    0x12, 0x34, 0x56, 0x86, 0xdd};
+        EXPECT_EQ(std::vector<uint8_t>(q.begin(), q.begin() + 14), head);
+        EXPECT_EQ(q[14 + 4] << 8 | q[14 + 5], int(8 + mld_len)) << "payload length";
+        EXPECT_EQ(q[14 + 7], 1) << "hop limit";
+        const std::vector<uint8_t> lla = {0xfe, 0x80, 0, 0,    0,    0,    0,    0,
+                                          0x50, 0x54, 0, 0xff, 0xfe, 0x12, 0x34, 0x56};
+        EXPECT_EQ(std::vector<uint8_t>(q.begin() + 22, q.begin() + 38), lla)
+            << "the link-local address of the MAC";
+        EXPECT_EQ(q[38], 0xff);
+        EXPECT_EQ(q[53], 1) << "to ff02::1";
+        const uint8_t *mld = &q[14 + 48];
+        EXPECT_EQ(mld[0], 130);
+        EXPECT_EQ(mld[4] << 8 | mld[5], 10000) << "maximum response delay";
+        if (version == 2) {
+            EXPECT_EQ(mld[24], 2) << "QRV";
+            EXPECT_EQ(mld[25], 125) << "QQIC";
+        }
+        const uint8_t pseudo[8] = {0, 0, 0, uint8_t(mld_len), 0, 0, 0, 58};
+        uint32_t s = fold(0, &q[22], 32);
+        s = fold(s, pseudo, 8);
+        EXPECT_EQ(fold(s, mld, mld_len), 0xffffu) << "ICMPv6 checksum";
+        ev = xb::parse_mdb_message(q.data(), q.size(), 14, 0x86dd);
+        ASSERT_EQ(ev.size(), 1u);
+        EXPECT_EQ(ev[0].kind, MdbEvent::Query);
+    }
+}
+
 TEST(Capture, PcapHeaders) {
     const std::string h = xb::pcap_file_header(262144);
     ASSERT_EQ(h.size(), 24u);
