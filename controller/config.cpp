@@ -13,20 +13,14 @@
 
 namespace xb {
 
-const std::array<FlagName, 10> kPortFlagKeys = {{
-    {"learning", XB_PORT_LEARNING},
-    {"flood", XB_PORT_FLOOD},
-    {"mcast-flood", XB_PORT_MCAST_FLOOD},
-    {"bcast-flood", XB_PORT_BCAST_FLOOD},
-    {"locked", XB_PORT_LOCKED},
-    {"isolated", XB_PORT_ISOLATED},
-    {"hairpin", XB_PORT_HAIRPIN},
-    {"mcast-router", XB_PORT_MCAST_ROUTER},
-    {"bpdu-guard", XB_PORT_BPDU_GUARD},
-    {"dhcp-server", XB_PORT_DHCP_SERVER},
-}};
-
 namespace {
+constexpr FlagName kFlagRows[] = {
+    {"learning", XB_PORT_LEARNING},       {"flood", XB_PORT_FLOOD},
+    {"mcast-flood", XB_PORT_MCAST_FLOOD}, {"bcast-flood", XB_PORT_BCAST_FLOOD},
+    {"locked", XB_PORT_LOCKED},           {"isolated", XB_PORT_ISOLATED},
+    {"hairpin", XB_PORT_HAIRPIN},         {"mcast-router", XB_PORT_MCAST_ROUTER},
+    {"bpdu-guard", XB_PORT_BPDU_GUARD},   {"dhcp-server", XB_PORT_DHCP_SERVER},
+};
 // Defaults as a new bridge has them (bridge.cpp's init_config, mdb.hpp).
 constexpr BridgeSetting kSettingRows[] = {
     {BridgeSetting::Bool, "vlan-filtering", 0},
@@ -41,6 +35,8 @@ constexpr BridgeSetting kSettingRows[] = {
     {BridgeSetting::Number, "mcast-membership-interval", 260, 1, 86400},
 };
 } // namespace
+// Constant-initialised: no order of initialisation to worry about.
+const std::span<const FlagName> kPortFlagKeys(kFlagRows);
 const std::span<const BridgeSetting> kBridgeSettings(kSettingRows);
 
 std::map<std::string, uint32_t> BridgeConfig::default_settings() {

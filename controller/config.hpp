@@ -161,6 +161,6 @@ struct FlagName {
     const char *key;
     uint32_t bit;
 };
-extern const std::array<FlagName, 10> kPortFlagKeys;
+extern const std::span<const FlagName> kPortFlagKeys;
 
 } // namespace xb
