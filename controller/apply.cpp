@@ -3,7 +3,10 @@
 
 #include "error.hpp"
 #include "fdb.hpp"
+#include "mdb.hpp"
 #include "metrics.hpp"
+#include "port_policy.hpp"
+#include "vlan.hpp"
 
 #include <algorithm>
 #include <bpf/bpf.h>
@@ -26,6 +29,124 @@ uint32_t config_flag_mask() {
 }
 
 namespace {
+
+// How each kBridgeSettings key is read from and written to a running bridge.
+struct SettingIo {
+    const char *key;
+    uint32_t (*read)(Datapath &);
+    void (*write)(Datapath &, uint32_t);
+};
+
+void set_cfg_flag(Datapath &dp, uint32_t flag, bool on) {
+    if (on)
+        __atomic_fetch_or(&dp.config()->flags, flag, __ATOMIC_RELEASE);
+    else
+        __atomic_fetch_and(&dp.config()->flags, ~flag, __ATOMIC_RELEASE);
+}
+
+constexpr SettingIo kSettingIo[] = {
+    {"vlan-filtering",
+     [](Datapath &dp) { return uint32_t((dp.config()->flags & XB_CFG_VLAN_FILTERING) != 0); },
+     [](Datapath &dp, uint32_t v) { set_vlan_filtering(dp, v != 0); }},
+    {"vlan-protocol",
+     [](Datapath &dp) {
+         return uint32_t(dp.config()->vlan_proto ? dp.config()->vlan_proto : kVlanProto8021Q);
+     },
+     [](Datapath &dp, uint32_t v) { set_vlan_protocol(dp, static_cast<uint16_t>(v)); }},
+    {"mcast-snooping",
+     [](Datapath &dp) { return uint32_t((dp.config()->flags & XB_CFG_MCAST_SNOOPING) != 0); },
+     [](Datapath &dp, uint32_t v) {
+         set_cfg_flag(dp, XB_CFG_MCAST_SNOOPING, v != 0);
+         if (!v)
+             mdb_flush(dp); // as the kernel bridge's: what snooping learned is forgotten
+     }},
+    {"mcast-querier",
+     [](Datapath &dp) { return uint32_t((dp.config()->flags & XB_CFG_MCAST_QUERIER) != 0); },
+     [](Datapath &dp, uint32_t v) { set_cfg_flag(dp, XB_CFG_MCAST_QUERIER, v != 0); }},
+    {"mcast-membership-interval",
+     [](Datapath &dp) { return uint32_t(mcast_membership_ns(*dp.config()) / 1000000000ull); },
+     [](Datapath &dp, uint32_t v) { dp.config()->mcast_membership_s = v; }},
+};
+
+const SettingIo &setting_io(const std::string &key) {
+    for (const auto &s : kSettingIo)
+        if (key == s.key)
+            return s;
+    // A row of kBridgeSettings without its row here: a build error in spirit.
+    throw Error(fmt::format("setting {} has no way to the datapath", key), ENOSYS);
+}
+
+std::string setting_text(const BridgeSetting &st, uint32_t v) {
+    switch (st.kind) {
+    case BridgeSetting::Bool:
+        return v ? "on" : "off";
+    case BridgeSetting::Choice:
+        for (const auto &[name, val] : st.choices)
+            if (name && val == v)
+                return name;
+        break;
+    case BridgeSetting::Number:
+        break;
+    }
+    return std::to_string(v);
+}
+
+// The VLANs of a port (or the host) as the bitmaps have them.
+std::vector<VlanConfig> current_vlans(Datapath &dp, const std::string &target) {
+    std::vector<VlanConfig> out;
+    for (const auto &pv : vlan_table(dp))
+        if (pv.name == target)
+            for (const auto &v : pv.vlans)
+                out.push_back({v.vid, v.pvid, v.untagged});
+    return out;
+}
+
+// Calls f(from, to, untagged) for the runs of consecutive VIDs of `vids` with equal
+// untagged, so that a range in the file is one vlan_add.
+template <typename F> void for_runs(const std::vector<VlanConfig> &vids, F f) {
+    for (size_t i = 0; i < vids.size();) {
+        size_t j = i + 1;
+        while (j < vids.size() && vids[j].vid == vids[j - 1].vid + 1 &&
+               vids[j].untagged == vids[i].untagged)
+            j++;
+        f(vids[i].vid, vids[j - 1].vid, vids[i].untagged);
+        i = j;
+    }
+}
+
+// Makes the target's VLANs `want` (by VID) with `bridge vlan add/del`'s operations: the
+// VLANs it leaves, then those it joins or whose untagged changes, the PVID last (a range
+// added without pvid takes the PVID off a VLAN in it).
+void vlan_converge(Datapath &dp, const std::string &target, const std::vector<VlanConfig> &want) {
+    const std::vector<VlanConfig> cur = current_vlans(dp, target);
+    auto find = [](const std::vector<VlanConfig> &l, uint16_t vid) -> const VlanConfig * {
+        auto it = std::lower_bound(l.begin(), l.end(), vid,
+                                   [](const VlanConfig &v, uint16_t x) { return v.vid < x; });
+        return it != l.end() && it->vid == vid ? &*it : nullptr;
+    };
+    std::vector<VlanConfig> gone, join;
+    const VlanConfig *pvid = nullptr;
+    for (const auto &v : cur)
+        if (!find(want, v.vid))
+            gone.push_back(v);
+    for (const auto &v : want) {
+        const VlanConfig *c = find(cur, v.vid);
+        if (c && *c == v)
+            continue;
+        if (v.pvid)
+            pvid = &v;
+        else
+            join.push_back(v);
+    }
+    for_runs(gone, [&](uint16_t a, uint16_t b, bool) { vlan_del(dp, target, {a, b}); });
+    for_runs(join, [&](uint16_t a, uint16_t b, bool u) { vlan_add(dp, target, {a, b}, false, u); });
+    if (pvid)
+        vlan_add(dp, target, {pvid->vid, pvid->vid}, true, pvid->untagged);
+}
+
+std::string vlans_text(const std::vector<VlanConfig> &v) {
+    return v.empty() ? std::string("none") : fmt::format("{}", fmt::join(format_vlans(v), ", "));
+}
 
 [[noreturn]] void fail_at(const BridgeConfig &cfg, int line, const std::string &why, int err) {
     throw Error(line > 0 ? fmt::format("{}:{}: {}", cfg.file, line, why)
@@ -142,8 +263,49 @@ class Converge {
                     changes.push_back(
                         fmt::format("port {}: storm-limit {}", pc.name, pc.storm_pps));
             }
+            // A guard turned off forgets its block, as `port set PORT bpdu-guard off`.
+            if ((old.flags & XB_PORT_BPDU_GUARD) && !(pc.flags & XB_PORT_BPDU_GUARD)) {
+                uint32_t slot = sp->slot;
+                const xb_policy_state none{};
+                bpf_map_update_elem(dp_.map(MapId::PolicyState), &slot, &none, BPF_ANY);
+            }
             if (pc.tap && pc.tap->mtu)
                 mtu(*sp, *pc.tap->mtu);
+            std::vector<std::string> did;
+            try {
+                did = converge_port_settings(dp_, *dp_.port_by_name(pc.name), pc, undo);
+            } catch (const Error &e) {
+                fail_at(cfg_, pc.line, fmt::format("ports.{}: {}", pc.name, e.what()), e.err());
+            }
+            if (had)
+                for (const auto &d : did)
+                    changes.push_back(fmt::format("port {}: {}", pc.name, d));
+        }
+    }
+
+    // The host's VLANs (through the uplink), then the bridge-wide settings: VLAN filtering
+    // turned on once every port is in its VLANs.
+    void bridge_settings() {
+        if (dp_.config()->uplink_ifindex) {
+            const auto old = current_vlans(dp_, kVlanHostDev);
+            if (old != cfg_.host_vlans) {
+                try {
+                    vlan_converge(dp_, kVlanHostDev, cfg_.host_vlans);
+                } catch (const Error &e) {
+                    fail_at(cfg_, cfg_.line_host_vlans, e.what(), e.err());
+                }
+                undo.push([this, old] { vlan_converge(dp_, kVlanHostDev, old); });
+                changes.push_back(fmt::format("host-vlans {}", vlans_text(cfg_.host_vlans)));
+            }
+        }
+        for (const auto &st : kBridgeSettings) {
+            const SettingIo &io = setting_io(st.key);
+            const uint32_t old = io.read(dp_), want = cfg_.setting(st.key);
+            if (old == want)
+                continue;
+            io.write(dp_, want);
+            undo.push([this, &io, old] { io.write(dp_, old); });
+            changes.push_back(fmt::format("{} {}", st.key, setting_text(st, want)));
         }
     }
 
@@ -252,8 +414,12 @@ class Converge {
         for (const auto &[k, v] : static_entries(dp_))
             if (v.ifindex == sp.port.ifindex)
                 statics.push_back({k, v});
+        // Removing a port forgets its VLANs and allowed addresses: the undo puts them back.
+        Kept kept{current_vlans(dp_, name), port_allowed_ips(dp_, sp.slot)};
         remove_port(dp_, sp.slot, nl_, false);
-        undo.push([this, sp, owner, queues, statics] { restore(sp, owner, queues, statics); });
+        undo.push([this, sp, owner, queues, statics, kept] {
+            restore(sp, owner, queues, statics, kept);
+        });
         changes.push_back(fmt::format("port {} removed", name));
     }
 
@@ -319,8 +485,13 @@ class Converge {
 
     // Puts a removed port back in its slot with its flags, and its static entries: the
     // tap made again if removing it deleted it, then attached as a returning device is.
+    struct Kept {
+        std::vector<VlanConfig> vlans;
+        AllowedIps ips;
+    };
+
     void restore(const SlotPort &sp, const TapOwner &owner, unsigned queues,
-                 const std::vector<FdbEntry> &statics) {
+                 const std::vector<FdbEntry> &statics, const Kept &kept) {
         const std::string name = sp.port.name;
         if ((sp.port.ctl & XB_CTL_CREATED_TAP) && !nl_.link(name)) {
             // The tap as it was, but for its ifindex: its address (the port's local
@@ -348,6 +519,8 @@ class Converge {
             back.ctl |= sp.port.ctl & (XB_CTL_CREATED_TAP | XB_CTL_GUEST);
             dp_.set_port(slot, back);
         }
+        vlan_converge(dp_, name, kept.vlans);
+        set_port_allowed_ips(dp_, name, kept.ips);
         for (const auto &e : statics) {
             Mac m;
             std::memcpy(m.data(), e.key.mac, 6);
@@ -372,6 +545,33 @@ MetricsAddr wanted_metrics(const BridgeConfig &cfg) {
 }
 
 } // namespace
+
+std::vector<std::string> converge_port_settings(Datapath &dp, const SlotPort &sp,
+                                                const PortSettings &want, Undo &undo) {
+    std::vector<std::string> out;
+    const std::string name = sp.port.name;
+    const auto old_vlans = current_vlans(dp, name);
+    if (old_vlans != want.vlans) {
+        vlan_converge(dp, name, want.vlans);
+        undo.push([&dp, name, old_vlans] { vlan_converge(dp, name, old_vlans); });
+        out.push_back(fmt::format("vlans {}", vlans_text(want.vlans)));
+    }
+    const auto old_rate = port_rate_limit(sp.port);
+    if (old_rate != want.rate_limit) {
+        set_port_rate_limit(dp, name, want.rate_limit);
+        undo.push([&dp, name, old_rate] { set_port_rate_limit(dp, name, old_rate); });
+        out.push_back(fmt::format("rate-limit {}", want.rate_limit
+                                                       ? format_rate_limit(*want.rate_limit)
+                                                       : std::string("off")));
+    }
+    const AllowedIps old_ips = port_allowed_ips(dp, sp.slot);
+    if (old_ips != want.allowed_ips) {
+        set_port_allowed_ips(dp, name, want.allowed_ips);
+        undo.push([&dp, name, old_ips] { set_port_allowed_ips(dp, name, old_ips); });
+        out.push_back(fmt::format("allowed-ip {}", format_allowed_ips(want.allowed_ips)));
+    }
+    return out;
+}
 
 MetricsAddr config_metrics(const BridgeConfig &cfg) {
     return wanted_metrics(cfg);
@@ -399,6 +599,9 @@ ApplyResult bridge_apply(const BridgeConfig &cfg, Netlink &nl, bool starts_contr
         opts.max_ports = cfg.max_ports.value_or(XB_DEFAULT_MAX_PORTS);
         opts.ageing_sec = cfg.ageing_sec;
         opts.max_learned = cfg.max_learned;
+        // At creation, so that each port is prepared for filtering as it is added.
+        opts.vlan_filtering = cfg.setting("vlan-filtering") != 0;
+        opts.vlan_protocol = static_cast<uint16_t>(cfg.setting("vlan-protocol"));
     } else {
         Datapath &dp = *existing;
         const uint32_t fdb = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
@@ -458,6 +661,7 @@ ApplyResult bridge_apply(const BridgeConfig &cfg, Netlink &nl, bool starts_contr
     UpResult up = bridge_up(opts, nl, [&](Datapath &dp) {
         Converge c(cfg, nl, dp, had);
         c.ports();
+        c.bridge_settings();
         c.settings();
         c.metrics(maddr, starts_controller);
         // Removed before the static entries change: a removed port takes its entries with
@@ -504,6 +708,19 @@ BridgeConfig bridge_config(Datapath &dp, Netlink &nl) {
     cfg.fdb_size = cap;
     cfg.max_ports = c.max_ports;
     cfg.metrics = format_metrics_addr({c.metrics_ip4, c.metrics_port});
+    for (const auto &st : kBridgeSettings)
+        cfg.settings[st.key] = setting_io(st.key).read(dp);
+    const auto table = vlan_table(dp);
+    auto vlans_of = [&](const std::string &name) {
+        std::vector<VlanConfig> out;
+        for (const auto &pv : table)
+            if (pv.name == name)
+                for (const auto &v : pv.vlans)
+                    out.push_back({v.vid, v.pvid, v.untagged});
+        return out;
+    };
+    if (c.uplink_ifindex)
+        cfg.host_vlans = vlans_of(kVlanHostDev);
 
     const uint32_t mask = config_flag_mask();
     for (const auto &sp : all) {
@@ -512,6 +729,12 @@ BridgeConfig bridge_config(Datapath &dp, Netlink &nl) {
         p.flags = sp.port.flags & mask;
         p.storm_pps = sp.port.storm_pps;
         p.guest = sp.port.ctl & XB_CTL_GUEST;
+        // An absent port keeps its VLANs for its return, but vlan_table lists present
+        // ports only: apply leaves them as they are, and they print as the default.
+        if (sp.port.ifindex)
+            p.vlans = vlans_of(p.name);
+        p.rate_limit = port_rate_limit(sp.port);
+        p.allowed_ips = port_allowed_ips(dp, sp.slot);
         if ((sp.port.ctl & XB_CTL_CREATED_TAP) && !p.guest) {
             TapConfig t;
             if (sp.port.ifindex) {

@@ -36,7 +36,14 @@ MetricsAddr config_metrics(const BridgeConfig &cfg);
 // The running bridge as a configuration that bridge_apply takes without a change.
 BridgeConfig bridge_config(Datapath &dp, Netlink &nl);
 
-// The XB_PORT_* bits a configuration sets (learning..hairpin).
+// The XB_PORT_* bits a configuration sets (kPortFlagKeys).
 uint32_t config_flag_mask();
+
+// Makes a present port's VLANs, rate limit and allowed addresses what `want` says, each
+// only where it differs (the flags and the storm limit are the port's PortSpec, or
+// apply's): the libvirt hook's for a guest's tap, apply's for every port. `undo` gets the
+// way back. Returns what changed, one line each ("vlans 10 pvid untagged").
+std::vector<std::string> converge_port_settings(Datapath &dp, const SlotPort &sp,
+                                                const PortSettings &want, Undo &undo);
 
 } // namespace xb

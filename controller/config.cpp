@@ -6,18 +6,115 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
 
 namespace xb {
 
-const FlagName kPortFlagKeys[7] = {
+namespace {
+constexpr FlagName kFlagRows[] = {
     {"learning", XB_PORT_LEARNING},       {"flood", XB_PORT_FLOOD},
     {"mcast-flood", XB_PORT_MCAST_FLOOD}, {"bcast-flood", XB_PORT_BCAST_FLOOD},
     {"locked", XB_PORT_LOCKED},           {"isolated", XB_PORT_ISOLATED},
-    {"hairpin", XB_PORT_HAIRPIN},
+    {"hairpin", XB_PORT_HAIRPIN},         {"mcast-router", XB_PORT_MCAST_ROUTER},
+    {"bpdu-guard", XB_PORT_BPDU_GUARD},   {"dhcp-server", XB_PORT_DHCP_SERVER},
 };
+// Defaults as a new bridge has them (bridge.cpp's init_config, mdb.hpp).
+constexpr BridgeSetting kSettingRows[] = {
+    {BridgeSetting::Bool, "vlan-filtering", 0},
+    {BridgeSetting::Choice,
+     "vlan-protocol",
+     0x8100,
+     0,
+     0,
+     {{{"802.1q", 0x8100}, {"802.1Q", 0x8100}, {"802.1ad", 0x88a8}, {"802.1AD", 0x88a8}}}},
+    {BridgeSetting::Bool, "mcast-snooping", 0},
+    {BridgeSetting::Bool, "mcast-querier", 0},
+    {BridgeSetting::Number, "mcast-membership-interval", 260, 1, 86400},
+};
+} // namespace
+// Constant-initialised: no order of initialisation to worry about.
+const std::span<const FlagName> kPortFlagKeys(kFlagRows);
+const std::span<const BridgeSetting> kBridgeSettings(kSettingRows);
+
+std::map<std::string, uint32_t> BridgeConfig::default_settings() {
+    std::map<std::string, uint32_t> m;
+    for (const auto &s : kBridgeSettings)
+        m[s.key] = s.def;
+    return m;
+}
+
+std::vector<VlanConfig> default_vlans() {
+    return {{1, true, true}};
+}
+
+std::optional<std::string> parse_vlan_entry(std::string_view s, std::vector<VlanConfig> &out) {
+    std::vector<std::string> words;
+    std::istringstream in{std::string(s)};
+    for (std::string w; in >> w;)
+        words.push_back(w);
+    if (words.empty())
+        return "an empty entry (N[-M] [pvid] [untagged])";
+    uint16_t from = 0, to = 0;
+    {
+        const std::string &r = words[0];
+        const auto dash = r.find('-');
+        const auto a = parse_number(r.substr(0, dash), 0, 1000000);
+        const auto b = dash == std::string::npos ? a : parse_number(r.substr(dash + 1), 0, 1000000);
+        if (!a || !b)
+            return fmt::format("'{}' is not a VLAN or a range N-M (N[-M] [pvid] [untagged])", r);
+        for (auto v : {*a, *b})
+            if (v < 1 || v > 4094)
+                return fmt::format("VLAN {} is out of range (1-4094)", v);
+        if (*a > *b)
+            return fmt::format("'{}' is no range: {} is more than {}", r, *a, *b);
+        from = static_cast<uint16_t>(*a);
+        to = static_cast<uint16_t>(*b);
+    }
+    bool pvid = false, untagged = false;
+    for (size_t i = 1; i < words.size(); i++) {
+        bool &flag = words[i] == "pvid" ? pvid : untagged;
+        if ((words[i] != "pvid" && words[i] != "untagged") || flag)
+            return fmt::format("'{}': after the VLAN only pvid and untagged, once each", words[i]);
+        flag = true;
+    }
+    if (pvid && from != to)
+        return fmt::format("'{}': a PVID is one VLAN, not a range", words[0]);
+    for (const auto &v : out) {
+        if (v.vid >= from && v.vid <= to)
+            return fmt::format("VLAN {} is listed twice", v.vid);
+        if (pvid && v.pvid)
+            return fmt::format("two PVIDs ({} and {}): a port has one", v.vid, from);
+    }
+    for (uint32_t v = from; v <= to; v++)
+        out.push_back({static_cast<uint16_t>(v), pvid, untagged});
+    std::sort(out.begin(), out.end(),
+              [](const VlanConfig &a, const VlanConfig &b) { return a.vid < b.vid; });
+    return std::nullopt;
+}
+
+std::vector<std::string> format_vlans(const std::vector<VlanConfig> &vlans) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < vlans.size();) {
+        const VlanConfig &a = vlans[i];
+        size_t j = i + 1;
+        if (!a.pvid)
+            while (j < vlans.size() && !vlans[j].pvid && vlans[j].vid == vlans[j - 1].vid + 1 &&
+                   vlans[j].untagged == a.untagged)
+                j++;
+        std::string e =
+            j - i > 1 ? fmt::format("{}-{}", a.vid, vlans[j - 1].vid) : std::to_string(a.vid);
+        if (a.pvid)
+            e += " pvid";
+        if (a.untagged)
+            e += " untagged";
+        out.push_back(e);
+        i = j;
+    }
+    return out;
+}
 
 namespace {
 
@@ -42,7 +139,7 @@ class Parser {
 
     // Every key of `t` must be one of `known`: a misspelt key is an error, not a
     // setting silently ignored (and a newer file's keys are refused by an older build).
-    void only_keys(const toml::table &t, std::initializer_list<std::string_view> known,
+    void only_keys(const toml::table &t, const std::vector<std::string_view> &known,
                    const std::string &where) const {
         for (auto &&[k, v] : t)
             if (std::find(known.begin(), known.end(), k.str()) == known.end())
@@ -74,6 +171,73 @@ class Parser {
     std::string file_;
 };
 
+// `vlans = ["10 pvid untagged", "20-30"]`: the words of `bridge vlan add vid ...`.
+std::vector<VlanConfig> parse_vlans(const Parser &ps, const toml::node &n,
+                                    const std::string &what) {
+    const auto *a = n.as_array();
+    if (!a)
+        ps.fail(n, fmt::format("{} must be an array of strings: [\"10 pvid untagged\", \"20-30\"]",
+                               what));
+    std::vector<VlanConfig> out;
+    for (const auto &e : *a) {
+        const std::string s = ps.string(e, what + " entries");
+        if (auto why = parse_vlan_entry(s, out))
+            ps.fail(e, fmt::format("{} '{}': {}", what, s, *why));
+    }
+    return out;
+}
+
+// `rate-limit = "RATE [burst N]"`, as `port set PORT rate-limit` takes it.
+RateLimit parse_rate(const Parser &ps, const toml::node &n) {
+    const std::string s = ps.string(n, "rate-limit");
+    std::vector<std::string> w;
+    std::istringstream in(s);
+    for (std::string x; in >> x;)
+        w.push_back(x);
+    if (w.size() != 1 && !(w.size() == 3 && w[1] == "burst"))
+        ps.fail(n, fmt::format("rate-limit '{}' is not \"RATE [burst N]\" (e.g. \"1000pps\", "
+                               "\"10mbit burst 64k\")",
+                               s));
+    try {
+        return parse_rate_limit(w[0], w.size() == 3 ? std::optional<std::string_view>(w[2])
+                                                    : std::nullopt);
+    } catch (const std::exception &e) {
+        ps.fail(n, e.what());
+    }
+}
+
+// `allowed-ip = ["10.77.0.101", "fd77::101"]` (or one string, a list as `port set` takes).
+AllowedIps parse_ips(const Parser &ps, const toml::node &n) {
+    std::vector<const toml::node *> items;
+    if (const auto *a = n.as_array())
+        for (const auto &e : *a)
+            items.push_back(&e);
+    else
+        items.push_back(&n);
+    AllowedIps out;
+    for (const auto *e : items) {
+        const std::string s = ps.string(*e, "allowed-ip entries");
+        AllowedIps one;
+        try {
+            if (s == "none")
+                throw std::runtime_error("allowed-ip: 'none' is an empty list, []");
+            one = parse_allowed_ips(s);
+        } catch (const std::exception &ex) {
+            ps.fail(*e, ex.what());
+        }
+        for (const auto &v : one.v4)
+            if (std::find(out.v4.begin(), out.v4.end(), v) == out.v4.end())
+                out.v4.push_back(v);
+        for (const auto &v : one.v6)
+            if (std::find(out.v6.begin(), out.v6.end(), v) == out.v6.end())
+                out.v6.push_back(v);
+    }
+    // Sorted as the bridge's maps read back (port_allowed_ips): a file equals what runs.
+    std::sort(out.v4.begin(), out.v4.end());
+    std::sort(out.v6.begin(), out.v6.end());
+    return out;
+}
+
 TapConfig parse_tap(const Parser &ps, const toml::table &t, const std::string &port) {
     const std::string where = fmt::format(" in ports.{}.tap", port);
     ps.only_keys(t, {"user", "group", "queues", "mtu"}, where);
@@ -99,12 +263,14 @@ PortConfig parse_port(const Parser &ps, const std::string &name, const toml::nod
     if (!valid_ifname(name))
         ps.fail(node, fmt::format("'{}' is not a valid interface name", name));
     const std::string where = fmt::format(" in ports.{}", name);
-    // Room kept for the tables of later features: `vlan` (issue 21) and `policy`
-    // (issue 23) are refused until a build knows them, not ignored.
-    ps.only_keys(*t,
-                 {"learning", "flood", "mcast-flood", "bcast-flood", "locked", "isolated",
-                  "hairpin", "storm-limit", "tap", "guest"},
-                 where);
+    constexpr std::array<std::string_view, 6> kOther = {"storm-limit", "tap",        "guest",
+                                                        "vlans",       "rate-limit", "allowed-ip"};
+    std::vector<std::string_view> known;
+    known.reserve(kPortFlagKeys.size() + kOther.size());
+    for (const auto &f : kPortFlagKeys)
+        known.emplace_back(f.key);
+    known.insert(known.end(), kOther.begin(), kOther.end());
+    ps.only_keys(*t, known, where);
     PortConfig p;
     p.name = name;
     p.line = int(node.source().begin.line);
@@ -116,6 +282,12 @@ PortConfig parse_port(const Parser &ps, const std::string &name, const toml::nod
         p.storm_pps = ps.number(*n, "storm-limit", 0, kMaxStormPps);
     if (auto *n = t->get("guest"))
         p.guest = ps.boolean(*n, "guest");
+    if (auto *n = t->get("vlans"))
+        p.vlans = parse_vlans(ps, *n, fmt::format("ports.{}.vlans", name));
+    if (auto *n = t->get("rate-limit"))
+        p.rate_limit = parse_rate(ps, *n);
+    if (auto *n = t->get("allowed-ip"))
+        p.allowed_ips = parse_ips(ps, *n);
     if (auto *n = t->get("tap")) {
         if (!n->is_table())
             ps.fail(*n,
@@ -200,6 +372,42 @@ void parse_bridge_keys(const Parser &ps, const toml::table &root, BridgeConfig &
         cfg.metrics = ps.string(*n, "metrics");
         cfg.line_metrics = int(n->source().begin.line);
     }
+    for (const auto &st : kBridgeSettings) {
+        const auto *n = root.get(st.key);
+        if (!n)
+            continue;
+        uint32_t &v = cfg.settings[st.key];
+        switch (st.kind) {
+        case BridgeSetting::Bool:
+            v = ps.boolean(*n, st.key) ? 1 : 0;
+            break;
+        case BridgeSetting::Number:
+            v = ps.number(*n, st.key, st.min, st.max);
+            break;
+        case BridgeSetting::Choice: {
+            const std::string c = ps.string(*n, st.key);
+            std::vector<std::string> names;
+            bool found = false;
+            for (const auto &[name, val] : st.choices) {
+                if (!name)
+                    continue;
+                names.emplace_back(name);
+                if (c == name) {
+                    v = val;
+                    found = true;
+                }
+            }
+            if (!found)
+                ps.fail(*n,
+                        fmt::format("{} '{}' is not one of {}", st.key, c, fmt::join(names, ", ")));
+            break;
+        }
+        }
+    }
+    if (auto *n = root.get("host-vlans")) {
+        cfg.host_vlans = parse_vlans(ps, *n, "host-vlans");
+        cfg.line_host_vlans = int(n->source().begin.line);
+    }
 }
 
 } // namespace
@@ -213,10 +421,13 @@ BridgeConfig parse_config(std::string_view text, const std::string &file,
     } catch (const toml::parse_error &e) {
         ps.fail_at(int(e.source().begin.line), std::string(e.description()));
     }
-    ps.only_keys(root,
-                 {"name", "uplink", "xdp-mode", "ageing-time", "max-learned", "fdb-size",
-                  "max-ports", "metrics", "ports", "fdb"},
-                 "");
+    std::vector<std::string_view> known = {"name",        "uplink",   "xdp-mode",  "ageing-time",
+                                           "max-learned", "fdb-size", "max-ports", "metrics",
+                                           "host-vlans",  "ports",    "fdb"};
+    known.reserve(known.size() + kBridgeSettings.size());
+    for (const auto &st : kBridgeSettings)
+        known.emplace_back(st.key);
+    ps.only_keys(root, known, "");
     BridgeConfig cfg;
     cfg.name = default_name;
     cfg.file = file;
@@ -248,6 +459,10 @@ BridgeConfig parse_config(std::string_view text, const std::string &file,
             cfg.ports.insert(cfg.ports.begin(), implied);
         }
     }
+    // The host is a VLAN member through the uplink's stack: without one it has none.
+    if (!cfg.uplink && cfg.line_host_vlans)
+        ps.fail_at(cfg.line_host_vlans,
+                   "host-vlans: a bridge without an uplink has no host port to put in VLANs");
     if (cfg.ports.size() > cfg.max_ports.value_or(XB_MAX_PORTS - 1))
         ps.fail_at(cfg.line_max_ports,
                    fmt::format("{} ports, more than max-ports ({})", cfg.ports.size(),
@@ -307,6 +522,13 @@ std::string key(const std::string &s) {
     return bare ? s : quoted(s);
 }
 
+std::string vlan_array(const std::vector<VlanConfig> &v) {
+    std::vector<std::string> q;
+    for (const auto &e : format_vlans(v))
+        q.push_back(quoted(e));
+    return fmt::format("[{}]", fmt::join(q, ", "));
+}
+
 } // namespace
 
 std::string format_config(const BridgeConfig &cfg) {
@@ -325,6 +547,28 @@ std::string format_config(const BridgeConfig &cfg) {
         line(fmt::format("max-ports = {}", *cfg.max_ports));
     if (cfg.metrics)
         line(fmt::format("metrics = {}", quoted(*cfg.metrics)));
+    for (const auto &st : kBridgeSettings) {
+        const uint32_t v = cfg.setting(st.key);
+        if (v == st.def)
+            continue;
+        switch (st.kind) {
+        case BridgeSetting::Bool:
+            line(fmt::format("{} = {}", st.key, v ? "true" : "false"));
+            break;
+        case BridgeSetting::Number:
+            line(fmt::format("{} = {}", st.key, v));
+            break;
+        case BridgeSetting::Choice:
+            for (const auto &[name, val] : st.choices)
+                if (name && val == v) {
+                    line(fmt::format("{} = {}", st.key, quoted(name)));
+                    break;
+                }
+            break;
+        }
+    }
+    if (cfg.uplink && cfg.host_vlans != default_vlans())
+        line(fmt::format("host-vlans = {}", vlan_array(cfg.host_vlans)));
     for (const auto &p : cfg.ports) {
         line(fmt::format("\n[ports.{}]", key(p.name)));
         for (const auto &[k, bit] : kPortFlagKeys)
@@ -332,6 +576,20 @@ std::string format_config(const BridgeConfig &cfg) {
                 line(fmt::format("{} = {}", k, (p.flags & bit) ? "true" : "false"));
         if (p.storm_pps)
             line(fmt::format("storm-limit = {}", p.storm_pps));
+        if (p.vlans != default_vlans())
+            line(fmt::format("vlans = {}", vlan_array(p.vlans)));
+        if (p.rate_limit)
+            line(fmt::format("rate-limit = {}", quoted(format_rate_limit(*p.rate_limit))));
+        if (!p.allowed_ips.empty()) {
+            std::vector<std::string> ips;
+            std::string list = format_allowed_ips(p.allowed_ips);
+            for (size_t pos = 0; pos <= list.size();) {
+                const size_t comma = std::min(list.find(',', pos), list.size());
+                ips.push_back(quoted(list.substr(pos, comma - pos)));
+                pos = comma + 1;
+            }
+            line(fmt::format("allowed-ip = [{}]", fmt::join(ips, ", ")));
+        }
         if (p.guest)
             line("guest = true");
         if (p.tap) {

@@ -8,9 +8,13 @@
 
 #include "mac.hpp"
 #include "options.hpp"
+#include "port_policy.hpp"
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -33,10 +37,36 @@ struct TapConfig {
     bool operator==(const TapConfig &) const = default;
 };
 
-struct PortConfig {
+// One VLAN of a port (or the host), as `bridge vlan add vid N [pvid] [untagged]`.
+struct VlanConfig {
+    uint16_t vid = 0;
+    bool pvid = false;
+    bool untagged = false;
+    bool operator==(const VlanConfig &) const = default;
+};
+// What a port is without a `vlans` key: the kernel bridge's default_pvid 1, untagged.
+std::vector<VlanConfig> default_vlans();
+// The form of a `vlans` array, one string each: "N[-M] [pvid] [untagged]". Parses one
+// entry into `out` (by VID), or returns why not; pure (the libvirt metadata takes the
+// same words).
+std::optional<std::string> parse_vlan_entry(std::string_view s, std::vector<VlanConfig> &out);
+// The shortest list of entries for `vlans` (by VID), runs of equal VLANs as ranges.
+std::vector<std::string> format_vlans(const std::vector<VlanConfig> &vlans);
+
+// The settings of a port beyond its device: its flags, limits, VLANs and policy. The
+// file's [ports.NAME] tables and a guest's <metadata> both give one (apply and the libvirt
+// hook converge a port to it with the same code, apply.hpp).
+struct PortSettings {
+    uint32_t flags = XB_PORT_DEFAULT_FLAGS;          // the kPortFlagKeys bits
+    uint32_t storm_pps = 0;                          // 0: no limit
+    std::vector<VlanConfig> vlans = default_vlans(); // by VID
+    std::optional<RateLimit> rate_limit;             // `rate-limit`; nullopt: none
+    AllowedIps allowed_ips;                          // `allowed-ip`; empty: no check
+    bool operator==(const PortSettings &) const = default;
+};
+
+struct PortConfig : PortSettings {
     std::string name;
-    uint32_t flags = 0;     // XB_PORT_* bits of learning..hairpin (XB_PORT_DEFAULT_FLAGS if unset)
-    uint32_t storm_pps = 0; // 0: no limit
     std::optional<TapConfig> tap;
     // A guest's tap that the libvirt hook creates at the guest's start and removes at its
     // end: apply takes its flags from here when it is present and neither creates nor
@@ -44,8 +74,7 @@ struct PortConfig {
     bool guest = false;
     int line = 0; // where the port is defined (0: implied, the uplink without a table)
     bool operator==(const PortConfig &o) const {
-        return name == o.name && flags == o.flags && storm_pps == o.storm_pps && tap == o.tap &&
-               guest == o.guest;
+        return name == o.name && PortSettings::operator==(o) && tap == o.tap && guest == o.guest;
     }
 };
 
@@ -59,6 +88,20 @@ struct FdbConfig {
     }
 };
 
+// The bridge-wide settings of the datapath's config, one row each (kBridgeSettings): its
+// key, what it takes and its default. Adding one is a row here and one in apply.cpp's
+// table of how it is read from and written to a running bridge.
+struct BridgeSetting {
+    enum Kind { Bool, Number, Choice } kind;
+    const char *key;
+    uint32_t def;
+    uint32_t min = 0, max = 0; // Number
+    // Choice: the spellings and their values (unused ones null); the first of a value is
+    // how it is printed.
+    std::array<std::pair<const char *, uint32_t>, 4> choices = {};
+};
+extern const std::span<const BridgeSetting> kBridgeSettings;
+
 struct BridgeConfig {
     std::string name;
     std::optional<std::string> uplink; // nullopt: "none"
@@ -69,17 +112,24 @@ struct BridgeConfig {
     std::optional<uint32_t> fdb_size;    // only shape a new bridge
     std::optional<uint32_t> max_ports;
     std::optional<std::string> metrics; // "ADDR:PORT" or "off"; unset: the default
-    std::vector<PortConfig> ports;      // the uplink first, then by name
+    // Every kBridgeSettings key, with its default when the file does not give it.
+    std::map<std::string, uint32_t> settings = default_settings();
+    std::vector<VlanConfig> host_vlans = default_vlans(); // `host-vlans`, by VID
+    std::vector<PortConfig> ports;                        // the uplink first, then by name
     std::vector<FdbConfig> fdb;
     std::string file; // where it was read from, for errors found later (apply)
     // Lines of the keys whose values apply checks against the system.
-    int line_uplink = 0, line_fdb_size = 0, line_max_ports = 0, line_metrics = 0;
+    int line_uplink = 0, line_fdb_size = 0, line_max_ports = 0, line_metrics = 0,
+        line_host_vlans = 0;
     bool operator==(const BridgeConfig &o) const {
         return name == o.name && uplink == o.uplink && xdp_mode == o.xdp_mode &&
                ageing_sec == o.ageing_sec && max_learned == o.max_learned &&
                fdb_size == o.fdb_size && max_ports == o.max_ports && metrics == o.metrics &&
-               ports == o.ports && fdb == o.fdb;
+               settings == o.settings && host_vlans == o.host_vlans && ports == o.ports &&
+               fdb == o.fdb;
     }
+    uint32_t setting(const std::string &key) const { return settings.at(key); }
+    static std::map<std::string, uint32_t> default_settings();
 
     const PortConfig *port(std::string_view n) const {
         for (const auto &p : ports)
@@ -105,11 +155,12 @@ std::string format_config(const BridgeConfig &cfg);
 std::string config_dir();
 std::string config_path(const std::string &bridge);
 
-// The flag keys of a port table, by their `bridge link` names.
+// The on/off keys of a port table, by their `bridge link` / `port set` names: a new port
+// flag is one row here (the file, `status --config` and the libvirt metadata take it).
 struct FlagName {
     const char *key;
     uint32_t bit;
 };
-extern const FlagName kPortFlagKeys[7];
+extern const std::span<const FlagName> kPortFlagKeys;
 
 } // namespace xb

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "guest.hpp"
 
+#include "apply.hpp"
 #include "bpffs.hpp"
 #include "bridge.hpp"
 #include "config.hpp"
@@ -20,8 +21,7 @@ namespace {
 // Which bridge an interface is on, and with what.
 struct Claim {
     std::string bridge;
-    uint32_t flags = XB_PORT_DEFAULT_FLAGS;
-    uint32_t storm_pps = 0;
+    PortSettings port;          // flags, limits, VLANs, policy
     bool guest = true;          // the hook makes it (metadata, or a guest port of the file)
     std::vector<FdbConfig> fdb; // the bridge file's static entries on the port
 };
@@ -65,16 +65,19 @@ std::optional<Claim> claim(const GuestDomain &dom, const GuestInterface &gi,
         Claim c;
         c.bridge = *gi.bridge;
         if (fp && fc->name == *gi.bridge) {
-            c.flags = fp->flags;
-            c.storm_pps = fp->storm_pps;
+            c.port = *fp;
             c.fdb = fdb_of(*fc, gi.dev);
         }
-        c.flags = gi.flags.value_or(c.flags);
-        c.storm_pps = gi.storm_pps.value_or(c.storm_pps);
+        c.port.flags = gi.flags.value_or(c.port.flags);
+        c.port.storm_pps = gi.storm_pps.value_or(c.port.storm_pps);
+        c.port.vlans = gi.vlans.value_or(c.port.vlans);
+        if (gi.rate_limit)
+            c.port.rate_limit = gi.rate_limit;
+        c.port.allowed_ips = gi.allowed_ips.value_or(c.port.allowed_ips);
         return c;
     }
     if (fp)
-        return Claim{fc->name, fp->flags, fp->storm_pps, fp->guest, fdb_of(*fc, gi.dev)};
+        return Claim{fc->name, *fp, fp->guest, fdb_of(*fc, gi.dev)};
     return std::nullopt;
 }
 
@@ -153,17 +156,21 @@ std::vector<std::string> guest_prepare(const GuestDomain &dom, Netlink &nl) {
             o.name = c->bridge;
             o.ports = {gi.dev};
             PortSpec s;
-            s.flags = c->flags;
-            s.storm_pps = c->storm_pps;
+            s.flags = c->port.flags;
+            s.storm_pps = c->port.storm_pps;
             s.ctl = XB_CTL_GUEST;
             s.tap_queues = gi.queues;
             s.tap_mtu = gi.mtu;
             o.specs[gi.dev] = s;
-            // The file's static entries for the port come with it, inside its transaction.
+            // Its VLANs and policy, and the file's static entries for the port, come with it
+            // inside its transaction (a failure removes the port, and what it had with it).
             const UpResult r = bridge_up(o, nl, [&](Datapath &bdp) {
                 const SlotPort sp = bdp.require_port(gi.dev);
+                Undo undo;
+                converge_port_settings(bdp, sp, c->port, undo);
                 for (const auto &f : c->fdb)
                     fdb_add_static(bdp, f.mac, f.vlan, sp.port.ifindex, sp.slot);
+                undo.commit();
             });
             made.push_back({c->bridge, gi.dev});
             for (const auto &t : r.created)

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "libvirt.hpp"
 
-#include "config.hpp"
 #include "error.hpp"
 #include "options.hpp"
+#include "port_policy.hpp"
 
 #include <xbridge/abi.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pugixml.hpp>
 
 namespace xb {
@@ -71,6 +73,52 @@ void parse_port(const pugi::xml_node &port, const std::optional<std::string> &br
             gi->bridge = a.value();
             continue;
         }
+        if (key == "vlan" || key == "vlans") {
+            if (gi->vlans)
+                throw Error(fmt::format("{}: vlan and vlans together (vlan=\"N\" is vlans=\"N pvid "
+                                        "untagged\")",
+                                        what),
+                            EINVAL);
+            std::vector<VlanConfig> v;
+            const std::string val = a.value();
+            if (key == "vlan") {
+                auto n = parse_number(val, 1, 4094);
+                if (!n)
+                    throw Error(fmt::format("{}: '{}' is not a VLAN (1-4094)", what, val), EINVAL);
+                v.push_back({static_cast<uint16_t>(*n), true, true});
+            } else {
+                // The entries of the file's `vlans`, comma separated.
+                for (size_t pos = 0; pos <= val.size();) {
+                    const size_t comma = std::min(val.find(',', pos), val.size());
+                    if (auto why = parse_vlan_entry(val.substr(pos, comma - pos), v))
+                        throw Error(fmt::format("{}: {}", what, *why), EINVAL);
+                    pos = comma + 1;
+                }
+            }
+            gi->vlans = v;
+            continue;
+        }
+        if (key == "rate-limit" || key == "allowed-ip") {
+            // As `port set` takes them; their errors name the port.
+            const std::string val = a.value();
+            try {
+                if (key == "rate-limit") {
+                    const auto b = val.find(" burst ");
+                    gi->rate_limit = b == std::string::npos
+                                         ? parse_rate_limit(val, std::nullopt)
+                                         : parse_rate_limit(val.substr(0, b),
+                                                            std::string_view(val).substr(b + 7));
+                } else {
+                    AllowedIps ips = parse_allowed_ips(val);
+                    std::sort(ips.v4.begin(), ips.v4.end());
+                    std::sort(ips.v6.begin(), ips.v6.end());
+                    gi->allowed_ips = ips;
+                }
+            } catch (const Error &e) {
+                throw Error(fmt::format("domain metadata: port {}: {}", dev, e.what()), EINVAL);
+            }
+            continue;
+        }
         if (key == "storm-limit") {
             auto v = parse_number(a.value(), 0, 100000000);
             if (!v)
@@ -86,11 +134,14 @@ void parse_port(const pugi::xml_node &port, const std::optional<std::string> &br
             const uint32_t f = gi->flags.value_or(XB_PORT_DEFAULT_FLAGS);
             gi->flags = yes_no(what, a.value()) ? (f | bit) : (f & ~bit);
         }
-        if (!known)
-            throw Error(fmt::format("{}: unknown attribute (bridge, learning, flood, mcast-flood, "
-                                    "bcast-flood, locked, isolated, hairpin, storm-limit)",
-                                    what),
+        if (!known) {
+            std::vector<std::string> keys = {"bridge",      "vlan",       "vlans",
+                                             "storm-limit", "rate-limit", "allowed-ip"};
+            for (const auto &f : kPortFlagKeys)
+                keys.emplace_back(f.key);
+            throw Error(fmt::format("{}: unknown attribute ({})", what, fmt::join(keys, ", ")),
                         EINVAL);
+        }
     }
 }
 

@@ -5,12 +5,15 @@
 //
 //   <metadata>
 //     <xbridge:guest xmlns:xbridge="urn:xbridge:libvirt:1" bridge="xbr0">
-//       <xbridge:port dev="vm1-0" locked="yes" isolated="yes" storm-limit="1000"/>
+//       <xbridge:port dev="vm1-0" vlan="10" locked="yes" isolated="yes" storm-limit="1000"
+//                     rate-limit="10mbit" allowed-ip="10.0.0.5,fd00::5" bpdu-guard="yes"/>
 //     </xbridge:guest>
 //   </metadata>
 //
 // Pure (the XML is a string), so it is unit-tested; the hook (guest.hpp) acts on it.
 #pragma once
+
+#include "config.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -28,11 +31,15 @@ struct GuestInterface {
     std::string model;           // <model type>, for messages
     unsigned queues = 1;         // <driver queues>: more than 1 wants a multi-queue tap
     std::optional<uint32_t> mtu; // <mtu size>
-    // From the metadata: the bridge (the port's, else the guest's), and the port's
-    // flags when it sets any (the rest at their defaults).
+    // From the metadata: the bridge (the port's, else the guest's), and what the port
+    // sets, each overriding the bridge file's port of that name (flags as a whole: the
+    // defaults with the ones the metadata names changed).
     std::optional<std::string> bridge;
     std::optional<uint32_t> flags;
     std::optional<uint32_t> storm_pps;
+    std::optional<std::vector<VlanConfig>> vlans; // vlan="N" (access) or vlans="..."
+    std::optional<RateLimit> rate_limit;
+    std::optional<AllowedIps> allowed_ips;
     bool in_metadata = false; // an <xbridge:port> names it
 };
 

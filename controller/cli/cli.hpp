@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,16 @@ bool set_mcast(xb::Datapath &dp, const std::string &setting, const std::string &
 void require_bpf();
 // --name NAME, defaulting to the default bridge.
 CLI::Option *add_name_option(CLI::App *sub, std::string &name);
+// A group's `show` subcommand (fdb show, mdb show): --name, `extra` options of its own,
+// --json, and `print` run on the bridge opened without the lock (a reader only).
+struct ShowArgs {
+    std::string name; // the default bridge unless --name
+    bool json = false;
+};
+CLI::App *add_show(CLI::App *group, Commands &cmds, const std::string &description,
+                   const std::shared_ptr<ShowArgs> &args,
+                   const std::function<void(CLI::App *)> &extra,
+                   std::function<void(xb::Datapath &, bool json)> print);
 uint32_t number_option(const std::string &what, const std::string &s, long long min, long long max);
 Mac mac_option(const std::string &s);
 uint16_t vlan_option(const std::string &s);

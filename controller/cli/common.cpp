@@ -28,6 +28,24 @@ CLI::Option *add_name_option(CLI::App *sub, std::string &name) {
     return sub->add_option("--name", name, "Bridge name")->default_val(kDefaultBridge);
 }
 
+CLI::App *add_show(CLI::App *group, Commands &cmds, const std::string &description,
+                   const std::shared_ptr<ShowArgs> &args,
+                   const std::function<void(CLI::App *)> &extra,
+                   std::function<void(Datapath &, bool json)> print) {
+    auto *show = group->add_subcommand("show", description);
+    args->name = kDefaultBridge;
+    add_name_option(show, args->name);
+    if (extra)
+        extra(show);
+    show->add_flag("--json", args->json, "JSON output");
+    cmds.add(show, [args, print = std::move(print)] {
+        Datapath dp = open_bridge(args->name);
+        print(dp, args->json);
+        return 0;
+    });
+    return show;
+}
+
 uint32_t number_option(const std::string &what, const std::string &s, long long min,
                        long long max) {
     auto v = parse_number(s, min, max);

@@ -19,7 +19,7 @@ namespace {
 struct FdbArgs {
     std::string name = kDefaultBridge, port, vlan, mac, show_vlan;
     std::vector<std::string> entry; // MAC dev PORT
-    bool json = false, dynamic_only = false;
+    bool dynamic_only = false;
 };
 
 int run_add(const FdbArgs &a) {
@@ -54,21 +54,21 @@ void add_fdb(CLI::App &app, Commands &cmds) {
     auto *fdb = app.add_subcommand("fdb", "Forwarding database");
     fdb->require_subcommand(1);
 
-    auto *show = fdb->add_subcommand("show", "List FDB entries");
-    add_name_option(show, a->name);
-    show->add_option("--port", a->port, "Only this port's entries");
-    show->add_flag("--json", a->json, "JSON output");
-    show->add_option("--vlan", a->show_vlan, "Only this VLAN's entries");
-    cmds.add(show, [a] {
-        Datapath dp = open_bridge(a->name);
-        FdbFilter filter;
-        if (!a->port.empty())
-            filter.ifindex = dp.require_port(a->port).port.ifindex;
-        if (!a->show_vlan.empty())
-            filter.vlan = vlan_option(a->show_vlan);
-        print_fdb(dp, filter, a->json, std::cout);
-        return 0;
-    });
+    auto show = std::make_shared<ShowArgs>();
+    add_show(
+        fdb, cmds, "List FDB entries", show,
+        [a](CLI::App *sub) {
+            sub->add_option("--port", a->port, "Only this port's entries");
+            sub->add_option("--vlan", a->show_vlan, "Only this VLAN's entries");
+        },
+        [a](Datapath &dp, bool json) {
+            FdbFilter filter;
+            if (!a->port.empty())
+                filter.ifindex = dp.require_port(a->port).port.ifindex;
+            if (!a->show_vlan.empty())
+                filter.vlan = vlan_option(a->show_vlan);
+            print_fdb(dp, filter, json, std::cout);
+        });
 
     auto *add = fdb->add_subcommand("add", "Add a static entry: fdb add MAC dev PORT");
     add_name_option(add, a->name);

@@ -15,11 +15,6 @@ namespace xb::cli {
 
 namespace {
 
-struct MdbShowArgs {
-    std::string name = kDefaultBridge;
-    bool json = false;
-};
-
 bool on_off(const std::string &setting, const std::string &value) {
     if (value != "on" && value != "off")
         throw Error(fmt::format("{}: '{}' is not on or off", setting, value), EINVAL);
@@ -70,17 +65,10 @@ bool set_mcast(Datapath &dp, const std::string &setting, const std::string &valu
 }
 
 void add_mcast(CLI::App &app, Commands &cmds) {
-    auto a = std::make_shared<MdbShowArgs>();
     auto *mdb = app.add_subcommand("mdb", "Multicast group memberships (multicast snooping)");
     mdb->require_subcommand(1);
-    auto *show = mdb->add_subcommand("show", "List group memberships and router ports");
-    add_name_option(show, a->name);
-    show->add_flag("--json", a->json, "JSON output");
-    cmds.add(show, [a] {
-        Datapath dp = open_bridge(a->name);
-        print_mdb(dp, a->json, std::cout);
-        return 0;
-    });
+    add_show(mdb, cmds, "List group memberships and router ports", std::make_shared<ShowArgs>(), {},
+             [](Datapath &dp, bool json) { print_mdb(dp, json, std::cout); });
 }
 
 } // namespace xb::cli

@@ -125,15 +125,20 @@ test_apply_refuses_bad_files_whole() {
 	printf 'uplink = "none"\n' >"$f"
 	expect_error "$f:1: uplink none: bridge $XB_BRIDGE has eth0" xb apply -f "$f"
 
-	# A failure half-way: the new port, the flags, the ageing time, the MTU, and the
-	# removal of tap6 (with its static entry) are done before the static entry for eth0's
-	# own address is refused; all are undone (tap6 made again, with its address).
+	# A failure half-way: the new port, the flags, the ageing time, the MTU, tap0's VLANs
+	# and rate limit, VLAN filtering and snooping turned on, and the removal of tap6 (with
+	# its static entry, VLANs and allowed address) are done before the static entry for
+	# eth0's own address is refused; all are undone (tap6 made again, with its address).
+	xb vlan add dev tap6 vid 6 --name "$XB_BRIDGE"
+	xb port set tap6 allowed-ip 10.0.0.6 --name "$XB_BRIDGE"
 	snapshot before
 	local eth0_mac
 	eth0_mac=$(in_ns host cat /sys/class/net/eth0/address)
-	write_config 'ageing-time = 5' '[ports.eth0]' 'locked = true' '[ports.tap0]' \
-		'tap = { mtu = 1280 }' '[ports.tap5]' 'tap = {}' '[[fdb]]' "mac = \"$eth0_mac\"" 'port = "tap5"'
-	expect_error "$CONFIG:10: $eth0_mac is the address of port eth0" xb apply -f "$CONFIG"
+	write_config 'ageing-time = 5' 'vlan-filtering = true' 'mcast-snooping = true' \
+		'[ports.eth0]' 'locked = true' '[ports.tap0]' 'tap = { mtu = 1280 }' \
+		'vlans = ["5 pvid untagged"]' 'rate-limit = "100pps"' '[ports.tap5]' 'tap = {}' \
+		'[[fdb]]' "mac = \"$eth0_mac\"" 'port = "tap5"'
+	expect_error "$CONFIG:14: $eth0_mac is the address of port eth0" xb apply -f "$CONFIG"
 	snapshot after
 	diff "$TOPO_TMP/before" "$TOPO_TMP/after" || fail "the failed apply left changes"
 	echo "ok: a failure half-way is rolled back whole"
@@ -165,4 +170,116 @@ test_apply_by_name_adopts_and_moves_metrics() {
 	grep -q "controller started" "$TOPO_TMP/out" || fail "apply started no controller: $(cat "$TOPO_TMP/out")"
 	[[ -n $(controller_pid) && $(controller_pid) != "$pid" ]] || fail "no new controller"
 	echo "ok: apply adopts a bridge whose controller is gone"
+}
+
+# vlans PORT: a port's (or the host's) VLANs as `vlan show --json` gives them, one line.
+vlans() { xb vlan show --name "$XB_BRIDGE" --port "$1" --json | jq -c '.[0].vlans'; }
+
+# xdp_id DEV: the id of the XDP program attached to a device of the host namespace.
+xdp_id() { in_ns host ip -d link show "$1" | grep -o 'prog/xdp id [0-9]*'; }
+
+test_apply_vlans_policy_multicast() {
+	require_tools jq
+	topo_create 3
+	local g0ip g2ip
+	g0ip=$(topo_guest_ip 0)
+	g2ip=$(topo_guest_ip 2)
+	# tap1 and tap2 share VLAN 20 (their guests ping each other while tap0 changes);
+	# tap0 is an access port of VLAN 10, the uplink a trunk, the host on VLANs 1 and 10.
+	local common=('vlan-filtering = true' 'host-vlans = ["1 pvid untagged", "10"]'
+		'mcast-snooping = true' 'mcast-querier = true' 'mcast-membership-interval = 100'
+		'[ports.eth0]' 'vlans = ["1 pvid untagged", "10", "20-22"]'
+		'[ports.tap1]' 'tap = {}' 'vlans = ["20 pvid untagged"]' 'mcast-router = true'
+		'[ports.tap2]' 'tap = {}' 'vlans = ["20 pvid untagged"]' 'dhcp-server = true')
+	write_config "${common[@]}" '[ports.tap0]' 'tap = {}' 'vlans = ["10 pvid untagged"]' \
+		'rate-limit = "1000pps"' "allowed-ip = [\"$g0ip\"]" 'bpdu-guard = true'
+	apply_ok >/dev/null
+	step "the file's VLANs, policy and multicast settings on a new bridge"
+	xb vlan show --name "$XB_BRIDGE"
+	xb status --name "$XB_BRIDGE"
+	[[ $(vlans tap0) == '[{"vlan":10,"flags":["PVID","Egress Untagged"]}]' ]] || fail "tap0's VLANs: $(vlans tap0)"
+	[[ $(vlans eth0) == '[{"vlan":1,"flags":["PVID","Egress Untagged"]},{"vlan":10},{"vlan":20},{"vlan":21},{"vlan":22}]' ]] ||
+		fail "eth0's VLANs: $(vlans eth0)"
+	[[ $(vlans host) == '[{"vlan":1,"flags":["PVID","Egress Untagged"]},{"vlan":10}]' ]] || fail "the host's VLANs: $(vlans host)"
+	[[ $(vlans tap2) == '[{"vlan":20,"flags":["PVID","Egress Untagged"]}]' ]] || fail "tap2's VLANs: $(vlans tap2)"
+	xb status --name "$XB_BRIDGE" --json >"$TOPO_TMP/status.json"
+	[[ $(jq -c '[.vlan_filtering, .vlan_protocol, .mcast_snooping, .mcast_querier, .mcast_membership_interval]' \
+		"$TOPO_TMP/status.json") == '[true,"802.1Q",true,true,100]' ]] ||
+		fail "bridge settings: $(jq -c . "$TOPO_TMP/status.json")"
+	local f0
+	f0=$(xb status --name "$XB_BRIDGE" | awk '$1 == "tap0"')
+	[[ $f0 == *"rate-limit=1000pps burst 100"* ]] || fail "tap0 has no rate limit: $f0"
+	[[ $f0 == *"allowed-ip=$g0ip"* && $f0 == *bpdu-guard* ]] || fail "tap0's policy: $f0"
+	xb status --name "$XB_BRIDGE" | awk '$1 == "tap2"' | grep -q dhcp-server || fail "tap2 is no dhcp-server port"
+	xb mdb show --name "$XB_BRIDGE" | grep -q 'tap1 permanent' || fail "tap1 is no router port: $(xb mdb show --name "$XB_BRIDGE")"
+	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply changed something"
+	echo "ok: VLANs, policy and snooping as the file says; a second apply changes nothing"
+
+	step "tap0 and the bridge change; tap1 and tap2 are not touched"
+	topo_start_guest 1 || fail "guest 1 did not start"
+	topo_start_guest 2 || fail "guest 2 did not start"
+	assert_ping g1 "$g2ip"
+	local xdp1 xdp2 rx2
+	xdp1=$(xdp_id tap1)
+	xdp2=$(xdp_id tap2)
+	rx2=$(counter tap2 rx_packets)
+	write_config "${common[@]/mcast-snooping = true/mcast-snooping = false}" '[ports.tap0]' 'tap = {}' \
+		'vlans = ["10 pvid untagged", "40"]' 'rate-limit = "2000pps burst 50"' \
+		"allowed-ip = [\"$g0ip\", \"fd77::10\"]"
+	sed -i 's/^host-vlans = .*/host-vlans = ["1 pvid untagged"]/' "$CONFIG"
+	in_ns g1 ping -c 40 -i 0.05 -q "$g2ip" >"$TOPO_TMP/ping.out" 2>&1 &
+	local ping=$!
+	sleep 0.5
+	apply_ok >"$TOPO_TMP/changes"
+	cat "$TOPO_TMP/changes"
+	wait "$ping" || fail "guest 1 lost pings to guest 2 while apply changed tap0: $(cat "$TOPO_TMP/ping.out")"
+	grep -q ' 0% packet loss' "$TOPO_TMP/ping.out" || fail "guest 1 lost pings: $(cat "$TOPO_TMP/ping.out")"
+	local want
+	for want in "port tap0: vlans 10 pvid untagged, 40" "port tap0: rate-limit 2000pps burst 50" \
+		"port tap0: allowed-ip $g0ip,fd77::10" "port tap0: bpdu-guard off" "mcast-snooping off" \
+		"host-vlans 1 pvid untagged"; do
+		grep -qx "$XB_BRIDGE: $want" "$TOPO_TMP/changes" || fail "apply did not report '$want'"
+	done
+	grep -E "port (tap1|tap2|eth0)" "$TOPO_TMP/changes" && fail "apply changed a port whose settings did not change"
+	[[ $(xdp_id tap1) == "$xdp1" && $(xdp_id tap2) == "$xdp2" && -n $xdp2 ]] ||
+		fail "tap1/tap2's XDP attachment changed ($xdp1 -> $(xdp_id tap1), $xdp2 -> $(xdp_id tap2))"
+	(($(counter tap2 rx_packets) >= rx2 + 40)) || fail "tap2's counters were reset ($rx2 -> $(counter tap2 rx_packets))"
+	[[ $(vlans tap0) == '[{"vlan":10,"flags":["PVID","Egress Untagged"]},{"vlan":40}]' ]] || fail "tap0's VLANs: $(vlans tap0)"
+	[[ $(vlans host) == '[{"vlan":1,"flags":["PVID","Egress Untagged"]}]' ]] || fail "the host's VLANs: $(vlans host)"
+	[[ $(xb status --name "$XB_BRIDGE" --json | jq .mcast_snooping) == false ]] || fail "snooping is still on"
+	f0=$(xb status --name "$XB_BRIDGE" | awk '$1 == "tap0"')
+	[[ $f0 == *"rate-limit=2000pps burst 50"* && $f0 == *"fd77::10"* && $f0 != *bpdu-guard* ]] || fail "tap0's policy: $f0"
+	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply of the changed file changed something"
+	echo "ok: only tap0 and the bridge's settings changed (guest 1 and 2 lost nothing), and again nothing"
+
+	step "bad values are refused with their line, and nothing changes"
+	snapshot before
+	local bad
+	for bad in 'vlans = ["10 pvid untagged", "5000"]|VLAN 5000 is out of range (1-4094)' \
+		'rate-limit = "0pps"|not a positive whole number' \
+		'allowed-ip = ["10.0.0.256"]|not an IPv4 or IPv6 address' \
+		'vlans = ["10-12 pvid"]|a PVID is one VLAN'; do
+		write_config "${common[@]}" '[ports.tap0]' 'tap = {}' "${bad%%|*}"
+		expect_error "$CONFIG:20: " xb apply -f "$CONFIG" >/dev/null
+		expect_error "${bad#*|}" xb apply -f "$CONFIG"
+	done
+	snapshot after
+	diff "$TOPO_TMP/before" "$TOPO_TMP/after" || fail "a refused file changed the bridge"
+	echo "ok: files with bad VLANs, rates and addresses change nothing"
+	topo_stop_guest 1
+	topo_stop_guest 2
+
+	step "status --config round trip, onto a new bridge"
+	xb status --name "$XB_BRIDGE" --config >"$TOPO_TMP/printed.toml" || fail "status --config failed"
+	cat "$TOPO_TMP/printed.toml"
+	[[ $(xb apply -f "$TOPO_TMP/printed.toml") == "$XB_BRIDGE: nothing changed" ]] ||
+		fail "the printed file changed the running bridge"
+	xb vlan show --name "$XB_BRIDGE" --json >"$TOPO_TMP/vlans.before"
+	xb down --name "$XB_BRIDGE" >/dev/null || fail "down failed"
+	xb apply -f "$TOPO_TMP/printed.toml" >/dev/null || fail "the printed file does not make a new bridge"
+	xb status --name "$XB_BRIDGE" --config >"$TOPO_TMP/printed2.toml"
+	diff "$TOPO_TMP/printed.toml" "$TOPO_TMP/printed2.toml" || fail "the new bridge prints differently"
+	xb vlan show --name "$XB_BRIDGE" --json >"$TOPO_TMP/vlans.after"
+	diff "$TOPO_TMP/vlans.before" "$TOPO_TMP/vlans.after" || fail "the new bridge's VLANs differ"
+	echo "ok: status --config prints VLANs, policy and snooping; they make the same bridge again"
 }

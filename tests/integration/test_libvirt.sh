@@ -21,12 +21,18 @@ hook() {
 hook_bridge() {
 	topo_create 1
 	export XBRIDGE_CONFIG_DIR=$TOPO_TMP
-	printf 'uplink = "eth0"\nmetrics = "off"\n[ports.%s]\nguest = true\nisolated = true\n[[fdb]]\nmac = "02:00:00:00:0d:01"\nport = "%s"\n' \
+	printf 'uplink = "eth0"\nmetrics = "off"\n[ports.%s]\nguest = true\nisolated = true\nvlans = ["7 pvid untagged", "8"]\nrate-limit = "5mbit"\n[[fdb]]\nmac = "02:00:00:00:0d:01"\nport = "%s"\n' \
 		"${PFX}d0" "${PFX}d0" >"$TOPO_TMP/$XB_BRIDGE.toml"
 	xb apply --name "$XB_BRIDGE" >/dev/null || fail "apply failed"
 }
 
 flags_of() { xb status --name "$XB_BRIDGE" | awk -v p="$1" '$1 == p {print $NF}'; }
+
+# The whole status line of a port (a rate limit's flags have spaces).
+status_of() { xb status --name "$XB_BRIDGE" | awk -v p="$1" '$1 == p'; }
+
+# vlans PORT: a port's VLANs as `vlan show --json` gives them, one line.
+vlans() { xb vlan show --name "$XB_BRIDGE" --port "$1" --json | jq -c '.[0].vlans'; }
 
 test_hook_metadata_ports_prepare_release() {
 	hook_bridge
@@ -70,7 +76,10 @@ test_hook_file_port_and_foreign_domain() {
 	hook_bridge
 	local d0=${PFX}d0
 	hook db1 prepare begin || fail "prepare begin failed: $(cat "$TOPO_TMP/hook.out")"
-	[[ $(flags_of "$d0") == *isolated* ]] || fail "$d0 has not the file's flags: $(flags_of "$d0")"
+	[[ $(status_of "$d0") == *isolated* ]] || fail "$d0 has not the file's flags: $(status_of "$d0")"
+	[[ $(vlans "$d0") == '[{"vlan":7,"flags":["PVID","Egress Untagged"]},{"vlan":8}]' ]] ||
+		fail "$d0 has not the file's VLANs: $(vlans "$d0")"
+	[[ $(status_of "$d0") == *"rate-limit=5mbit burst 62500"* ]] || fail "$d0 has not the file's rate limit: $(status_of "$d0")"
 	xb fdb show --name "$XB_BRIDGE" | grep -q "02:00:00:00:0d:01 $d0 .*static" ||
 		fail "$d0 came without the file's static entry"
 	[[ $(xb apply --name "$XB_BRIDGE") == "$XB_BRIDGE: nothing changed" ]] ||
@@ -87,6 +96,33 @@ test_hook_file_port_and_foreign_domain() {
 	after=$(in_ns host ip -br link | sort)
 	[[ $before == "$after" ]] || fail "a domain with no xbridge interface changed the devices"
 	echo "ok: a domain with no xbridge interface is left to libvirt"
+}
+
+test_hook_metadata_vlans_and_policy() {
+	require_tools jq
+	hook_bridge
+	local a0=${PFX}a0 a1=${PFX}a1
+	hook app1 prepare begin || fail "prepare begin failed: $(cat "$TOPO_TMP/hook.out")"
+	cat "$TOPO_TMP/hook.out"
+	xb vlan show --name "$XB_BRIDGE"
+	xb status --name "$XB_BRIDGE"
+	[[ $(vlans "$a0") == '[{"vlan":10,"flags":["PVID","Egress Untagged"]}]' ]] ||
+		fail "$a0 is not an access port of VLAN 10 (vlan=\"10\"): $(vlans "$a0")"
+	[[ $(vlans "$a1") == '[{"vlan":20,"flags":["PVID","Egress Untagged"]},{"vlan":30},{"vlan":31},{"vlan":32}]' ]] ||
+		fail "$a1 has not the metadata's VLANs: $(vlans "$a1")"
+	local s0
+	s0=$(status_of "$a0")
+	[[ $s0 == *"rate-limit=2000pps burst 200"* && $s0 == *"allowed-ip=10.77.0.101,fd77::101"* &&
+		$s0 == *bpdu-guard* && $s0 != *dhcp-server* ]] || fail "$a0 has not the metadata's policy: $s0"
+	[[ $(flags_of "$a1") == *mcast_router* ]] || fail "$a1 is no multicast router port: $(flags_of "$a1")"
+	[[ $(xb apply --name "$XB_BRIDGE") == "$XB_BRIDGE: nothing changed" ]] ||
+		fail "apply changed the metadata's guest ports"
+	echo "ok: the metadata's VLANs, rate limit, allowed addresses and flags are the taps'"
+	hook app1 release end || fail "release end failed: $(cat "$TOPO_TMP/hook.out")"
+	xb status --name "$XB_BRIDGE" | grep -q "^$PFX" && fail "release end left a port"
+	[[ $(xb vlan show --name "$XB_BRIDGE" --json | jq -c "[.[] | select(.ifname | startswith(\"$PFX\"))]") == '[]' ]] ||
+		fail "release end left VLANs of the guest's ports"
+	echo "ok: release end took the ports and their VLANs"
 }
 
 test_hook_failure_leaves_nothing() {

@@ -3,6 +3,7 @@
 
 #include <xbridge/abi.h>
 
+#include <array>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <sstream>
@@ -114,7 +115,8 @@ TEST(Config, ErrorsNameTheLineAndTheReason) {
               "xbr0.toml:2: ageing-time = -1 is out of range (0-1000000)");
     EXPECT_EQ(error_of("uplink = \"eth0\"\n\n[ports.tap0]\nlernin = true\n"),
               "xbr0.toml:4: unknown key 'lernin' in ports.tap0 (known: learning, flood, "
-              "mcast-flood, bcast-flood, locked, isolated, hairpin, storm-limit, tap, guest)");
+              "mcast-flood, bcast-flood, locked, isolated, hairpin, mcast-router, bpdu-guard, "
+              "dhcp-server, storm-limit, tap, guest, vlans, rate-limit, allowed-ip)");
     EXPECT_EQ(error_of("uplink = \"eth0\"\n[ports.tap0]\nlocked = \"yes\"\n"),
               "xbr0.toml:3: locked must be true or false");
     EXPECT_EQ(error_of("uplink = \"eth0\"\n[[fdb]]\nmac = \"52:54:00:12:34:5\"\nport = \"eth0\"\n"),
@@ -152,15 +154,121 @@ TEST(Config, ErrorsNameTheLineAndTheReason) {
     EXPECT_EQ(dup.rfind("xbr0.toml:3: ", 0), 0u) << dup;
 }
 
-TEST(Config, FutureTablesAreRefusedNotIgnored) {
-    // VLANs (issue 21) and port policy (issue 23) come as tables of a port; a build
-    // without them must not take such a file for one without.
+TEST(Config, UnknownKeysAreRefusedNotIgnored) {
+    // A table this build does not know, and a bridge setting of a later build: a file
+    // that needs them must not be taken for one without.
     EXPECT_EQ(error_of("uplink = \"eth0\"\n[[ports.eth0.vlan]]\nvids = \"10-20\"\n")
                   .rfind("xbr0.toml:2: unknown key 'vlan' in ports.eth0", 0),
               0u);
-    EXPECT_EQ(error_of("uplink = \"eth0\"\nvlan-filtering = true\n")
-                  .rfind("xbr0.toml:2: unknown key 'vlan-filtering'", 0),
+    EXPECT_EQ(error_of("uplink = \"eth0\"\nmcast-igmp-version = 3\n")
+                  .rfind("xbr0.toml:2: unknown key 'mcast-igmp-version'", 0),
               0u);
+}
+
+TEST(Config, VlansPolicyAndMulticast) {
+    const auto c = parse(R"(
+uplink = "eth0"
+vlan-filtering = true
+vlan-protocol = "802.1ad"
+host-vlans = ["10 pvid untagged", "20"]
+mcast-snooping = true
+mcast-querier = true
+mcast-membership-interval = 100
+
+[ports.tap0]
+vlans = ["10 pvid untagged", "20-22", "30 untagged"]
+rate-limit = "1000pps"
+allowed-ip = ["fd77::101", "10.77.0.101", "10.77.0.9"]
+dhcp-server = true
+bpdu-guard = true
+mcast-router = true
+
+[ports.tap1]
+vlans = []
+rate-limit = "10mbit burst 64k"
+allowed-ip = "10.0.0.1"
+)");
+    EXPECT_EQ(c.setting("vlan-filtering"), 1u);
+    EXPECT_EQ(c.setting("vlan-protocol"), 0x88a8u);
+    EXPECT_EQ(c.setting("mcast-snooping"), 1u);
+    EXPECT_EQ(c.setting("mcast-querier"), 1u);
+    EXPECT_EQ(c.setting("mcast-membership-interval"), 100u);
+    EXPECT_EQ(c.host_vlans, (std::vector<VlanConfig>{{10, true, true}, {20, false, false}}));
+    const PortConfig *t0 = c.port("tap0");
+    ASSERT_TRUE(t0);
+    EXPECT_EQ(t0->vlans, (std::vector<VlanConfig>{{10, true, true},
+                                                  {20, false, false},
+                                                  {21, false, false},
+                                                  {22, false, false},
+                                                  {30, false, true}}));
+    EXPECT_EQ(t0->rate_limit, (RateLimit{1000, 100, false}));
+    ASSERT_EQ(t0->allowed_ips.v4.size(), 2u);
+    EXPECT_EQ(t0->allowed_ips.v4[0], (std::array<uint8_t, 4>{10, 77, 0, 9})) << "sorted";
+    EXPECT_EQ(t0->allowed_ips.v6.size(), 1u);
+    EXPECT_EQ(t0->flags, uint32_t(XB_PORT_DEFAULT_FLAGS | XB_PORT_DHCP_SERVER | XB_PORT_BPDU_GUARD |
+                                  XB_PORT_MCAST_ROUTER));
+    const PortConfig *t1 = c.port("tap1");
+    ASSERT_TRUE(t1);
+    EXPECT_TRUE(t1->vlans.empty());
+    EXPECT_EQ(t1->rate_limit, (RateLimit{1250000, 65536, true}));
+    EXPECT_EQ(t1->allowed_ips.v4.size(), 1u);
+    // Left out: the defaults of a new bridge and a new port.
+    const auto d = parse("uplink = \"eth0\"\n[ports.tap0]\n");
+    EXPECT_EQ(d.setting("vlan-filtering"), 0u);
+    EXPECT_EQ(d.setting("vlan-protocol"), 0x8100u);
+    EXPECT_EQ(d.setting("mcast-snooping"), 0u);
+    EXPECT_EQ(d.setting("mcast-membership-interval"), 260u);
+    EXPECT_EQ(d.host_vlans, default_vlans());
+    EXPECT_EQ(d.port("tap0")->vlans, default_vlans());
+    EXPECT_FALSE(d.port("tap0")->rate_limit);
+    EXPECT_TRUE(d.port("tap0")->allowed_ips.empty());
+}
+
+TEST(Config, BadVlansAndPolicyNameTheirLine) {
+    const std::string head = "uplink = \"eth0\"\n[ports.tap0]\n";
+    auto err = [&](const std::string &line) { return error_of(head + line + "\n"); };
+    for (const auto &[line, why] : std::vector<std::pair<std::string, std::string>>{
+             {"vlans = [\"5000\"]", "VLAN 5000 is out of range (1-4094)"},
+             {"vlans = [\"0\"]", "VLAN 0 is out of range"},
+             {"vlans = [\"10-5\"]", "is no range"},
+             {"vlans = [\"10-20 pvid\"]", "a PVID is one VLAN"},
+             {"vlans = [\"10 pvid\", \"11 pvid\"]", "two PVIDs"},
+             {"vlans = [\"10\", \"5-12\"]", "VLAN 10 is listed twice"},
+             {"vlans = [\"10 tagged\"]", "only pvid and untagged"},
+             {"vlans = \"10\"", "must be an array of strings"},
+             {"vlans = [10]", "must be a string"},
+             {"rate-limit = \"0pps\"", "not a positive whole number"},
+             {"rate-limit = \"1000\"", "a rate needs a unit"},
+             {"rate-limit = \"1000pps 5\"", "is not \"RATE [burst N]\""},
+             {"rate-limit = \"1000pps burst 4k\"", "takes no size suffix"},
+             {"allowed-ip = [\"10.0.0.300\"]", "not an IPv4 or IPv6 address"},
+             {"allowed-ip = [\"224.0.0.5\"]", "not a unicast address"},
+             {"allowed-ip = [\"none\"]", "an empty list"},
+             {"bpdu-guard = \"yes\"", "must be true or false"},
+         }) {
+        const std::string e = err(line);
+        EXPECT_EQ(e.rfind("xbr0.toml:3: ", 0), 0u) << line << ": " << e;
+        EXPECT_NE(e.find(why), std::string::npos) << line << ": " << e;
+        EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+    }
+    EXPECT_EQ(error_of("uplink = \"eth0\"\nvlan-protocol = \"802.1x\"\n")
+                  .rfind("xbr0.toml:2: vlan-protocol '802.1x' is not one of", 0),
+              0u);
+    EXPECT_EQ(error_of("uplink = \"eth0\"\nmcast-membership-interval = 0\n")
+                  .rfind("xbr0.toml:2: mcast-membership-interval = 0 is out of range", 0),
+              0u);
+    EXPECT_EQ(error_of("uplink = \"none\"\nhost-vlans = [\"10\"]\n")
+                  .rfind("xbr0.toml:2: host-vlans: a bridge without an uplink", 0),
+              0u);
+}
+
+TEST(Config, VlanListsPrintAsRanges) {
+    std::vector<VlanConfig> v;
+    for (const char *e : {"1 pvid untagged", "2-4", "5 untagged", "7", "8-9 untagged"})
+        ASSERT_FALSE(parse_vlan_entry(e, v)) << e;
+    EXPECT_EQ(format_vlans(v), (std::vector<std::string>{"1 pvid untagged", "2-4", "5 untagged",
+                                                         "7", "8-9 untagged"}));
+    EXPECT_TRUE(format_vlans({}).empty());
 }
 
 TEST(Config, FormatRoundTrips) {
@@ -185,7 +293,21 @@ TEST(Config, FormatRoundTrips) {
     g.name = "vm2-0";
     g.flags = XB_PORT_DEFAULT_FLAGS | XB_PORT_ISOLATED;
     g.guest = true;
-    c.ports = {up, t, g};
+    g.vlans = {{5, false, false}, {6, false, false}, {100, true, true}};
+    g.rate_limit = RateLimit{1250000, 65536, true};
+    g.allowed_ips = parse_allowed_ips("10.1.1.1,fd00::1");
+    g.flags |= XB_PORT_BPDU_GUARD | XB_PORT_MCAST_ROUTER;
+    PortConfig n; // in no VLAN at all
+    n.name = "vm2-1";
+    n.flags = XB_PORT_DEFAULT_FLAGS & ~XB_PORT_MCAST_FLOOD;
+    n.vlans = {};
+    n.rate_limit = RateLimit{500, 20, false};
+    c.ports = {up, t, g, n};
+    c.settings["vlan-filtering"] = 1;
+    c.settings["vlan-protocol"] = 0x88a8;
+    c.settings["mcast-snooping"] = 1;
+    c.settings["mcast-membership-interval"] = 30;
+    c.host_vlans = {{7, true, false}, {8, false, true}};
     FdbConfig f;
     f.mac = *parse_mac("02:00:00:00:00:01");
     f.port = "vm.1@x";

@@ -58,6 +58,31 @@ TEST(Libvirt, InterfacesAndMetadata) {
     EXPECT_FALSE(e.storm_pps);
 }
 
+TEST(Libvirt, VlansAndPolicyFromMetadata) {
+    const GuestDomain d = parse_domain(domain_xml("app1.xml"));
+    ASSERT_EQ(d.interfaces.size(), 2u);
+    const auto &a = d.interfaces[0];
+    EXPECT_EQ(a.bridge, "xbr0");
+    // vlan="10": an access port, VLAN 10 its PVID, untagged.
+    EXPECT_EQ(a.vlans, (std::vector<VlanConfig>{{10, true, true}}));
+    EXPECT_EQ(a.rate_limit, (RateLimit{2000, 200, false}));
+    ASSERT_TRUE(a.allowed_ips);
+    EXPECT_EQ(a.allowed_ips->v4.size(), 1u);
+    EXPECT_EQ(a.allowed_ips->v6.size(), 1u);
+    EXPECT_EQ(a.flags, uint32_t(XB_PORT_DEFAULT_FLAGS | XB_PORT_BPDU_GUARD));
+    const auto &b = d.interfaces[1];
+    EXPECT_EQ(b.vlans,
+              (std::vector<VlanConfig>{
+                  {20, true, true}, {30, false, false}, {31, false, false}, {32, false, false}}));
+    EXPECT_FALSE(b.rate_limit);
+    EXPECT_FALSE(b.allowed_ips);
+    EXPECT_EQ(b.flags, uint32_t(XB_PORT_DEFAULT_FLAGS | XB_PORT_MCAST_ROUTER));
+    // Without them in the metadata, the file's (or the defaults) stand.
+    const GuestDomain w = parse_domain(domain_xml("web1.xml"));
+    EXPECT_FALSE(w.interfaces[0].vlans);
+    EXPECT_FALSE(w.interfaces[0].rate_limit);
+}
+
 TEST(Libvirt, NoMetadataNoXbridge) {
     const GuestDomain db = parse_domain(domain_xml("db1.xml"));
     ASSERT_EQ(db.interfaces.size(), 1u);
@@ -106,9 +131,23 @@ TEST(Libvirt, ErrorsAreOneLine) {
               "domain d");
     EXPECT_EQ(error_of(head + "<x:port dev='v0' locked='maybe'/>" + tailq("1")),
               "domain metadata: port v0 locked: 'maybe' is not yes or no");
-    EXPECT_EQ(error_of(head + "<x:port dev='v0' vlan='3'/>" + tailq("1")),
-              "domain metadata: port v0 vlan: unknown attribute (bridge, learning, flood, "
-              "mcast-flood, bcast-flood, locked, isolated, hairpin, storm-limit)");
+    EXPECT_EQ(error_of(head + "<x:port dev='v0' vlan-id='3'/>" + tailq("1")),
+              "domain metadata: port v0 vlan-id: unknown attribute (bridge, vlan, vlans, "
+              "storm-limit, rate-limit, allowed-ip, learning, flood, mcast-flood, bcast-flood, "
+              "locked, isolated, hairpin, mcast-router, bpdu-guard, dhcp-server)");
+    EXPECT_EQ(error_of(head + "<x:port dev='v0' vlan='5000'/>" + tailq("1")),
+              "domain metadata: port v0 vlan: '5000' is not a VLAN (1-4094)");
+    EXPECT_EQ(error_of(head + "<x:port dev='v0' vlans='10 pvid, 10-12'/>" + tailq("1")),
+              "domain metadata: port v0 vlans: VLAN 10 is listed twice");
+    EXPECT_EQ(error_of(head + "<x:port dev='v0' vlan='3' vlans='4'/>" + tailq("1"))
+                  .rfind("domain metadata: port v0 vlans: vlan and vlans together", 0),
+              0u);
+    EXPECT_EQ(error_of(head + "<x:port dev='v0' rate-limit='0pps'/>" + tailq("1"))
+                  .rfind("domain metadata: port v0: rate-limit '0pps': not a positive", 0),
+              0u);
+    EXPECT_EQ(error_of(head + "<x:port dev='v0' allowed-ip='10.0.0.300'/>" + tailq("1"))
+                  .rfind("domain metadata: port v0: allowed-ip '10.0.0.300'", 0),
+              0u);
     EXPECT_EQ(error_of(head + "" + tailq("0")),
               "domain XML: interface v0: driver queues '0' is not 1-256");
 }
