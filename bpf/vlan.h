@@ -5,8 +5,9 @@
  * learned and looked up as (MAC, VID), forwarded and flooded only to members, and sent
  * untagged on the ports where the VLAN is untagged, tagged elsewhere.
  *
- * Every function here runs only while the config's XB_CFG_VLAN_FILTERING is on: the
- * bridge without filtering pays one test of a config word it already holds.
+ * Every function here but xb_vlan_xdp_hidden runs only while the config's
+ * XB_CFG_VLAN_FILTERING is on: the bridge without filtering pays one test of a config word
+ * it already holds (and, on a flow cache miss, one of the port's flags).
  *
  * Where the tag is:
  *  - XDP sees a tag only in the packet. A frame is brought to its egress form at the
@@ -129,6 +130,20 @@ static __always_inline int xb_vlan_unclassified(struct xb_frame *f, struct xb_vl
 }
 
 /* ---- XDP ------------------------------------------------------------------ */
+
+/* Without filtering: a frame that carries no tag XDP can see, from a port whose tags may
+ * ride beside the frame (XB_PORT_VLAN_HIDDEN: a veth, a NIC that keeps rx-vlan offload),
+ * is the TC hook's, which sees vlan_tci: an XDP redirect would send it on untagged. */
+static __always_inline int xb_vlan_xdp_hidden(const void *data, const void *data_end,
+                                              const struct xb_port *in) {
+    const struct ethhdr *eth = data;
+
+    if (!(in->flags & XB_PORT_VLAN_HIDDEN))
+        return 0;
+    if ((void *)(eth + 1) > data_end)
+        return 1;
+    return eth->h_proto != bpf_htons(ETH_P_8021Q) && eth->h_proto != bpf_htons(ETH_P_8021AD);
+}
 
 /* Classifies a frame at XDP on port `slot`. A priority tag is rewritten in place to the
  * PVID (as the kernel bridge does), so the frame is tagged from here on. */

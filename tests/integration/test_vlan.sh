@@ -214,3 +214,56 @@ test_subinterfaces() {
 	transfer g1 out 10.77.20.1 4
 	echo "ok: pings and TCP on each VLAN, nothing across"
 }
+
+# peer_txvlan: the outside PC's eth0's tx-vlan offload (on, off).
+peer_txvlan() { in_ns out ethtool -k eth0 | awk '/^tx-vlan-offload:/ {print $2}'; }
+
+# Tags held beside the frame, without VLAN filtering (the VM: 802.1Q devices). The outside
+# PC talks on VLAN 10 through eth0.10; its veth sends the tag with tx-vlan offload, its
+# default, so the host's eth0 receives it beside the frame, where its XDP program cannot
+# see it: a redirect there would send the frame on untagged, into VLAN 1. Guest 0 talks
+# on VLAN 10 through a VLAN device of its NIC. xbridge turns the peer's tx-vlan offload
+# off for the bridge's lifetime (frames stay at XDP) or, where it cannot, leaves the
+# frames that look untagged to TC; status says which; down restores the offload.
+test_tags_beside_the_frame() {
+	require_tools jq
+	topo_create 2
+	ip -n "$PFX-out" link add link eth0 name eth0.10 type vlan id 10 2>/dev/null ||
+		skip "no 802.1Q support in this kernel (the VM has it)"
+	[[ $(peer_txvlan) == on ]] || skip "a veth here sends its tags in the frame at its defaults"
+	ip -n "$PFX-out" addr add 10.77.10.1/24 dev eth0.10
+	ip -n "$PFX-out" link set eth0.10 up
+	xb up --name "$XB_BRIDGE" eth0 tap0 tap1 >/dev/null || fail "xbridge up failed"
+	topo_start_guest 0 || fail "guest 0 did not start"
+	topo_start_guest 1 || fail "guest 1 did not start"
+	ip -n "$PFX-g0" link add link eth0 name eth0.10 type vlan id 10
+	ip -n "$PFX-g0" addr add 10.77.10.10/24 dev eth0.10
+	ip -n "$PFX-g0" link set eth0.10 up
+
+	step "without filtering, tags cross as they came"
+	local mode xdp0 tc0
+	mode=$(port_field eth0 vlan_rx)
+	case $mode in
+	peer-txvlan-off) [[ $(peer_txvlan) == off ]] || fail "status says peer-txvlan-off, the peer has it $(peer_txvlan)" ;;
+	tc) [[ $(peer_txvlan) == on ]] || fail "status says tc, yet the peer's tx-vlan offload is off" ;;
+	*) fail "eth0: vlan_rx $mode, the peer's tx-vlan offload $(peer_txvlan): its tags would be lost at XDP" ;;
+	esac
+	xb status --name "$XB_BRIDGE" | grep -E '^eth0 '
+	xdp0=$(counter eth0 rx_xdp)
+	tc0=$(counter eth0 rx_tc)
+	assert_ping out 10.77.10.10
+	transfer out g0 10.77.10.10 2
+	if [[ $mode == peer-txvlan-off ]]; then
+		(($(counter eth0 rx_xdp) > xdp0)) || fail "the outside PC's frames were not switched at XDP"
+	else
+		(($(counter eth0 rx_tc) > tc0)) || fail "the outside PC's frames did not take the TC path"
+	fi
+	[[ $(xb fdb show --name "$XB_BRIDGE" --vlan 10 --json | jq -r '.[] | select(.port == "eth0") | .mac') == *"$(ip -n "$PFX-out" -j link show eth0.10 | jq -r '.[0].address')"* ]] ||
+		fail "the outside PC is not learned on VLAN 10"
+	echo "ok: VLAN 10 crosses eth0 ($mode), learned on VLAN 10"
+
+	step "down restores the peer's tx-vlan offload"
+	xb down --name "$XB_BRIDGE" >/dev/null || fail "down failed"
+	[[ $(peer_txvlan) == on ]] || fail "the peer's tx-vlan offload is $(peer_txvlan) after down"
+	echo "ok: tx-vlan offload on again"
+}
