@@ -218,19 +218,22 @@ test_subinterfaces() {
 # peer_txvlan: the outside PC's eth0's tx-vlan offload (on, off).
 peer_txvlan() { in_ns out ethtool -k eth0 | awk '/^tx-vlan-offload:/ {print $2}'; }
 
-# Tags held beside the frame, without VLAN filtering (the VM: 802.1Q devices). The outside
-# PC talks on VLAN 10 through eth0.10; its veth sends the tag with tx-vlan offload, its
-# default, so the host's eth0 receives it beside the frame, where its XDP program cannot
-# see it: a redirect there would send the frame on untagged, into VLAN 1. Guest 0 talks
-# on VLAN 10 through a VLAN device of its NIC. xbridge turns the peer's tx-vlan offload
-# off for the bridge's lifetime (frames stay at XDP) or, where it cannot, leaves the
-# frames that look untagged to TC; status says which; down restores the offload.
+# A NIC-like port whose receive path holds tags beside the frame, without and with VLAN
+# filtering (the VM: 802.1Q devices). The outside PC talks on VLAN 10 through eth0.10;
+# its veth sends the tag with tx-vlan offload, its default, so the host's eth0 (rx-vlan
+# offload on, a veth's default too) receives it beside the frame, where its XDP program
+# cannot see it: a redirect there would send the frame on untagged, into VLAN 1. Guest 0
+# talks on VLAN 10 through a VLAN device of its NIC, guest 1 (with filtering) on an access
+# port of VLAN 10. xbridge turns the peer's tx-vlan offload off for the bridge's lifetime
+# (frames stay at XDP) or, where it cannot, leaves the frames that look untagged to TC;
+# status says which; down restores the offload.
 test_tags_beside_the_frame() {
 	require_tools jq
 	topo_create 2
 	ip -n "$PFX-out" link add link eth0 name eth0.10 type vlan id 10 2>/dev/null ||
 		skip "no 802.1Q support in this kernel (the VM has it)"
 	[[ $(peer_txvlan) == on ]] || skip "a veth here sends its tags in the frame at its defaults"
+	in_ns host ethtool -k eth0 | grep -q '^rx-vlan-offload: on' || skip "a veth here has rx-vlan offload off"
 	ip -n "$PFX-out" addr add 10.77.10.1/24 dev eth0.10
 	ip -n "$PFX-out" link set eth0.10 up
 	xb up --name "$XB_BRIDGE" eth0 tap0 tap1 >/dev/null || fail "xbridge up failed"
@@ -261,6 +264,28 @@ test_tags_beside_the_frame() {
 	[[ $(xb fdb show --name "$XB_BRIDGE" --vlan 10 --json | jq -r '.[] | select(.port == "eth0") | .mac') == *"$(ip -n "$PFX-out" -j link show eth0.10 | jq -r '.[0].address')"* ]] ||
 		fail "the outside PC is not learned on VLAN 10"
 	echo "ok: VLAN 10 crosses eth0 ($mode), learned on VLAN 10"
+
+	step "with VLAN filtering: eth0 a trunk of VLAN 10, guest 1 on an access port of it"
+	xb set --name "$XB_BRIDGE" vlan-filtering on || fail "set vlan-filtering on"
+	xb vlan add --name "$XB_BRIDGE" dev eth0 vid 10 || fail "vlan add"
+	xb vlan add --name "$XB_BRIDGE" dev tap0 vid 10 || fail "vlan add"
+	xb vlan del --name "$XB_BRIDGE" dev tap1 vid 1 || fail "vlan del"
+	xb vlan add --name "$XB_BRIDGE" dev tap1 vid 10 pvid untagged || fail "vlan add"
+	ip -n "$PFX-g1" addr add 10.77.10.11/24 dev eth0
+	[[ $(port_field eth0 vlan_rx) == "$mode" ]] || fail "eth0: vlan_rx $(port_field eth0 vlan_rx) with filtering, $mode without"
+	xb status --name "$XB_BRIDGE" | grep -E '^eth0 '
+	xdp0=$(counter eth0 rx_xdp)
+	tc0=$(counter eth0 rx_tc)
+	assert_ping out 10.77.10.11
+	assert_ping out 10.77.10.10
+	transfer out g1 10.77.10.11 2
+	if [[ $mode == peer-txvlan-off ]]; then
+		(($(counter eth0 rx_xdp) > xdp0)) || fail "the outside PC's frames were not classified at XDP"
+	else
+		(($(counter eth0 rx_tc) > tc0)) || fail "the outside PC's frames did not take the TC path"
+	fi
+	(($(counter eth0 drops.vlan) == 0)) || fail "$(counter eth0 drops.vlan) of the outside PC's frames dropped as vlan"
+	echo "ok: VLAN 10 classified on eth0 ($mode), the access port's guest reached untagged"
 
 	step "down restores the peer's tx-vlan offload"
 	xb down --name "$XB_BRIDGE" >/dev/null || fail "down failed"
