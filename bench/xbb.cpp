@@ -226,6 +226,16 @@ std::vector<uint8_t> make_frame(const std::array<uint8_t, 6> &dst,
     return f;
 }
 
+// The frame with an 802.1Q tag of VLAN vid after its MACs (vid 0: as it is). Four bytes
+// longer, as on a wire.
+std::vector<uint8_t> tagged(std::vector<uint8_t> f, int vid) {
+    if (vid <= 0)
+        return f;
+    const uint8_t tag[4] = {0x81, 0x00, uint8_t((vid >> 8) & 0x0f), uint8_t(vid)};
+    f.insert(f.begin() + 12, tag, tag + 4);
+    return f;
+}
+
 // A tap queue opened as QEMU opens one: non-blocking (tun runs a tap's XDP program natively
 // only on non-blocking writes) with a 12-byte virtio_net_hdr_v1 in front of every frame.
 constexpr size_t kVnetHdr = 12;
@@ -287,6 +297,7 @@ struct Options {
     int reader_cpu = -1;
     std::string src = "02:00:00:00:00:01", dst = "02:00:00:00:00:02";
     size_t len = 60;
+    int vlan = 0; // 802.1Q tag of every frame, priming frames included (0: untagged)
     std::string prime_ns, prime_dev, prime_src;
     std::string bare = "none", bare_ns, bare_in, bare_out;
     std::string tids;
@@ -495,6 +506,7 @@ void prime_af_packet(const Options &o, const std::array<uint8_t, 6> &src) {
     auto frame = make_frame({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, src, 60);
     frame[12] = 0x88; // IEEE local experimental ethertype: no stack takes it up
     frame[13] = 0xb5;
+    frame = tagged(frame, o.vlan);
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_ifindex = ifindex_of(o.prime_dev);
@@ -507,10 +519,11 @@ void prime_af_packet(const Options &o, const std::array<uint8_t, 6> &src) {
 }
 
 // The guest's first frames, written into its tap, so that the bridges learn its MAC there.
-void prime_tap(int fd, const std::array<uint8_t, 6> &src) {
+void prime_tap(int fd, const std::array<uint8_t, 6> &src, int vlan) {
     auto frame = make_frame({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, src, 60);
     frame[12] = 0x88;
     frame[13] = 0xb5;
+    frame = tagged(frame, vlan);
     std::vector<uint8_t> buf(kVnetHdr, 0);
     buf.insert(buf.end(), frame.begin(), frame.end());
     for (int i = 0; i < 3; i++)
@@ -552,7 +565,7 @@ int run_traffic(const Options &o) {
     skel->bss->gen_nmacs = o.macs;
 
     const auto src = parse_mac(o.src), dst = parse_mac(o.dst);
-    const auto frame = make_frame(dst, src, o.len);
+    const auto frame = tagged(make_frame(dst, src, o.len), o.vlan);
     std::vector<bpf_link *> links;
     auto attach = [&](bpf_program *prog, const std::string &dev) {
         bpf_link *l = bpf_program__attach_xdp(prog, ifindex_of(dev));
@@ -618,7 +631,7 @@ int run_traffic(const Options &o) {
     }
     if (!o.prime_src.empty()) {
         if (reader_fd >= 0)
-            prime_tap(reader_fd, parse_mac(o.prime_src));
+            prime_tap(reader_fd, parse_mac(o.prime_src), o.vlan);
         else
             prime_af_packet(o, parse_mac(o.prime_src));
         // The kernel bridge learns in its receive path; xbridge's controller is not
@@ -818,6 +831,8 @@ int main(int argc, char **argv) {
     tr->add_option("--src", o.src, "Source MAC of the frames");
     tr->add_option("--dst", o.dst, "Destination MAC of the frames");
     tr->add_option("--len", o.len, "Frame length without FCS (>= 60)");
+    tr->add_option("--vlan", o.vlan, "Tag every frame with this 802.1Q VLAN (0: untagged)")
+        ->check(CLI::Range(0, 4094));
     tr->add_option("--prime-ns", o.prime_ns, "Namespace of the priming device");
     tr->add_option("--prime-dev", o.prime_dev, "Send the priming frames out of this device");
     tr->add_option("--prime-src", o.prime_src, "Source MAC of the priming frames");

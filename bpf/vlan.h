@@ -5,8 +5,9 @@
  * learned and looked up as (MAC, VID), forwarded and flooded only to members, and sent
  * untagged on the ports where the VLAN is untagged, tagged elsewhere.
  *
- * Every function here runs only while the config's XB_CFG_VLAN_FILTERING is on: the
- * bridge without filtering pays one test of a config word it already holds.
+ * Every function here but xb_vlan_xdp_hidden runs only while the config's
+ * XB_CFG_VLAN_FILTERING is on: the bridge without filtering pays one test of a config word
+ * it already holds (and, on a flow cache miss, one of the port's flags).
  *
  * Where the tag is:
  *  - XDP sees a tag only in the packet. A frame is brought to its egress form at the
@@ -96,6 +97,7 @@ enum xb_vlan_verdict {
     XB_VLAN_OK = 0,
     XB_VLAN_DROP = 1,  /* no PVID, not a member, or VID 4095 */
     XB_VLAN_TO_TC = 2, /* XDP: cannot tell (the tag may be beside the frame) */
+    XB_VLAN_RETAG = 3, /* xb_vlan_classified: the frame's priority tag is to get vi->tci */
 };
 
 /* Admission, the same for every hook (br_allowed_ingress): *vid is the tag's VID, or 0
@@ -128,7 +130,45 @@ static __always_inline int xb_vlan_unclassified(struct xb_frame *f, struct xb_vl
     return XB_VLAN_OK;
 }
 
+/* The classification once the frame's tag is read (vi->tagged, vi->tci), the same for
+ * both hooks: admission, then the frame's VLAN in vi and in its keys; an untagged frame
+ * is to be tagged with the VID. Returns XB_VLAN_OK, XB_VLAN_DROP, or XB_VLAN_RETAG for a
+ * priority-tagged frame, whose tag the caller rewrites to vi->tci (the kernel bridge
+ * gives it the PVID in place). */
+static __always_inline int xb_vlan_classified(struct xb_frame *f, struct xb_vlan_in *vi, __u16 pvid,
+                                              __u32 slot) {
+    __u16 vid = vi->tci & XB_VID_MASK;
+    int r = xb_vlan_admit(&vid, pvid, slot);
+
+    if (r != XB_VLAN_OK)
+        return xb_vlan_unclassified(f, vi, r);
+    vi->vid = vid;
+    xb_vlan_key(f, vid);
+    if (!vi->tagged) {
+        vi->tci = vid;
+        return XB_VLAN_OK;
+    }
+    if (vi->tci & XB_VID_MASK)
+        return XB_VLAN_OK;
+    vi->tci |= vid;
+    return XB_VLAN_RETAG;
+}
+
 /* ---- XDP ------------------------------------------------------------------ */
+
+/* Without filtering: a frame that carries no tag XDP can see, from a port whose tags may
+ * ride beside the frame (XB_PORT_VLAN_HIDDEN: a veth, a NIC that keeps rx-vlan offload),
+ * is the TC hook's, which sees vlan_tci: an XDP redirect would send it on untagged. */
+static __always_inline int xb_vlan_xdp_hidden(const void *data, const void *data_end,
+                                              const struct xb_port *in) {
+    const struct ethhdr *eth = data;
+
+    if (!(in->flags & XB_PORT_VLAN_HIDDEN))
+        return 0;
+    if ((void *)(eth + 1) > data_end)
+        return 1;
+    return eth->h_proto != bpf_htons(ETH_P_8021Q) && eth->h_proto != bpf_htons(ETH_P_8021AD);
+}
 
 /* Classifies a frame at XDP on port `slot`. A priority tag is rewritten in place to the
  * PVID (as the kernel bridge does), so the frame is tagged from here on. */
@@ -140,7 +180,6 @@ static __always_inline int xb_vlan_xdp_classify(struct xdp_md *ctx, struct xb_fr
     void *data_end = (void *)(long)ctx->data_end;
     struct ethhdr *eth = data;
     struct xb_vlan_hdr *vh = data + sizeof(*eth);
-    __u16 vid = 0;
     int r;
 
     __builtin_memset(vi, 0, sizeof(*vi));
@@ -151,24 +190,16 @@ static __always_inline int xb_vlan_xdp_classify(struct xdp_md *ctx, struct xb_fr
             return XB_VLAN_DROP;
         vi->tagged = 1;
         vi->tci = bpf_ntohs(vh->tci);
-        vid = vi->tci & XB_VID_MASK;
     } else if (in->flags & XB_PORT_VLAN_HIDDEN) {
         /* Untagged, or its tag was stripped beside it: only the TC hook can tell. */
         return XB_VLAN_TO_TC;
     }
-    r = xb_vlan_admit(&vid, in->pvid, slot);
-    if (r != XB_VLAN_OK)
-        return xb_vlan_unclassified(f, vi, r);
-    if (!vi->tagged) {
-        vi->tci = vid;
-    } else if (!(vi->tci & XB_VID_MASK)) {
-        vi->tci |= vid;
-        if ((void *)(vh + 1) > data_end) /* for the verifier: checked above */
-            return XB_VLAN_DROP;
-        vh->tci = bpf_htons(vi->tci);
-    }
-    vi->vid = vid;
-    xb_vlan_key(f, vid);
+    r = xb_vlan_classified(f, vi, in->pvid, slot);
+    if (r != XB_VLAN_RETAG)
+        return r;
+    if ((void *)(vh + 1) > data_end) /* for the verifier: checked above */
+        return XB_VLAN_DROP;
+    vh->tci = bpf_htons(vi->tci);
     return XB_VLAN_OK;
 }
 
@@ -287,7 +318,6 @@ static __always_inline int xb_vlan_tc_classify(struct __sk_buff *skb, struct xb_
                                                __u16 pvid, __u32 slot, const struct xb_config *cfg,
                                                struct xb_vlan_in *vi) {
     const __be16 tpid = xb_vlan_tpid(cfg);
-    __u16 vid = 0;
     int r;
 
     __builtin_memset(vi, 0, sizeof(*vi));
@@ -307,19 +337,11 @@ static __always_inline int xb_vlan_tc_classify(struct __sk_buff *skb, struct xb_
             vi->tci = bpf_ntohs(vh->tci);
         }
     }
-    vid = vi->tci & XB_VID_MASK;
-    r = xb_vlan_admit(&vid, pvid, slot);
-    if (r != XB_VLAN_OK)
-        return xb_vlan_unclassified(f, vi, r);
-    if (!vi->tagged) {
-        vi->tci = vid;
-    } else if (!(vi->tci & XB_VID_MASK)) {
-        vi->tci |= vid;
-        if (bpf_skb_vlan_pop(skb) || bpf_skb_vlan_push(skb, tpid, vi->tci))
-            return XB_VLAN_DROP;
-    }
-    vi->vid = vid;
-    xb_vlan_key(f, vid);
+    r = xb_vlan_classified(f, vi, pvid, slot);
+    if (r != XB_VLAN_RETAG)
+        return r;
+    if (bpf_skb_vlan_pop(skb) || bpf_skb_vlan_push(skb, tpid, vi->tci))
+        return XB_VLAN_DROP;
     return XB_VLAN_OK;
 }
 

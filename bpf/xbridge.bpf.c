@@ -191,6 +191,9 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
          * their mark, takes every frame of such a port. (Nothing is cached for it.) */
         if (in->xdp_mode == XB_XDP_GENERIC)
             return XDP_PASS;
+        /* (With filtering, xb_vlan_xdp_in did this.) Nothing is cached for such a frame. */
+        if (xb_vlan_xdp_hidden(data, data_end, in))
+            return XDP_PASS;
     }
     if (in->flags & XB_PORT_POLICY) {
         reason = (__u32)xb_xdp_policy(ctx, &f, slot);

@@ -499,12 +499,12 @@ void add_port(Datapath &dp, Netlink &nl, const LinkInfo &li, bool uplink, bool c
     const std::string pin = dp.link_pin(p.ifindex);
     p.xdp_mode = xdp_attach(dp.prog(ProgId::XdpIngress), ifindex, li.name, mode, pin);
     undo.push([pin] { xdp_detach(pin); });
-    // VLAN filtering needs every tag where the XDP program can see it.
-    if (dp.config()->flags & XB_CFG_VLAN_FILTERING) {
-        vlan_rx_prepare(p);
-        if (p.ctl & XB_CTL_RXVLAN_OFF)
-            undo.push([p]() mutable { vlan_rx_restore(p); });
-    }
+    // Every tag where the XDP program can see it, or the frames that may hide one left to
+    // TC, with or without VLAN filtering: an XDP redirect would send a frame on without
+    // the tag the receive path held beside it.
+    vlan_rx_prepare(p);
+    if (p.ctl & XB_CTL_RXVLAN_OFF)
+        undo.push([p]() mutable { vlan_rx_restore(p); });
 
     dp.set_port(slot, p);
     undo.push([&dp, slot] {

@@ -5,15 +5,25 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <fcntl.h>
+#include <filesystem>
 #include <fmt/format.h>
 #include <linux/ethtool.h>
 #include <linux/genetlink.h>
+#include <linux/net_namespace.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
+#include <memory>
 #include <net/if.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <sched.h>
 #include <string>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <thread>
 #include <vector>
 
 namespace xb {
@@ -245,29 +255,169 @@ void set_gro(const char *ifname, bool on) {
         throw_errno(fmt::format("cannot turn GRO {} on {}", on ? "on" : "off", ifname), err);
 }
 
-std::optional<bool> rxvlan_enabled(const char *ifname) {
+namespace {
+
+// One of the legacy ethtool flags (ETHTOOL_GFLAGS): nullopt where it cannot be read.
+std::optional<bool> eth_flag(const char *ifname, uint32_t flag) {
     ethtool_value v{};
     v.cmd = ETHTOOL_GFLAGS;
     if (ethtool(ifname, v) < 0)
         return std::nullopt;
-    return (v.data & ETH_FLAG_RXVLAN) != 0;
+    return (v.data & flag) != 0;
 }
 
-void set_rxvlan(const char *ifname, bool on) {
+void set_eth_flag(const char *ifname, uint32_t flag, bool on, const char *what) {
     ethtool_value v{};
     v.cmd = ETHTOOL_GFLAGS;
     int err = ethtool(ifname, v);
     if (err == 0) {
         v.cmd = ETHTOOL_SFLAGS;
-        v.data = on ? (v.data | ETH_FLAG_RXVLAN) : (v.data & ~uint32_t(ETH_FLAG_RXVLAN));
+        v.data = on ? (v.data | flag) : (v.data & ~flag);
         err = ethtool(ifname, v);
     }
     // A driver may take the request and keep the feature (a fixed one): read it back.
-    if (err == 0 && rxvlan_enabled(ifname) != on)
+    if (err == 0 && eth_flag(ifname, flag) != on)
         err = -EOPNOTSUPP;
     if (err < 0)
-        throw_errno(fmt::format("cannot turn rx-vlan offload {} on {}", on ? "on" : "off", ifname),
-                    err);
+        throw_errno(fmt::format("cannot turn {} {} on {}", what, on ? "on" : "off", ifname), err);
+}
+
+// The id our namespace gives the namespace of fd (RTM_GETNSID), or -1.
+int nsid_of(int fd) {
+    UniqueFd s(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (!s)
+        return -1;
+    std::vector<uint8_t> req(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(rtgenmsg)) + NLA_HDRLEN + 4, 0);
+    auto *nh = reinterpret_cast<nlmsghdr *>(req.data());
+    nh->nlmsg_len = static_cast<uint32_t>(req.size());
+    nh->nlmsg_type = RTM_GETNSID;
+    nh->nlmsg_flags = NLM_F_REQUEST;
+    reinterpret_cast<rtgenmsg *>(req.data() + NLMSG_HDRLEN)->rtgen_family = AF_UNSPEC;
+    auto *na =
+        reinterpret_cast<nlattr *>(req.data() + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(rtgenmsg)));
+    na->nla_type = NETNSA_FD;
+    na->nla_len = NLA_HDRLEN + 4;
+    const auto ufd = static_cast<uint32_t>(fd);
+    std::memcpy(req.data() + req.size() - 4, &ufd, 4);
+    if (::send(s.get(), req.data(), req.size(), 0) < 0)
+        return -1;
+    std::vector<uint8_t> buf(4096);
+    const ssize_t n = ::recv(s.get(), buf.data(), buf.size(), 0);
+    if (n < static_cast<ssize_t>(NLMSG_HDRLEN))
+        return -1;
+    const auto *rh = reinterpret_cast<const nlmsghdr *>(buf.data());
+    if (rh->nlmsg_type != RTM_NEWNSID || rh->nlmsg_len > static_cast<size_t>(n))
+        return -1;
+    size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(rtgenmsg));
+    while (off + NLA_HDRLEN <= rh->nlmsg_len) {
+        const auto *a = reinterpret_cast<const nlattr *>(buf.data() + off);
+        if (a->nla_len < NLA_HDRLEN || off + a->nla_len > rh->nlmsg_len)
+            break;
+        if ((a->nla_type & NLA_TYPE_MASK) == NETNSA_NSID && a->nla_len >= NLA_HDRLEN + 4) {
+            int32_t id = 0;
+            std::memcpy(&id, buf.data() + off + NLA_HDRLEN, 4);
+            return id;
+        }
+        off += NLA_ALIGN(a->nla_len);
+    }
+    return -1;
+}
+
+// A veth's peer: its ifindex, and the id of its namespace (-1: ours).
+struct Peer {
+    int ifindex = 0;
+    int nsid = -1;
+};
+
+std::optional<Peer> veth_peer(int ifindex) {
+    std::unique_ptr<nl_sock, void (*)(nl_sock *)> sk(nl_socket_alloc(), nl_socket_free);
+    if (!sk || nl_connect(sk.get(), NETLINK_ROUTE) < 0)
+        return std::nullopt;
+    rtnl_link *raw = nullptr;
+    if (rtnl_link_get_kernel(sk.get(), ifindex, nullptr, &raw) < 0 || !raw)
+        return std::nullopt;
+    std::unique_ptr<rtnl_link, void (*)(rtnl_link *)> l(raw, rtnl_link_put);
+    Peer p;
+    p.ifindex = rtnl_link_get_link(l.get());
+    int32_t id = 0;
+    if (rtnl_link_get_link_netnsid(l.get(), &id) == 0)
+        p.nsid = id;
+    if (p.ifindex <= 0)
+        return std::nullopt;
+    return p;
+}
+
+// Runs fn on a thread of its own in the namespace of the peer (where a socket opened by
+// fn then works): the namespaces `ip netns` names are searched for the peer's. Returns
+// false where the peer's namespace is not found (a container's without a name).
+bool in_peer_netns(const Peer &peer, const std::function<void()> &fn) {
+    if (peer.nsid < 0) {
+        fn();
+        return true;
+    }
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator("/run/netns", ec)) {
+        UniqueFd ns(::open(e.path().c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns || nsid_of(ns.get()) != peer.nsid)
+            continue;
+        std::exception_ptr failure;
+        bool entered = false;
+        std::thread t([&] {
+            try {
+                if (::setns(ns.get(), CLONE_NEWNET) < 0)
+                    return;
+                entered = true;
+                fn();
+            } catch (...) {
+                failure = std::current_exception();
+            }
+        });
+        t.join();
+        if (failure)
+            std::rethrow_exception(failure);
+        return entered;
+    }
+    return false;
+}
+
+} // namespace
+
+std::optional<bool> rxvlan_enabled(const char *ifname) {
+    return eth_flag(ifname, ETH_FLAG_RXVLAN);
+}
+
+void set_rxvlan(const char *ifname, bool on) {
+    set_eth_flag(ifname, ETH_FLAG_RXVLAN, on, "rx-vlan offload");
+}
+
+std::optional<bool> veth_peer_txvlan_enabled(int ifindex) {
+    const auto peer = veth_peer(ifindex);
+    if (!peer)
+        return std::nullopt;
+    std::optional<bool> on;
+    in_peer_netns(*peer, [&] {
+        char name[IF_NAMESIZE] = {};
+        if (::if_indextoname(static_cast<unsigned>(peer->ifindex), name))
+            on = eth_flag(name, ETH_FLAG_TXVLAN);
+    });
+    return on;
+}
+
+void set_veth_peer_txvlan(int ifindex, bool on) {
+    const auto peer = veth_peer(ifindex);
+    if (!peer)
+        throw_errno(fmt::format("cannot find the peer of veth {}", ifindex), ENODEV);
+    bool done = false;
+    const bool found = in_peer_netns(*peer, [&] {
+        char name[IF_NAMESIZE] = {};
+        if (!::if_indextoname(static_cast<unsigned>(peer->ifindex), name))
+            throw_last_errno(fmt::format("cannot name the peer of veth {}", ifindex));
+        set_eth_flag(name, ETH_FLAG_TXVLAN, on, "tx-vlan offload");
+        done = true;
+    });
+    if (!found || !done)
+        throw_errno(fmt::format("cannot reach the namespace of the peer of veth {}", ifindex),
+                    ENOENT);
 }
 
 } // namespace xb

@@ -57,4 +57,11 @@ void set_gro(const char *ifname, bool on);
 std::optional<bool> rxvlan_enabled(const char *ifname);
 void set_rxvlan(const char *ifname, bool on);
 
+// tx-vlan offload of a veth's peer (ETH_FLAG_TXVLAN: its stack hands the tag to the veth
+// beside the frame, where our end's XDP cannot see it, and no setting of our end changes
+// that). The peer is found in our namespace or one `ip netns` names. nullopt where it
+// cannot be read; set_veth_peer_txvlan throws Error when it cannot be changed.
+std::optional<bool> veth_peer_txvlan_enabled(int ifindex);
+void set_veth_peer_txvlan(int ifindex, bool on);
+
 } // namespace xb

@@ -258,13 +258,12 @@ void print_status(Datapath &dp, std::ostream &out) {
         std::string flags = port_flag_names(p.flags);
         if (p.storm_pps)
             flags += fmt::format(",storm-limit={}", p.storm_pps);
-        // With VLAN filtering: the PVID, and where the port's tags are read when XDP may
-        // not see them (vlan-rx=tc), or that xbridge turned rx-vlan offload off.
-        if (filtering) {
+        // With VLAN filtering: the PVID. Filtering or not: where the port's tags are read
+        // when XDP may not see them (vlan-rx=tc), or which offload xbridge turned off.
+        if (filtering)
             flags += fmt::format(",pvid={}", p.pvid ? std::to_string(p.pvid) : "none");
-            if (vlan_rx_mode(p) != "frame")
-                flags += ",vlan-rx=" + vlan_rx_mode(p);
-        }
+        if (vlan_rx_mode(p) != "frame")
+            flags += ",vlan-rx=" + vlan_rx_mode(p);
         flags += policy_flags(dp, sp);
         out << fmt::format("{:<16} {:>7} {:<7} {:<17} {:>5} {:<8} {:<3} {:<6} {:<8} {}\n", p.name,
                            gone ? "-" : std::to_string(p.ifindex), port_kind_name(p.kind),

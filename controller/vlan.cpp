@@ -181,17 +181,46 @@ void vlan_host_defaults(Datapath &dp) {
         dp.config()->vlan_proto = kVlanProto8021Q;
 }
 
+namespace {
+
+// A veth: the tag rides beside the frame when the peer's stack sends with tx-vlan offload
+// (its default); our end's rx-vlan offload changes nothing. The kernel itself takes
+// features from the peer that an XDP program on this end cannot serve (GSO,
+// veth_fix_features); this takes the tx-vlan offload too, for the bridge's lifetime, so
+// that every frame keeps the XDP path. Where the peer cannot be reached (a namespace
+// without a name) or changed, frames that look untagged at XDP take the TC path.
+std::string veth_rx_prepare(xb_port &p) {
+    if (p.ctl & XB_CTL_RXVLAN_OFF)
+        return {};
+    const auto on = veth_peer_txvlan_enabled(static_cast<int>(p.ifindex));
+    if (on == false)
+        return {};
+    if (on) {
+        try {
+            set_veth_peer_txvlan(static_cast<int>(p.ifindex), false);
+            p.ctl |= XB_CTL_RXVLAN_OFF;
+            return fmt::format("{}: tx-vlan offload of its peer turned off for the bridge's "
+                               "lifetime (its tags in the frame, where XDP sees them)",
+                               p.name);
+        } catch (const Error &) {
+            // Fixed on, or gone: TC sees what XDP cannot.
+        }
+    }
+    p.flags |= XB_PORT_VLAN_HIDDEN;
+    return fmt::format("{}: a veth whose peer may send tags beside the frame (tx-vlan offload): "
+                       "frames that look untagged at XDP take the TC path",
+                       p.name);
+}
+
+} // namespace
+
 std::string vlan_rx_prepare(xb_port &p) {
     p.flags &= ~XB_PORT_VLAN_HIDDEN;
     // TC sees a stripped tag (vlan_tci); a tap always carries it in the frame.
     if (p.xdp_mode != XB_XDP_NATIVE || p.kind == XB_KIND_TAP)
         return {};
-    if (p.kind == XB_KIND_VETH) {
-        p.flags |= XB_PORT_VLAN_HIDDEN;
-        return fmt::format("{}: a veth's peer may send tags beside the frame (tx-vlan offload): "
-                           "frames that look untagged at XDP take the TC path",
-                           p.name);
-    }
+    if (p.kind == XB_KIND_VETH)
+        return veth_rx_prepare(p);
     if (p.ctl & XB_CTL_RXVLAN_OFF)
         return {};
     const auto on = rxvlan_enabled(p.name);
@@ -201,8 +230,7 @@ std::string vlan_rx_prepare(xb_port &p) {
         try {
             set_rxvlan(p.name, false);
             p.ctl |= XB_CTL_RXVLAN_OFF;
-            return fmt::format("{}: rx-vlan offload turned off while the bridge filters VLANs",
-                               p.name);
+            return fmt::format("{}: rx-vlan offload turned off for the bridge's lifetime", p.name);
         } catch (const Error &) {
             // Fixed on: TC sees what XDP cannot.
         }
@@ -216,7 +244,10 @@ std::string vlan_rx_prepare(xb_port &p) {
 void vlan_rx_restore(xb_port &p) {
     if (p.ctl & XB_CTL_RXVLAN_OFF) {
         try {
-            set_rxvlan(p.name, true);
+            if (p.kind == XB_KIND_VETH)
+                set_veth_peer_txvlan(static_cast<int>(p.ifindex), true);
+            else
+                set_rxvlan(p.name, true);
         } catch (const Error &) {
             // Best effort, like the rest of the restoring.
         }
@@ -229,7 +260,7 @@ std::string vlan_rx_mode(const xb_port &p) {
     if (p.flags & XB_PORT_VLAN_HIDDEN)
         return "tc";
     if (p.ctl & XB_CTL_RXVLAN_OFF)
-        return "rxvlan-off";
+        return p.kind == XB_KIND_VETH ? "peer-txvlan-off" : "rxvlan-off";
     return "frame";
 }
 
@@ -237,20 +268,20 @@ void set_vlan_filtering(Datapath &dp, bool on) {
     const bool was = dp.config()->flags & XB_CFG_VLAN_FILTERING;
     if (on == was)
         return;
-    // On: the ports first, so that XDP never classifies a frame whose tag it cannot see.
-    // Off: the flag first, then the devices as they were.
-    if (!on)
-        __atomic_fetch_and(&dp.config()->flags, ~uint32_t(XB_CFG_VLAN_FILTERING), __ATOMIC_SEQ_CST);
-    for (const auto &sp : dp.ports()) {
-        xb_port p = sp.port;
-        if (on)
+    // The ports' receive paths are prepared when they join, filtering or not (an XDP
+    // redirect loses a tag held beside the frame either way); on, they are prepared again
+    // first, for ports a bridge of an older xbridge added without it, so that XDP never
+    // classifies a frame whose tag it cannot see. Off, they stay as they are.
+    if (on) {
+        for (const auto &sp : dp.ports()) {
+            xb_port p = sp.port;
             vlan_rx_prepare(p);
-        else
-            vlan_rx_restore(p);
-        dp.set_port(sp.slot, p);
-    }
-    if (on)
+            dp.set_port(sp.slot, p);
+        }
         __atomic_fetch_or(&dp.config()->flags, uint32_t(XB_CFG_VLAN_FILTERING), __ATOMIC_SEQ_CST);
+    } else {
+        __atomic_fetch_and(&dp.config()->flags, ~uint32_t(XB_CFG_VLAN_FILTERING), __ATOMIC_SEQ_CST);
+    }
     dp.fdb_changed();
 }
 

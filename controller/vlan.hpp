@@ -60,20 +60,26 @@ void vlan_host_defaults(Datapath &dp);
 // Takes a slot out of every VLAN.
 void vlan_clear_slot(Datapath &dp, uint32_t slot);
 
-// What VLAN filtering needs of a port's receive path, applied to p (its ctl and flags):
-// XDP must see every tag in the frame. A tap always has it there; a port without XDP is
-// served by TC, which sees a stripped tag. A NIC's rx-vlan offload is turned off
-// (XB_CTL_RXVLAN_OFF, restored by vlan_rx_restore); where it cannot be, and on a veth
-// (whose peer may send with tx-vlan offload), frames that look untagged at XDP are left to
-// the TC hook (XB_PORT_VLAN_HIDDEN). Returns what it did, for the log.
+// What the bridge needs of a port's receive path, applied to p (its ctl and flags) when
+// the port joins, with or without VLAN filtering: XDP must see every tag in the frame
+// (filtering classifies by it; without filtering an XDP redirect would still send the
+// frame on without a tag held beside it, merging VLANs). A tap always has it there; a
+// port without XDP is served by TC, which sees a stripped tag. A NIC's rx-vlan offload is
+// turned off, a veth's peer's tx-vlan offload (no setting of the veth's own end keeps a
+// tag in the frame) where the peer is reachable (XB_CTL_RXVLAN_OFF, restored by
+// vlan_rx_restore): their frames keep the XDP path. Where that cannot be done, frames that
+// look untagged at XDP are left to the TC hook (XB_PORT_VLAN_HIDDEN). Returns what it
+// did, for the log.
 std::string vlan_rx_prepare(xb_port &p);
 // Undoes vlan_rx_prepare on the device (best effort) and in p.
 void vlan_rx_restore(xb_port &p);
 // How a port's tags reach the bridge: "frame" (in the frame, at XDP), "tc" (frames that
-// look untagged at XDP go to TC), "rxvlan-off" (xbridge turned the offload off), for status.
+// look untagged at XDP go to TC), "rxvlan-off" (xbridge turned the port's rx-vlan offload
+// off), "peer-txvlan-off" (a veth's peer's tx-vlan offload), for status.
 std::string vlan_rx_mode(const xb_port &p);
 
-// `set vlan-filtering on|off`: ports prepared (or restored), then the datapath's flag.
+// `set vlan-filtering on|off`: on, ports prepared (vlan_rx_prepare) before the datapath's
+// flag; off, the flag only.
 void set_vlan_filtering(Datapath &dp, bool on);
 // `set vlan-protocol`: 0x8100 or 0x88a8.
 void set_vlan_protocol(Datapath &dp, uint16_t proto);

@@ -85,10 +85,10 @@ enum xb_port_flags {
     XB_PORT_MCAST_ROUTER = 1u << 13, /* a multicast router is always behind this port (the
                                       * kernel's multicast_router 2): it gets every snooped
                                       * group, as a port where queries or PIM came from does */
-    /* VLAN filtering: a tag may reach this port's XDP program stripped into the frame's
-     * metadata (a veth's peer sends with tx-vlan offload; a NIC whose rx-vlan offload
-     * could not be turned off), so a frame that looks untagged there is left to the TC
-     * hook, which sees the tag (skb vlan_tci). Set by the controller. */
+    /* A tag may reach this port's XDP program stripped into the frame's metadata (a
+     * veth's peer sends with tx-vlan offload; a NIC whose rx-vlan offload could not be
+     * turned off), so a frame that looks untagged there is left to the TC hook, which
+     * sees the tag (skb vlan_tci), with or without VLAN filtering. Set by the controller. */
     XB_PORT_VLAN_HIDDEN = 1u << 14,
 };
 
@@ -116,8 +116,9 @@ enum xb_port_ctl {
     XB_CTL_SHAPED = 1u << 8,         /* the device has a qdisc someone installed (tc, libvirt's
                                       * <bandwidth>): served as XB_CTL_NO_XDP_TX, so that its
                                       * frames go through dev_queue_xmit and the qdisc */
-    XB_CTL_RXVLAN_OFF = 1u << 9,     /* xbridge turned rx-vlan offload off (VLAN filtering, so
-                                      * that XDP sees every tag); turned on again on removal */
+    XB_CTL_RXVLAN_OFF = 1u << 9,     /* xbridge turned rx-vlan offload off (on a veth: its
+                                      * peer's tx-vlan offload), so that XDP sees every tag;
+                                      * turned on again on removal */
     XB_CTL_GUEST = 1u << 10,         /* a guest's tap, attached by the libvirt hook at the
                                       * guest's start and removed at its end: `apply`
                                       * never removes it for missing from the file */

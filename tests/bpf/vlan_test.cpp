@@ -244,16 +244,30 @@ TEST_F(VlanTest, FilteringOffLeavesTagsAlone) {
     EXPECT_EQ(stats(1).drop[XB_DROP_VLAN], 0u);
 }
 
-TEST_F(VlanTest, OnAVethUntaggedLookingFramesGoToTc) {
-    // A veth's peer may send with tx-vlan offload: the tag then rides beside the frame,
-    // which XDP cannot see. The TC hook can.
-    xb::set_vlan_filtering(*dp_, false);
-    xb::set_vlan_filtering(*dp_, true);
-    EXPECT_TRUE(dp_->port_by_ifindex(ifindex(1))->port.flags & XB_PORT_VLAN_HIDDEN);
-    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA)), XDP_PASS);
-    EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u);
-    EXPECT_EQ(run_xdp(2, eth_frame(kOut, kB, 0x0800, 20)), XDP_REDIRECT) << "a tag XDP sees";
+TEST_F(VlanTest, AVethsPeerSendsItsTagsInTheFrame) {
+    // A veth's peer sends with tx-vlan offload at its defaults: the tag then rides beside
+    // the frame, where XDP cannot see it. The bridge turned it off at up (filtering or not).
+    EXPECT_EQ(xb::vlan_rx_mode(dp_->port_by_ifindex(ifindex(1))->port), "peer-txvlan-off");
+    EXPECT_TRUE(sh("ethtool -k p1peer | grep -q '^tx-vlan-offload: off'"));
+    EXPECT_TRUE(sh("ethtool -k p1 | grep -q '^tx-vlan-offload: on'")) << "our end untouched";
+}
+
+TEST_F(VlanTest, WhereTagsMayHideUntaggedLookingFramesGoToTc) {
+    // A port whose tags may ride beside the frame (a veth whose peer could not be
+    // changed; a NIC whose rx-vlan offload is fixed on): the TC hook, which sees them,
+    // takes the frames that look untagged. Filtering or not: a redirect would lose them.
+    set_port_flags(1, XB_PORT_VLAN_HIDDEN, 0);
+    set_port_flags(2, XB_PORT_VLAN_HIDDEN, 0);
     EXPECT_EQ(xb::vlan_rx_mode(dp_->port_by_ifindex(ifindex(1))->port), "tc");
+    for (const bool filtering : {true, false}) {
+        xb::set_vlan_filtering(*dp_, filtering);
+        EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA)), XDP_PASS) << filtering;
+        EXPECT_EQ(stats(1).cnt[XB_CNT_RX_PACKETS], 0u) << filtering;
+        EXPECT_EQ(run_xdp(2, eth_frame(kOut, kB, 0x0800, 20)), XDP_REDIRECT)
+            << "a tag XDP sees, filtering " << filtering;
+    }
+    EXPECT_TRUE(dp_->port_by_ifindex(ifindex(1))->port.flags & XB_PORT_VLAN_HIDDEN)
+        << "filtering off leaves the ports' receive paths as they are";
 }
 
 TEST_F(VlanTest, LeavingAVlanTakesItsLearnedEntriesAndPvid) {

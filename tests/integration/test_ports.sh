@@ -182,7 +182,6 @@ test_vlan_subinterface_as_uplink() {
 	ip -n "$PFX-out" link set eth0.100 address 00:25:9c:19:b8:ea
 	ip -n "$PFX-out" addr add "$TOPO_OUT_IP/24" dev eth0.100
 	ip -n "$PFX-out" link set eth0.100 up
-	in_ns out ethtool -K eth0 txvlan off >/dev/null 2>&1
 	uplink_on eth0.100
 	every_direction eth0.100 vlan
 }
