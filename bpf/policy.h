@@ -14,6 +14,7 @@
 #include <linux/ipv6.h>
 
 #include "maps.h"
+#include "mdb.h"
 #include "parse.h"
 #include "stats.h"
 
@@ -201,8 +202,10 @@ static __always_inline __u32 xb_spoof_check(void *data, void *data_end, __u32 l3
 }
 
 /* BPDU guard: a port that hears an STP BPDU (a bridge behind a guest port: a loop in
- * the making) is blocked until the operator resets it. The port's flows leave the
- * flow cache (a new generation), whose hits would not see the block. */
+ * the making) is blocked until the operator resets it. Blocked, it neither sends nor
+ * receives, as the kernel bridge's blocking port: its frames are dropped here, frames
+ * for it where they would be sent (xb_port_blocked). The port's flows leave the flow
+ * cache (a new generation), whose hits would not see the block. */
 static __always_inline __u32 xb_bpdu_guard(const struct xb_frame *f, __u32 slot,
                                            struct xb_config *cfg) {
     struct xb_policy_state *s = bpf_map_lookup_elem(&policy_state, &slot);
@@ -219,6 +222,33 @@ static __always_inline __u32 xb_bpdu_guard(const struct xb_frame *f, __u32 slot,
         return XB_DROP_BLOCKED;
     }
     return s->blocked_ns ? XB_DROP_BLOCKED : XB_DROP_NONE;
+}
+
+/* Whether port `slot` (whose flags are `flags`) is blocked by its BPDU guard: a frame
+ * for it is not sent (the kernel bridge's should_deliver skips a port that is not
+ * forwarding). Only a port with the guard pays the look. */
+static __always_inline int xb_port_blocked(__u32 slot, __u32 flags) {
+    struct xb_policy_state *s;
+
+    if (!(flags & XB_PORT_BPDU_GUARD))
+        return 0;
+    s = bpf_map_lookup_elem(&policy_state, &slot);
+    return s && s->blocked_ns;
+}
+
+/* The devmap egress program's look at a flood's copy for port `slot`: whether to hold it
+ * back, the port being blocked. The kernel reports a copy held back there as a drop of
+ * the devmap's flush, which devmap_xmit.h does not count for the copies noted in
+ * mdb_filtered (those multicast snooping holds back): a skipped copy is no drop. */
+static __always_inline int xb_policy_copy_blocked(__u32 slot, __u32 flags) {
+    __u64 *held;
+
+    if (!xb_port_blocked(slot, flags))
+        return 0;
+    held = bpf_map_lookup_elem(&mdb_filtered, &slot);
+    if (held)
+        (*held)++;
+    return 1;
 }
 
 /* The checks that need no packet beyond the parsed frame, and the address checks.

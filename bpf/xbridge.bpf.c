@@ -386,6 +386,8 @@ int xb_xdp_devmap_tx(struct xdp_md *ctx) {
     if (!p)
         slot = XB_HOST_SLOT;
     cfg = xb_config();
+    if (p && xb_policy_copy_blocked(slot, p->flags))
+        return XDP_DROP;
     if (cfg && (cfg->flags & XB_CFG_MCAST_SNOOPING) && (p || egress == cfg->host_ifindex) &&
         !xb_mdb_copy_allowed(ctx, slot, p ? p->flags : 0))
         return XDP_DROP;
@@ -459,7 +461,7 @@ static long xb_flood_one(__u64 index, void *arg) {
     __u32 mark;
 
     if (!p || !p->ifindex || p->ifindex == fc->in_ifindex || (p->flags & fc->need) != fc->need ||
-        (p->flags & fc->skip))
+        (p->flags & fc->skip) || xb_port_blocked(slot, p->flags))
         return 0;
     if (fc->mdb && !xb_mdb_allows(fc->mdb, slot, p->flags, fc->now))
         return 0;
@@ -827,6 +829,11 @@ int xb_tc_egress(struct __sk_buff *skb) {
     if (!out || out->ifindex != dst->ifindex) {
         xb_count_drop(XB_HOST_SLOT, XB_DROP_PORT_DOWN);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_PORT_DOWN);
+        return TC_ACT_SHOT;
+    }
+    if (xb_port_blocked(out_slot, out->flags)) {
+        xb_count_drop(XB_HOST_SLOT, XB_DROP_BLOCKED);
+        xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_BLOCKED);
         return TC_ACT_SHOT;
     }
     if (!xb_tc_fits(skb, out->mtu)) {

@@ -281,7 +281,8 @@ enum xb_drop_reason {
                                * port is not a member of, or a destination port that is not */
     XB_DROP_RATE = 14,        /* over the ingress port's policer (rate-limit) */
     XB_DROP_SPOOF = 15,       /* a source address the port may not use (allowed-ip) */
-    XB_DROP_BLOCKED = 16,     /* the port is blocked: it received a BPDU (bpdu-guard) */
+    XB_DROP_BLOCKED = 16,     /* the port is blocked: it received a BPDU (bpdu-guard); or the
+                               * frame's destination port is (counted where it came in) */
     XB_DROP_VLAN_TAG = 20,    /* VLAN filtering: a tag could not be added or removed */
     XB_DROP_DHCP_SERVER = 22, /* a DHCP server reply from a port without dhcp-server */
     XB_DROP_MAX = 32,

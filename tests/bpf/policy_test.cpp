@@ -340,3 +340,45 @@ TEST_F(PolicyTest, ANewPortInASlotStartsWithoutPolicy) {
     EXPECT_TRUE(xb::port_allowed_ips(*dp_, slot_of(1)).empty());
     EXPECT_FALSE(xb::port_blocked(*dp_, slot_of(1)));
 }
+
+TEST_F(PolicyTest, ABlockedPortReceivesNothing) {
+    xb::set_port_policy_flag(*dp_, "p1", XB_PORT_BPDU_GUARD, true);
+    run_xdp(1, eth_frame(kOut, kA)); // kA learned on p1
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT) << "a cached flow to p1";
+    EXPECT_EQ(run_xdp(1, bpdu(kA)), XDP_DROP);
+    ASSERT_TRUE(xb::port_blocked(*dp_, slot_of(1)));
+
+    // Known unicast for the blocked port: dropped where it came in, at both hooks, the
+    // cached flow included (the block started a new generation).
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_DROP);
+    EXPECT_EQ(run_tc_ingress(2, eth_frame(kA, kB)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(2).drop[XB_DROP_BLOCKED], 2u);
+    EXPECT_EQ(run_tc_egress(0, eth_frame(kA, kOut)), TC_ACT_SHOT) << "from the host too";
+    EXPECT_EQ(host_stats().drop[XB_DROP_BLOCKED], 1u);
+
+    // The TC hook's flood clones to every port but the blocked one (its tx counts each
+    // copy); the devmap egress program holds back XDP's copies (a namespace test's job:
+    // test runs make no devmap copies).
+    const uint64_t tx1 = stats(1).cnt[XB_CNT_TX_PACKETS];
+    const uint64_t tx0 = stats(0).cnt[XB_CNT_TX_PACKETS];
+    run_tc_ingress(2, eth_frame(kBcast, kB, 0x0806));
+    run_tc_ingress(2, eth_frame("02:00:00:00:99:99", kB));
+    run_tc_egress(0, eth_frame(kBcast, kOut, 0x0806));
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], tx1) << "a flood copy reached the blocked port";
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TX_PACKETS], tx0 + 2) << "the uplink gets p2's floods";
+    EXPECT_EQ(stats(1).cnt[XB_CNT_DROPPED], 1u) << "only the BPDU: skipped copies are no drops";
+
+    EXPECT_TRUE(xb::reset_bpdu_guard(*dp_, "p1"));
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT);
+    EXPECT_EQ(run_tc_ingress(2, eth_frame(kA, kB)), TC_ACT_REDIRECT);
+    EXPECT_EQ(run_tc_egress(0, eth_frame(kA, kOut)), TC_ACT_REDIRECT);
+    const uint64_t tx1_reset = stats(1).cnt[XB_CNT_TX_PACKETS];
+    run_tc_ingress(2, eth_frame(kBcast, kB, 0x0806));
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], tx1_reset + 1) << "a flood copy after reset";
+
+    // A port without the guard is never looked up as blocked, whatever the map says.
+    EXPECT_EQ(run_xdp(1, bpdu(kA)), XDP_DROP);
+    xb::set_port_policy_flag(*dp_, "p1", XB_PORT_BPDU_GUARD, false);
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT);
+}

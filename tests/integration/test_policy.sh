@@ -205,6 +205,47 @@ test_bpdu_guard_blocks_a_guest_port() {
 	assert_ping g0 "$TOPO_OUT_IP"
 }
 
+# Frames from guest 1 that would reach guest 0: broadcasts, and known unicast for it.
+bcast_from_g1() { in_ns g1 "$XB_FRAMES" --dev eth0 --dst ff:ff:ff:ff:ff:ff --src "$G1_MAC" --count 3; }
+unicast_from_g1() { in_ns g1 "$XB_FRAMES" --dev eth0 --dst "$G0_MAC" --src "$G1_MAC" --count 3; }
+
+test_a_blocked_port_receives_nothing() {
+	require_tools jq tcpdump
+	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 for the BPDU"
+	standard_bridge
+	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard on || fail "bpdu-guard on failed"
+	assert_ping g1 "$G0"
+
+	step "unblocked, guest 1's broadcasts and unicast reach guest 0 (the test can tell)"
+	sees g0 "ether src $G1_MAC and ether broadcast" bcast_from_g1 || fail "a broadcast did not arrive"
+	sees g0 "ether src $G1_MAC and ether dst $G0_MAC" unicast_from_g1 || fail "a unicast frame did not arrive"
+
+	step "a BPDU blocks tap0: guest 0 hears nothing more"
+	forge g0 bpdu --dev eth0 --mac "$G0_MAC"
+	[[ $(port_field tap0 blocked) != null ]] || fail "tap0 not blocked"
+	local blocked1 redirect0 tx0 host0
+	blocked1=$(counter tap1 drops.blocked)
+	redirect0=$(counter tap0 drops.redirect)
+	tx0=$(counter tap0 tx_packets)
+	host0=$(counter host drops.blocked)
+	sees g0 "ether src $G1_MAC and ether broadcast" bcast_from_g1 && fail "a broadcast reached the blocked port"
+	sees g0 "ether src $G1_MAC and ether dst $G0_MAC" unicast_from_g1 && fail "known unicast reached the blocked port"
+	in_ns g1 ping -c2 -i0.2 -W1 -q "$G0" >/dev/null 2>&1 && fail "guest 1's ping reached the blocked guest"
+	in_ns host ping -c2 -i0.2 -W1 -q "$G0" >/dev/null 2>&1 && fail "the host's ping reached the blocked guest"
+	(($(counter tap1 drops.blocked) > blocked1)) || fail "frames for tap0 not counted as blocked on tap1"
+	[[ $(counter tap0 tx_packets) == "$tx0" ]] || fail "tap0 sent $(($(counter tap0 tx_packets) - tx0)) frames while blocked"
+	[[ $(counter tap0 drops.redirect) == "$redirect0" ]] || fail "the copies held back were counted as redirect drops"
+	echo "ok: nothing reached tap0; $(($(counter tap1 drops.blocked) - blocked1)) frames for it dropped on tap1, $(($(counter host drops.blocked) - host0)) from the host"
+	assert_ping g1 "$TOPO_OUT_IP"
+
+	step "reset: guest 0 hears guest 1 again"
+	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard reset || fail "bpdu-guard reset failed"
+	sees g0 "ether src $G1_MAC and ether broadcast" bcast_from_g1 || fail "no broadcast after reset"
+	sees g0 "ether src $G1_MAC and ether dst $G0_MAC" unicast_from_g1 || fail "no unicast after reset"
+	assert_ping g1 "$G0"
+	assert_ping host "$G0"
+}
+
 test_policer_drops_over_the_rate() {
 	require_tools jq
 	standard_bridge
