@@ -201,6 +201,15 @@ static __always_inline __u32 xb_spoof_check(void *data, void *data_end, __u32 l3
     return XB_DROP_NONE;
 }
 
+/* Cisco's PVST+ BPDUs (SSTP, spanning tree per VLAN, LLC/SNAP with OUI 00:00:0c and PID
+ * 0x010b) go to 01:00:0c:cc:cc:cd, not to the 802.1D group address: a Cisco switch, or a
+ * bridge that speaks PVST+, behind a guest port sends those. Nothing else uses the
+ * address, so it alone names the BPDU (as 01:80:c2:00:00:00 does for 802.1D). */
+static __always_inline int xb_is_pvst(const __u8 *mac) {
+    return mac[0] == 0x01 && mac[1] == 0x00 && mac[2] == 0x0c && mac[3] == 0xcc && mac[4] == 0xcc &&
+           mac[5] == 0xcd;
+}
+
 /* BPDU guard: a port that hears an STP BPDU (a bridge behind a guest port: a loop in
  * the making) is blocked until the operator resets it. Blocked, it neither sends nor
  * receives, as the kernel bridge's blocking port: its frames are dropped here, frames
@@ -212,7 +221,7 @@ static __always_inline __u32 xb_bpdu_guard(const struct xb_frame *f, __u32 slot,
 
     if (!s)
         return XB_DROP_NONE;
-    if (xb_link_local(f->dst.mac) == 0) {
+    if (xb_link_local(f->dst.mac) == 0 || xb_is_pvst(f->dst.mac)) {
         xb_count(slot, XB_CNT_BPDU);
         if (!s->blocked_ns) {
             __builtin_memcpy(s->bpdu_src, f->src.mac, 6);

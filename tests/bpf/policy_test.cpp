@@ -109,6 +109,17 @@ Frame bpdu(const std::string &smac) {
     return f;
 }
 
+// A frame of Cisco's with LLC/SNAP (OUI 00:00:0c): a PVST+ BPDU to 01:00:0c:cc:cc:cd (PID
+// 0x010b), CDP to 01:00:0c:cc:cc:cc (PID 0x2000).
+Frame cisco(const std::string &smac, const std::string &dmac) {
+    const bool pvst = dmac == "01:00:0c:cc:cc:cd";
+    Frame f = eth_frame(dmac, smac, 50, std::nullopt, 14);
+    f.bytes.insert(f.bytes.end(), {0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, uint8_t(pvst ? 0x01 : 0x20),
+                                   uint8_t(pvst ? 0x0b : 0x00), 0, 0, 0, 0});
+    pad(f);
+    return f;
+}
+
 } // namespace
 
 class PolicyTest : public BridgeTest {
@@ -381,4 +392,22 @@ TEST_F(PolicyTest, ABlockedPortReceivesNothing) {
     EXPECT_EQ(run_xdp(1, bpdu(kA)), XDP_DROP);
     xb::set_port_policy_flag(*dp_, "p1", XB_PORT_BPDU_GUARD, false);
     EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT);
+}
+
+TEST_F(PolicyTest, APvstBpduBlocksAGuardedPortToo) {
+    xb::set_port_policy_flag(*dp_, "p1", XB_PORT_BPDU_GUARD, true);
+    EXPECT_NE(run_xdp(1, cisco(kA, "01:00:0c:cc:cc:cc")), XDP_DROP) << "CDP is no BPDU";
+    EXPECT_FALSE(xb::port_blocked(*dp_, slot_of(1)));
+    EXPECT_NE(run_xdp(2, cisco(kB, "01:00:0c:cc:cc:cd")), XDP_DROP)
+        << "a port without the guard floods PVST+ BPDUs";
+    EXPECT_EQ(run_tc_ingress(1, cisco(kA, "01:00:0c:cc:cc:cd")), TC_ACT_SHOT);
+    const auto b = xb::port_blocked(*dp_, slot_of(1));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(xb::format_mac(b->bpdu_src), kA);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_BPDU], 1u);
+    EXPECT_EQ(stats(1).drop[XB_DROP_BLOCKED], 1u);
+    EXPECT_TRUE(xb::reset_bpdu_guard(*dp_, "p1"));
+    EXPECT_EQ(run_xdp(1, cisco(kA, "01:00:0c:cc:cc:cd")), XDP_DROP);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_BPDU], 2u);
+    EXPECT_TRUE(xb::port_blocked(*dp_, slot_of(1))) << "at XDP too";
 }

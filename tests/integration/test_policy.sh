@@ -203,6 +203,16 @@ test_bpdu_guard_blocks_a_guest_port() {
 	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard reset || fail "bpdu-guard reset failed"
 	[[ $(port_field tap0 blocked) == null ]] || fail "still blocked after reset"
 	assert_ping g0 "$TOPO_OUT_IP"
+
+	step "a PVST+ BPDU (Cisco's, 01:00:0c:cc:cc:cd) blocks it too"
+	local bpdus
+	bpdus=$(counter tap0 bpdu)
+	forge g0 pvst --dev eth0 --mac "$G0_MAC"
+	[[ $(port_field tap0 blocked) != null ]] || fail "a PVST+ BPDU did not block tap0"
+	[[ $(counter tap0 bpdu) == $((bpdus + 1)) ]] || fail "tap0 counted $(($(counter tap0 bpdu) - bpdus)) BPDUs for the PVST+ one"
+	in_ns g0 ping -c1 -W1 -q "$TOPO_OUT_IP" >/dev/null 2>&1 && fail "tap0 forwards after a PVST+ BPDU"
+	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard reset || fail "bpdu-guard reset failed"
+	assert_ping g0 "$TOPO_OUT_IP"
 }
 
 # Frames from guest 1 that would reach guest 0: broadcasts, and known unicast for it.

@@ -8,6 +8,7 @@ library only (no scapy): the tests need no more than these few frames.
   xb-forge.py na --dev eth0 --mac MAC --ip IP6 --target IP6
                                                           unsolicited NA claiming target
   xb-forge.py bpdu --dev eth0 --mac MAC                   an STP configuration BPDU
+  xb-forge.py pvst --dev eth0 --mac MAC                   a Cisco PVST+ BPDU (VLAN 1)
 """
 import argparse
 import ipaddress
@@ -58,16 +59,27 @@ def bpdu(a):
     return mac_bytes("01:80:c2:00:00:00") + mac + struct.pack("!H", len(payload)) + payload
 
 
+def pvst(a):
+    mac = mac_bytes(a.mac)
+    # LLC/SNAP with Cisco's OUI and PVST+'s PID, the configuration BPDU, and the TLV
+    # naming its VLAN (type 0, length 2, VLAN 1).
+    snap = bytes([0xAA, 0xAA, 0x03, 0x00, 0x00, 0x0C, 0x01, 0x0B])
+    cfg = struct.pack("!HBBB", 0, 0, 0, 0) + b"\x80\x01" + mac + struct.pack("!I", 0)
+    cfg += b"\x80\x01" + mac + struct.pack("!HHHHH", 0x8001, 0, 20 * 256, 2 * 256, 15 * 256)
+    payload = snap + cfg + struct.pack("!HHH", 0, 2, 1)
+    return mac_bytes("01:00:0c:cc:cc:cd") + mac + struct.pack("!H", len(payload)) + payload
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["garp", "na", "bpdu"])
+    p.add_argument("kind", choices=["garp", "na", "bpdu", "pvst"])
     p.add_argument("--dev", required=True)
     p.add_argument("--mac", required=True)
     p.add_argument("--ip")
     p.add_argument("--target")
     p.add_argument("--count", type=int, default=1)
     a = p.parse_args()
-    frame = {"garp": garp, "na": na, "bpdu": bpdu}[a.kind](a)
+    frame = {"garp": garp, "na": na, "bpdu": bpdu, "pvst": pvst}[a.kind](a)
     frame += b"\0" * max(0, 60 - len(frame))
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
         s.bind((a.dev, 0))
