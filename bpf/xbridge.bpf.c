@@ -210,7 +210,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
      * learn it again (and is counted), until there is room. Nor is a frame whose
      * addresses or rate were checked: a hit checks neither. */
     if (d.action == XB_ACT_FORWARD && fl && !d.learn_refused &&
-        !(in->flags & (XB_PORT_SPOOF_CHECK | XB_PORT_RATE_LIMIT)))
+        !(in->flags & XB_PORT_POLICY_UNCACHED))
         xb_flow_fill(fl, &f, ifindex, slot, d.out_ifindex, d.out_slot, to_tap_from_nontap,
                      vlan_untag, gen, j);
 
@@ -593,14 +593,14 @@ static __always_inline __u32 xb_tc_policy(struct __sk_buff *skb, const struct xb
         if (r)
             return r;
     }
-    if (flags & XB_PORT_SPOOF_CHECK) {
+    if (flags & XB_PORT_POLICY_HDR) {
         data = xb_skb_data(skb);
         data_end = xb_skb_data_end(skb);
         if (data + XB_POLICY_HDR_LEN > data_end && skb->len > data_end - data)
             bpf_skb_pull_data(skb, skb->len < XB_POLICY_HDR_LEN ? skb->len : XB_POLICY_HDR_LEN);
         data = xb_skb_data(skb);
         data_end = xb_skb_data_end(skb);
-        r = xb_spoof_check(data, data_end, f->l3_off, f->proto, slot, flags);
+        r = xb_policy_hdr(data, data_end, f->l3_off, f->proto, slot, flags);
         if (r)
             return r;
     }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Packet tests of the port policy (bpf/policy.h): address checks (allowed-ip), DHCP
-// server refusal, the BPDU guard, the policer, shaped ports and per-MAC moves, through
+// server refusal, the BPDU and RA guards, the policer, shaped ports and per-MAC moves, through
 // both ingress hooks. The policy is set with the controller's own operations.
 #include "bpf_fixture.hpp"
 
@@ -118,6 +118,15 @@ Frame cisco(const std::string &smac, const std::string &dmac) {
                                    uint8_t(pvst ? 0x0b : 0x00), 0, 0, 0, 0});
     pad(f);
     return f;
+}
+
+// An ICMPv6 message of the given type with 12 bytes of body (an RA's fields, a router
+// solicitation's reserved word and more), or a redirect's target and destination.
+std::vector<uint8_t> icmp6(uint8_t type) {
+    std::vector<uint8_t> p = {type, 0, 0, 0, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (type == 137)
+        p.resize(40, 0);
+    return p;
 }
 
 } // namespace
@@ -410,4 +419,81 @@ TEST_F(PolicyTest, APvstBpduBlocksAGuardedPortToo) {
     EXPECT_EQ(run_xdp(1, cisco(kA, "01:00:0c:cc:cc:cd")), XDP_DROP);
     EXPECT_EQ(stats(1).cnt[XB_CNT_BPDU], 2u);
     EXPECT_TRUE(xb::port_blocked(*dp_, slot_of(1))) << "at XDP too";
+}
+
+TEST_F(PolicyTest, RouterAdvertisementsFromAGuardedPortAreRefused) {
+    const auto ra = [](const std::string &smac) {
+        return ip6("33:33:00:00:00:01", smac, "fe80::5054:ff:fe00:a", "ff02::1", 58, icmp6(134));
+    };
+    expect_passes(1, ra(kA), "no policy: an RA is flooded");
+
+    // allowed-ip turns the guard on by itself.
+    allow("p1", "10.0.0.5,fd77::10");
+    expect_dropped(1, ra(kA), XB_DROP_RA_GUARD, "an RA from an address-checked port");
+    expect_dropped(1, ip6(kOut, kA, "fe80::5054:ff:fe00:a", "fe80::1", 58, icmp6(137)),
+                   XB_DROP_RA_GUARD, "a redirect");
+    // Behind a hop-by-hop header, and behind more extension headers than are walked.
+    std::vector<uint8_t> hbh = {58, 0, 5, 2, 0, 0, 1, 0};
+    auto body = icmp6(134);
+    hbh.insert(hbh.end(), body.begin(), body.end());
+    expect_dropped(1, ip6("33:33:00:00:00:01", kA, "fe80::5054:ff:fe00:a", "ff02::1", 0, hbh),
+                   XB_DROP_RA_GUARD, "an RA behind a hop-by-hop header");
+    std::vector<uint8_t> chain = {60, 0, 1, 4, 0,  0, 0, 0, 60, 0, 1, 4,
+                                  0,  0, 0, 0, 58, 0, 1, 4, 0,  0, 0, 0};
+    chain.insert(chain.end(), body.begin(), body.end());
+    expect_dropped(1, ip6("33:33:00:00:00:01", kA, "fe80::5054:ff:fe00:a", "ff02::1", 0, chain),
+                   XB_DROP_RA_GUARD, "a chain longer than the walk");
+
+    // A host's own neighbour discovery goes on.
+    expect_passes(1,
+                  ip6("33:33:00:00:00:02", kA, "fe80::5054:ff:fe00:a", "ff02::2", 58, icmp6(133)),
+                  "a router solicitation");
+    expect_passes(1,
+                  ip6("33:33:00:00:00:01", kA, "fd77::10", "ff02::1", 58, nd(136, "fd77::10", kA)),
+                  "an advertisement of its own address");
+    expect_passes(
+        1, ip6("33:33:ff:00:00:01", kA, "fd77::10", "ff02::1:ff00:1", 58, nd(135, "fd77::1", kA)),
+        "a neighbour solicitation");
+    expect_passes(2, ra(kB), "another port is not guarded");
+
+    // ra-guard off: a router may sit behind the port; the address checks stay.
+    xb::set_port_ra_guard(*dp_, "p1", false);
+    EXPECT_FALSE(xb::port_ra_guarded(*dp_->port(slot_of(1))));
+    expect_passes(1, ra(kA), "an RA with ra-guard off");
+    expect_dropped(1, ip6("33:33:00:00:00:01", kA, "fd77::99", "ff02::1", 58, icmp6(134)),
+                   XB_DROP_SPOOF, "an RA from another global address");
+    allow("p1", "none");
+    allow("p1", "10.0.0.5");
+    expect_passes(1, ra(kA), "ra-guard off outlives a new allowed-ip");
+
+    // ra-guard on, without address checks.
+    allow("p1", "none");
+    xb::set_port_ra_guard(*dp_, "p1", true);
+    EXPECT_TRUE(xb::port_ra_guarded(*dp_->port(slot_of(1))));
+    EXPECT_FALSE(dp_->port(slot_of(1))->flags & XB_PORT_SPOOF_CHECK);
+    expect_dropped(1, ra(kA), XB_DROP_RA_GUARD, "an RA with ra-guard on alone");
+    expect_passes(1, ip6(kOut, kA, "fd77::99", "fd77::1", 17, udp(1000, 2000)),
+                  "any address with ra-guard alone");
+    expect_passes(1, ip6(kOut, kA, "fd77::99", "fd77::1", 17, udp(547, 546)),
+                  "DHCPv6 is dhcp-server's, with allowed-ip");
+    // A guarded port's flows are not cached: a hit would not look at the message.
+    run_xdp(0, eth_frame(kA, kOut));
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA, 0x88b5)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA, 0x88b5)), XDP_REDIRECT);
+    expect_dropped(1, ip6(kOut, kA, "fe80::5054:ff:fe00:a", "fe80::1", 58, icmp6(137)),
+                   XB_DROP_RA_GUARD, "a unicast redirect on a known flow");
+}
+
+TEST_F(PolicyTest, Dhcpv6ServerMessagesAreRefusedByTheirClientPort) {
+    allow("p1", "fd77::10");
+    expect_dropped(1, ip6(kOut, kA, "fd77::10", "fd77::1", 17, udp(40000, 546)),
+                   XB_DROP_DHCP_SERVER, "a DHCPv6 reply from another source port");
+    expect_dropped(1, ip6(kOut, kA, "fd77::10", "fd77::1", 17, udp(547, 547)), XB_DROP_DHCP_SERVER,
+                   "a relay reply");
+    expect_passes(
+        1, ip6("33:33:00:01:00:02", kA, "fe80::5054:ff:fe00:a", "ff02::1:2", 17, udp(546, 547)),
+        "a DHCPv6 client's solicit");
+    allow("p1", "10.0.0.5");
+    expect_dropped(1, ip4(kBcast, kA, "10.0.0.5", "255.255.255.255", 17, 40000, 68),
+                   XB_DROP_DHCP_SERVER, "a DHCP reply from another source port");
 }
