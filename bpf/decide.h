@@ -8,6 +8,7 @@
 #include "fdb.h"
 #include "maps.h"
 #include "parse.h"
+#include "policy.h"
 #include "stats.h"
 #include "vlan.h"
 
@@ -183,6 +184,11 @@ static __always_inline int xb_decide_switch(const struct xb_frame *frame, const 
     /* Isolated ports reach only ports that are not (br_skb_isolated). */
     if (in->flags & out->flags & XB_PORT_ISOLATED) {
         xb_drop(d, XB_DROP_ISOLATED);
+        return 0;
+    }
+    /* A port its BPDU guard blocked receives nothing (policy.h). */
+    if (xb_port_blocked(out_slot, out->flags)) {
+        xb_drop(d, XB_DROP_BLOCKED);
         return 0;
     }
     d->action = XB_ACT_FORWARD;

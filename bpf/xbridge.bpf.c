@@ -213,7 +213,7 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
      * learn it again (and is counted), until there is room. Nor is a frame whose
      * addresses or rate were checked: a hit checks neither. */
     if (d.action == XB_ACT_FORWARD && fl && !d.learn_refused &&
-        !(in->flags & (XB_PORT_SPOOF_CHECK | XB_PORT_RATE_LIMIT)))
+        !(in->flags & XB_PORT_POLICY_UNCACHED))
         xb_flow_fill(fl, &f, ifindex, slot, d.out_ifindex, d.out_slot, to_tap_from_nontap,
                      vlan_untag, gen, j);
 
@@ -391,6 +391,8 @@ int xb_xdp_devmap_tx(struct xdp_md *ctx) {
     if (!p)
         slot = XB_HOST_SLOT;
     cfg = xb_config();
+    if (p && xb_policy_copy_blocked(slot, p->flags))
+        return XDP_DROP;
     if (cfg && (cfg->flags & XB_CFG_MCAST_SNOOPING) && (p || egress == cfg->host_ifindex) &&
         !xb_mdb_copy_allowed(ctx, slot, p ? p->flags : 0))
         return XDP_DROP;
@@ -465,7 +467,7 @@ static long xb_flood_one(__u64 index, void *arg) {
 
     if (!p || !p->ifindex || p->ifindex == fc->in_ifindex ||
         (p->flags & xb_mdb_flood_need(fc->mdb, fc->need)) != xb_mdb_flood_need(fc->mdb, fc->need) ||
-        (p->flags & fc->skip))
+        (p->flags & fc->skip) || xb_port_blocked(slot, p->flags))
         return 0;
     if (fc->mdb && !xb_mdb_allows(fc->mdb, slot, p->flags, fc->now))
         return 0;
@@ -633,14 +635,14 @@ __noinline int xb_tc_policy(struct __sk_buff *skb, const struct xb_frame *f, __u
         if (r)
             return r;
     }
-    if (flags & XB_PORT_SPOOF_CHECK) {
+    if (flags & XB_PORT_POLICY_HDR) {
         data = xb_skb_data(skb);
         data_end = xb_skb_data_end(skb);
         if (data + XB_POLICY_HDR_LEN > data_end && skb->len > data_end - data)
             bpf_skb_pull_data(skb, skb->len < XB_POLICY_HDR_LEN ? skb->len : XB_POLICY_HDR_LEN);
         data = xb_skb_data(skb);
         data_end = xb_skb_data_end(skb);
-        r = xb_spoof_check(data, data_end, f->l3_off, f->proto, slot, flags);
+        r = xb_policy_hdr(data, data_end, f->l3_off, f->proto, slot, flags);
         if (r)
             return r;
     }
@@ -877,6 +879,11 @@ int xb_tc_egress(struct __sk_buff *skb) {
     if (!out || out->ifindex != dst->ifindex) {
         xb_count_drop(XB_HOST_SLOT, XB_DROP_PORT_DOWN);
         xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_PORT_DOWN);
+        return TC_ACT_SHOT;
+    }
+    if (xb_port_blocked(out_slot, out->flags)) {
+        xb_count_drop(XB_HOST_SLOT, XB_DROP_BLOCKED);
+        xb_trace(cfg, &f, uplink, 0, XB_HOOK_TC_EGRESS, XB_ACT_DROP, XB_DROP_BLOCKED);
         return TC_ACT_SHOT;
     }
     if (!xb_tc_fits(skb, out->mtu)) {

@@ -3,6 +3,7 @@
 
 #include "error.hpp"
 #include "fdb.hpp"
+#include "lease.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,7 +19,6 @@ namespace xb {
 
 namespace {
 
-constexpr uint64_t kLeaseNs = 3000000000ull; // renewed every second
 // Pages of each CPU's perf ring (a power of two): 1 MiB holds 16 of the longest records
 // (XB_CAPTURE_MAX), or about 700 full-size Ethernet frames, between two reads.
 constexpr size_t kPerfPages = 256;
@@ -165,34 +165,26 @@ CaptureResult run_capture(Datapath &dp, const CaptureOptions &opts,
         cc.has_mac = 1;
     }
     cc.pid = static_cast<uint32_t>(::getpid());
-    cc.until_ns = monotonic_coarse_ns() + kLeaseNs;
+    cc.until_ns = monotonic_coarse_ns() + kSessionLeaseNs;
     write_cfg(dp, cc);
     __atomic_fetch_or(&c.flags, uint32_t(XB_CFG_CAPTURE), __ATOMIC_RELEASE);
 
-    uint64_t renewed = monotonic_coarse_ns();
-    int err = 0;
-    bool gone = false;
-    while (!g_stop) {
-        err = perf_buffer__poll(pb.get(), 200);
-        if (err < 0 && err != -EINTR)
-            break;
-        err = 0;
-        if (std::fflush(out) != 0) {
-            s.write_errno = errno ? errno : EIO;
-            break;
-        }
-        const uint64_t now = monotonic_coarse_ns();
-        if (now - renewed > 1000000000ull) {
-            // A session on a bridge that was taken down would wait for nothing forever.
-            if (!dp.still_pinned()) {
-                gone = true;
-                break;
+    const SessionEnd end = run_session_loop(
+        dp, g_stop,
+        [&]() {
+            const int err = perf_buffer__poll(pb.get(), 200);
+            if (err < 0 && err != -EINTR)
+                return err;
+            if (std::fflush(out) != 0) {
+                s.write_errno = errno ? errno : EIO;
+                return 1;
             }
-            cc.until_ns = now + kLeaseNs;
+            return 0;
+        },
+        [&](uint64_t until_ns) {
+            cc.until_ns = until_ns;
             write_cfg(dp, cc);
-            renewed = now;
-        }
-    }
+        });
     __atomic_fetch_and(&c.flags, ~uint32_t(XB_CFG_CAPTURE), __ATOMIC_RELEASE);
     // What is in the buffers already belongs to the capture.
     if (!s.write_errno && !(opts.count && s.res.captured >= *opts.count)) {
@@ -202,11 +194,11 @@ CaptureResult run_capture(Datapath &dp, const CaptureOptions &opts,
     (void)std::fflush(out); // a failure shows in the next write, or at fclose
     cc = {};
     write_cfg(dp, cc);
-    if (err < 0)
-        throw_errno("reading the capture buffer", err);
+    if (end.err < 0)
+        throw_errno("reading the capture buffer", end.err);
     if (s.write_errno && s.write_errno != EPIPE)
         throw_errno("cannot write the capture", s.write_errno);
-    if (gone)
+    if (end.gone)
         throw Error(fmt::format("bridge {} was taken down: the capture ends", dp.name()), ENOENT);
     return s.res;
 }

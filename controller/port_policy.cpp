@@ -284,6 +284,19 @@ void set_port_policy_flag(Datapath &dp, const std::string &port, uint32_t flag, 
     dp.set_port(sp.slot, p);
 }
 
+void set_port_ra_guard(Datapath &dp, const std::string &port, bool on) {
+    const SlotPort sp = dp.require_port(port);
+    xb_port p = sp.port;
+    p.flags &= ~(XB_PORT_RA_GUARD | XB_PORT_RA_TRUSTED);
+    p.flags |= on ? XB_PORT_RA_GUARD : XB_PORT_RA_TRUSTED;
+    dp.set_port(sp.slot, p);
+}
+
+bool port_ra_guarded(const xb_port &p) {
+    return (p.flags & XB_PORT_RA_GUARD) ||
+           (p.flags & (XB_PORT_SPOOF_CHECK | XB_PORT_RA_TRUSTED)) == XB_PORT_SPOOF_CHECK;
+}
+
 bool reset_bpdu_guard(Datapath &dp, const std::string &port) {
     const SlotPort sp = dp.require_port(port);
     const bool was = port_blocked(dp, sp.slot).has_value();

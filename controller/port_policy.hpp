@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Port policy (bpf/policy.h): the allowed source addresses of a port (nwfilter's
-// clean-traffic), its ingress policer, its BPDU guard; and the per-MAC move counts the
+// clean-traffic), its ingress policer, its BPDU guard and RA guard; and the per-MAC move counts the
 // controller reports flapping from. Parsing is free of system calls (unit-tested);
 // the operations change a bridge's maps and roll back what they did on failure. The
 // caller holds the bridge lock.
@@ -50,6 +50,12 @@ void set_port_rate_limit(Datapath &dp, const std::string &port, std::optional<Ra
 void set_port_allowed_ips(Datapath &dp, const std::string &port, const AllowedIps &ips);
 AllowedIps port_allowed_ips(const Datapath &dp, uint32_t slot);
 void set_port_policy_flag(Datapath &dp, const std::string &port, uint32_t flag, bool on);
+// `ra-guard on|off`. On: the port's router advertisements and redirects are refused,
+// with or without allowed-ip. Off: routers may sit behind the port, even with allowed-ip
+// (which turns the guard on by itself otherwise).
+void set_port_ra_guard(Datapath &dp, const std::string &port, bool on);
+// Whether the RA guard covers the port (bpf/policy.h's xb_ra_guarded).
+bool port_ra_guarded(const xb_port &p);
 // Unblocks a port its BPDU guard blocked. Returns whether it was blocked.
 bool reset_bpdu_guard(Datapath &dp, const std::string &port);
 // The port's BPDU guard state when it is blocked.

@@ -121,6 +121,9 @@ nlohmann::ordered_json policy_json(const Datapath &dp, const SlotPort &sp) {
         // null: no address check; else the only source addresses the port may use.
         {"allowed_ip", (p.flags & XB_PORT_SPOOF_CHECK) ? ips : nlohmann::ordered_json(nullptr)},
         {"dhcp_server", bool(p.flags & XB_PORT_DHCP_SERVER)},
+        // Router advertisements and redirects refused: ra-guard on, or allowed-ip without
+        // ra-guard off.
+        {"ra_guard", port_ra_guarded(p)},
         {"bpdu_guard", bool(p.flags & XB_PORT_BPDU_GUARD)},
         {"blocked", blocked ? nlohmann::ordered_json{{"reason", "bpdu"},
                                                      {"from", format_mac(blocked->bpdu_src)}}
@@ -180,6 +183,8 @@ std::string policy_flags(const Datapath &dp, const SlotPort &sp) {
         out += fmt::format(",allowed-ip={}", format_allowed_ips(port_allowed_ips(dp, sp.slot)));
     if (p.flags & XB_PORT_DHCP_SERVER)
         out += ",dhcp-server";
+    if (port_ra_guarded(p))
+        out += ",ra-guard";
     if (p.flags & XB_PORT_BPDU_GUARD)
         out += ",bpdu-guard";
     if (const auto b = port_blocked(dp, sp.slot))

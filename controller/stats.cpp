@@ -46,7 +46,7 @@ constexpr std::array<Named, XB_CNT_MAX> kCounters = {{
 constexpr std::array<const char *, XB_DROP_MAX> kDrops = {
     nullptr,   "parse", "bad_src", "same_port", "locked",   "port_down", "redirect",    "no_reader",
     "no_host", "pause", "too_big", "isolated",  "storm",    "vlan",      "rate",        "spoof",
-    "blocked", nullptr, nullptr,   nullptr,     "vlan_tag", nullptr,     "dhcp_server",
+    "blocked", nullptr, nullptr,   nullptr,     "vlan_tag", nullptr,     "dhcp_server", "ra_guard",
 };
 
 } // namespace

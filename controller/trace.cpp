@@ -3,6 +3,7 @@
 
 #include "error.hpp"
 #include "fdb.hpp"
+#include "lease.hpp"
 #include "stats.hpp"
 
 #include <bpf/libbpf.h>
@@ -18,7 +19,6 @@ namespace xb {
 
 namespace {
 
-constexpr uint64_t kLeaseNs = 3000000000ull; // renewed every second
 constexpr uint32_t kTraceFlags = XB_CFG_TRACE | XB_CFG_TRACE_PORT | XB_CFG_TRACE_MAC;
 
 volatile sig_atomic_t g_stop = 0;
@@ -187,38 +187,25 @@ uint64_t run_trace(Datapath &dp, const TraceOptions &opts, std::ostream &out) {
     if (opts.mac)
         std::memcpy(c.trace_mac, opts.mac->data(), 6);
     c.trace_pid = static_cast<uint32_t>(::getpid());
-    c.trace_until_ns = monotonic_coarse_ns() + kLeaseNs;
+    c.trace_until_ns = monotonic_coarse_ns() + kSessionLeaseNs;
     uint32_t flags =
         XB_CFG_TRACE | (opts.port ? XB_CFG_TRACE_PORT : 0) | (opts.mac ? XB_CFG_TRACE_MAC : 0);
     __atomic_fetch_and(&c.flags, ~kTraceFlags, __ATOMIC_RELEASE);
     __atomic_fetch_or(&c.flags, flags, __ATOMIC_RELEASE);
 
-    uint64_t renewed = monotonic_coarse_ns();
-    int err = 0;
-    bool gone = false;
-    while (!g_stop) {
-        err = ring_buffer__poll(rb.get(), 200);
-        if (err < 0 && err != -EINTR)
-            break;
-        err = 0;
-        const uint64_t now = monotonic_coarse_ns();
-        if (now - renewed > 1000000000ull) {
-            // A session on a bridge that was taken down would wait for nothing forever,
-            // and keep its programs loaded.
-            if (!dp.still_pinned()) {
-                gone = true;
-                break;
-            }
-            c.trace_until_ns = now + kLeaseNs;
-            renewed = now;
-        }
-    }
+    const SessionEnd end = run_session_loop(
+        dp, g_stop,
+        [&]() {
+            const int err = ring_buffer__poll(rb.get(), 200);
+            return err < 0 && err != -EINTR ? err : 0;
+        },
+        [&](uint64_t until_ns) { c.trace_until_ns = until_ns; });
     __atomic_fetch_and(&c.flags, ~kTraceFlags, __ATOMIC_RELEASE);
     c.trace_until_ns = 0;
     c.trace_pid = 0;
-    if (err < 0)
-        throw_errno("reading the trace ring buffer", err);
-    if (gone)
+    if (end.err < 0)
+        throw_errno("reading the trace ring buffer", end.err);
+    if (end.gone)
         throw Error(fmt::format("bridge {} was taken down: the trace ends", dp.name()), ENOENT);
     return s.printed;
 }

@@ -67,11 +67,12 @@ int run_set(const SetArgs &a) {
 bool is_port_policy(std::string key) {
     std::replace(key.begin(), key.end(), '_', '-');
     return key == "rate-limit" || key == "allowed-ip" || key == "bpdu-guard" ||
-           key == "dhcp-server";
+           key == "dhcp-server" || key == "ra-guard";
 }
 
 // port set PORT rate-limit RATE [burst N] | off; allowed-ip LIST | none; bpdu-guard
-// on|off|reset; dhcp-server on|off (issue 23). Parsed whole before the bridge is touched.
+// on|off|reset; dhcp-server on|off; ra-guard on|off (issue 23). Parsed whole before the bridge is
+// touched.
 int run_port_policy(const std::string &bridge, const std::string &port, std::string key,
                     const std::vector<std::string> &values) {
     std::replace(key.begin(), key.end(), '_', '-');
@@ -113,6 +114,10 @@ int run_port_policy(const std::string &bridge, const std::string &port, std::str
             std::cerr << fmt::format("xbridge: port {} was not blocked\n", port);
         return 0;
     }
+    if (key == "ra-guard") {
+        set_port_ra_guard(dp, port, v == "on");
+        return 0;
+    }
     set_port_policy_flag(dp, port, guard ? XB_PORT_BPDU_GUARD : XB_PORT_DHCP_SERVER, v == "on");
     return 0;
 }
@@ -135,7 +140,8 @@ int run_port_set(const PortSetArgs &a) {
     if (!flag)
         throw Error(fmt::format("unknown port flag '{}' (learning, flood, mcast-flood, "
                                 "bcast-flood, locked, isolated, hairpin, mcast-router, "
-                                "storm-limit, rate-limit, allowed-ip, bpdu-guard, dhcp-server)",
+                                "storm-limit, rate-limit, allowed-ip, bpdu-guard, dhcp-server, "
+                                "ra-guard)",
                                 key),
                     EINVAL);
     if (values.size() != 1 || (values[0] != "on" && values[0] != "off"))
@@ -170,7 +176,8 @@ void add_policy(CLI::App &app, Commands &cmds) {
     auto *port_set = port->add_subcommand(
         "set",
         "port set PORT FLAG on|off (learning, flood, mcast-flood, bcast-flood, locked, isolated, "
-        "hairpin, mcast-router, bpdu-guard, dhcp-server), port set PORT storm-limit PPS (0: off), "
+        "hairpin, mcast-router, bpdu-guard, dhcp-server, ra-guard), port set PORT storm-limit PPS "
+        "(0: off), "
         "port set PORT rate-limit RATE [burst N] | off, port set PORT allowed-ip IP[,IP...] | "
         "none, port set PORT bpdu-guard reset");
     add_name_option(port_set, pa->name);

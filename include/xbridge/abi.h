@@ -90,11 +90,18 @@ enum xb_port_flags {
      * turned off), so a frame that looks untagged there is left to the TC hook, which
      * sees the tag (skb vlan_tci), with or without VLAN filtering. Set by the controller. */
     XB_PORT_VLAN_HIDDEN = 1u << 14,
+    /* RA guard (RFC 6105), after a switch's "device-role host": IPv6 router advertisements
+     * and redirects from this port are refused. On by itself (`ra-guard on`), and on every
+     * port with SPOOF_CHECK unless RA_TRUSTED (`ra-guard off`): a guest whose addresses
+     * are checked may not announce itself as the router either. */
+    XB_PORT_RA_GUARD = 1u << 15,
+    XB_PORT_RA_TRUSTED = 1u << 16, /* `ra-guard off`: routers may sit behind this port */
 };
 
 /* The flags that take a frame through the port policy (xb_policy): one test on the flags
  * the fast path reads anyway. */
-#define XB_PORT_POLICY (XB_PORT_SPOOF_CHECK | XB_PORT_RATE_LIMIT | XB_PORT_BPDU_GUARD)
+#define XB_PORT_POLICY                                                                             \
+    (XB_PORT_SPOOF_CHECK | XB_PORT_RATE_LIMIT | XB_PORT_BPDU_GUARD | XB_PORT_RA_GUARD)
 
 #define XB_PORT_DEFAULT_FLAGS                                                                      \
     (XB_PORT_LEARNING | XB_PORT_FLOOD | XB_PORT_MCAST_FLOOD | XB_PORT_BCAST_FLOOD)
@@ -291,9 +298,12 @@ enum xb_drop_reason {
                                * port is not a member of, or a destination port that is not */
     XB_DROP_RATE = 14,        /* over the ingress port's policer (rate-limit) */
     XB_DROP_SPOOF = 15,       /* a source address the port may not use (allowed-ip) */
-    XB_DROP_BLOCKED = 16,     /* the port is blocked: it received a BPDU (bpdu-guard) */
+    XB_DROP_BLOCKED = 16,     /* the port is blocked: it received a BPDU (bpdu-guard); or the
+                               * frame's destination port is (counted where it came in) */
     XB_DROP_VLAN_TAG = 20,    /* VLAN filtering: a tag could not be added or removed */
     XB_DROP_DHCP_SERVER = 22, /* a DHCP server reply from a port without dhcp-server */
+    XB_DROP_RA_GUARD = 23,    /* an IPv6 router advertisement or redirect from a port the RA
+                               * guard covers (ra-guard, allowed-ip) */
     XB_DROP_MAX = 32,
 };
 

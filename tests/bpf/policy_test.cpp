@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Packet tests of the port policy (bpf/policy.h): address checks (allowed-ip), DHCP
-// server refusal, the BPDU guard, the policer, shaped ports and per-MAC moves, through
+// server refusal, the BPDU and RA guards, the policer, shaped ports and per-MAC moves, through
 // both ingress hooks. The policy is set with the controller's own operations.
 #include "bpf_fixture.hpp"
 
@@ -107,6 +107,26 @@ Frame bpdu(const std::string &smac) {
     f.bytes.insert(f.bytes.end(), {0x42, 0x42, 0x03, 0, 0, 0, 0});
     pad(f);
     return f;
+}
+
+// A frame of Cisco's with LLC/SNAP (OUI 00:00:0c): a PVST+ BPDU to 01:00:0c:cc:cc:cd (PID
+// 0x010b), CDP to 01:00:0c:cc:cc:cc (PID 0x2000).
+Frame cisco(const std::string &smac, const std::string &dmac) {
+    const bool pvst = dmac == "01:00:0c:cc:cc:cd";
+    Frame f = eth_frame(dmac, smac, 50, std::nullopt, 14);
+    f.bytes.insert(f.bytes.end(), {0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, uint8_t(pvst ? 0x01 : 0x20),
+                                   uint8_t(pvst ? 0x0b : 0x00), 0, 0, 0, 0});
+    pad(f);
+    return f;
+}
+
+// An ICMPv6 message of the given type with 12 bytes of body (an RA's fields, a router
+// solicitation's reserved word and more), or a redirect's target and destination.
+std::vector<uint8_t> icmp6(uint8_t type) {
+    std::vector<uint8_t> p = {type, 0, 0, 0, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (type == 137)
+        p.resize(40, 0);
+    return p;
 }
 
 } // namespace
@@ -339,4 +359,141 @@ TEST_F(PolicyTest, ANewPortInASlotStartsWithoutPolicy) {
     xb::clear_port_policy(*dp_, slot_of(1));
     EXPECT_TRUE(xb::port_allowed_ips(*dp_, slot_of(1)).empty());
     EXPECT_FALSE(xb::port_blocked(*dp_, slot_of(1)));
+}
+
+TEST_F(PolicyTest, ABlockedPortReceivesNothing) {
+    xb::set_port_policy_flag(*dp_, "p1", XB_PORT_BPDU_GUARD, true);
+    run_xdp(1, eth_frame(kOut, kA)); // kA learned on p1
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT) << "a cached flow to p1";
+    EXPECT_EQ(run_xdp(1, bpdu(kA)), XDP_DROP);
+    ASSERT_TRUE(xb::port_blocked(*dp_, slot_of(1)));
+
+    // Known unicast for the blocked port: dropped where it came in, at both hooks, the
+    // cached flow included (the block started a new generation).
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_DROP);
+    EXPECT_EQ(run_tc_ingress(2, eth_frame(kA, kB)), TC_ACT_SHOT);
+    EXPECT_EQ(stats(2).drop[XB_DROP_BLOCKED], 2u);
+    EXPECT_EQ(run_tc_egress(0, eth_frame(kA, kOut)), TC_ACT_SHOT) << "from the host too";
+    EXPECT_EQ(host_stats().drop[XB_DROP_BLOCKED], 1u);
+
+    // The TC hook's flood clones to every port but the blocked one (its tx counts each
+    // copy); the devmap egress program holds back XDP's copies (a namespace test's job:
+    // test runs make no devmap copies).
+    const uint64_t tx1 = stats(1).cnt[XB_CNT_TX_PACKETS];
+    const uint64_t tx0 = stats(0).cnt[XB_CNT_TX_PACKETS];
+    run_tc_ingress(2, eth_frame(kBcast, kB, 0x0806));
+    run_tc_ingress(2, eth_frame("02:00:00:00:99:99", kB));
+    run_tc_egress(0, eth_frame(kBcast, kOut, 0x0806));
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], tx1) << "a flood copy reached the blocked port";
+    EXPECT_EQ(stats(0).cnt[XB_CNT_TX_PACKETS], tx0 + 2) << "the uplink gets p2's floods";
+    EXPECT_EQ(stats(1).cnt[XB_CNT_DROPPED], 1u) << "only the BPDU: skipped copies are no drops";
+
+    EXPECT_TRUE(xb::reset_bpdu_guard(*dp_, "p1"));
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT);
+    EXPECT_EQ(run_tc_ingress(2, eth_frame(kA, kB)), TC_ACT_REDIRECT);
+    EXPECT_EQ(run_tc_egress(0, eth_frame(kA, kOut)), TC_ACT_REDIRECT);
+    const uint64_t tx1_reset = stats(1).cnt[XB_CNT_TX_PACKETS];
+    run_tc_ingress(2, eth_frame(kBcast, kB, 0x0806));
+    EXPECT_EQ(stats(1).cnt[XB_CNT_TX_PACKETS], tx1_reset + 1) << "a flood copy after reset";
+
+    // A port without the guard is never looked up as blocked, whatever the map says.
+    EXPECT_EQ(run_xdp(1, bpdu(kA)), XDP_DROP);
+    xb::set_port_policy_flag(*dp_, "p1", XB_PORT_BPDU_GUARD, false);
+    EXPECT_EQ(run_xdp(2, eth_frame(kA, kB)), XDP_REDIRECT);
+}
+
+TEST_F(PolicyTest, APvstBpduBlocksAGuardedPortToo) {
+    xb::set_port_policy_flag(*dp_, "p1", XB_PORT_BPDU_GUARD, true);
+    EXPECT_NE(run_xdp(1, cisco(kA, "01:00:0c:cc:cc:cc")), XDP_DROP) << "CDP is no BPDU";
+    EXPECT_FALSE(xb::port_blocked(*dp_, slot_of(1)));
+    EXPECT_NE(run_xdp(2, cisco(kB, "01:00:0c:cc:cc:cd")), XDP_DROP)
+        << "a port without the guard floods PVST+ BPDUs";
+    EXPECT_EQ(run_tc_ingress(1, cisco(kA, "01:00:0c:cc:cc:cd")), TC_ACT_SHOT);
+    const auto b = xb::port_blocked(*dp_, slot_of(1));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(xb::format_mac(b->bpdu_src), kA);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_BPDU], 1u);
+    EXPECT_EQ(stats(1).drop[XB_DROP_BLOCKED], 1u);
+    EXPECT_TRUE(xb::reset_bpdu_guard(*dp_, "p1"));
+    EXPECT_EQ(run_xdp(1, cisco(kA, "01:00:0c:cc:cc:cd")), XDP_DROP);
+    EXPECT_EQ(stats(1).cnt[XB_CNT_BPDU], 2u);
+    EXPECT_TRUE(xb::port_blocked(*dp_, slot_of(1))) << "at XDP too";
+}
+
+TEST_F(PolicyTest, RouterAdvertisementsFromAGuardedPortAreRefused) {
+    const auto ra = [](const std::string &smac) {
+        return ip6("33:33:00:00:00:01", smac, "fe80::5054:ff:fe00:a", "ff02::1", 58, icmp6(134));
+    };
+    expect_passes(1, ra(kA), "no policy: an RA is flooded");
+
+    // allowed-ip turns the guard on by itself.
+    allow("p1", "10.0.0.5,fd77::10");
+    expect_dropped(1, ra(kA), XB_DROP_RA_GUARD, "an RA from an address-checked port");
+    expect_dropped(1, ip6(kOut, kA, "fe80::5054:ff:fe00:a", "fe80::1", 58, icmp6(137)),
+                   XB_DROP_RA_GUARD, "a redirect");
+    // Behind a hop-by-hop header, and behind more extension headers than are walked.
+    std::vector<uint8_t> hbh = {58, 0, 5, 2, 0, 0, 1, 0};
+    auto body = icmp6(134);
+    hbh.insert(hbh.end(), body.begin(), body.end());
+    expect_dropped(1, ip6("33:33:00:00:00:01", kA, "fe80::5054:ff:fe00:a", "ff02::1", 0, hbh),
+                   XB_DROP_RA_GUARD, "an RA behind a hop-by-hop header");
+    std::vector<uint8_t> chain = {60, 0, 1, 4, 0,  0, 0, 0, 60, 0, 1, 4,
+                                  0,  0, 0, 0, 58, 0, 1, 4, 0,  0, 0, 0};
+    chain.insert(chain.end(), body.begin(), body.end());
+    expect_dropped(1, ip6("33:33:00:00:00:01", kA, "fe80::5054:ff:fe00:a", "ff02::1", 0, chain),
+                   XB_DROP_RA_GUARD, "a chain longer than the walk");
+
+    // A host's own neighbour discovery goes on.
+    expect_passes(1,
+                  ip6("33:33:00:00:00:02", kA, "fe80::5054:ff:fe00:a", "ff02::2", 58, icmp6(133)),
+                  "a router solicitation");
+    expect_passes(1,
+                  ip6("33:33:00:00:00:01", kA, "fd77::10", "ff02::1", 58, nd(136, "fd77::10", kA)),
+                  "an advertisement of its own address");
+    expect_passes(
+        1, ip6("33:33:ff:00:00:01", kA, "fd77::10", "ff02::1:ff00:1", 58, nd(135, "fd77::1", kA)),
+        "a neighbour solicitation");
+    expect_passes(2, ra(kB), "another port is not guarded");
+
+    // ra-guard off: a router may sit behind the port; the address checks stay.
+    xb::set_port_ra_guard(*dp_, "p1", false);
+    EXPECT_FALSE(xb::port_ra_guarded(*dp_->port(slot_of(1))));
+    expect_passes(1, ra(kA), "an RA with ra-guard off");
+    expect_dropped(1, ip6("33:33:00:00:00:01", kA, "fd77::99", "ff02::1", 58, icmp6(134)),
+                   XB_DROP_SPOOF, "an RA from another global address");
+    allow("p1", "none");
+    allow("p1", "10.0.0.5");
+    expect_passes(1, ra(kA), "ra-guard off outlives a new allowed-ip");
+
+    // ra-guard on, without address checks.
+    allow("p1", "none");
+    xb::set_port_ra_guard(*dp_, "p1", true);
+    EXPECT_TRUE(xb::port_ra_guarded(*dp_->port(slot_of(1))));
+    EXPECT_FALSE(dp_->port(slot_of(1))->flags & XB_PORT_SPOOF_CHECK);
+    expect_dropped(1, ra(kA), XB_DROP_RA_GUARD, "an RA with ra-guard on alone");
+    expect_passes(1, ip6(kOut, kA, "fd77::99", "fd77::1", 17, udp(1000, 2000)),
+                  "any address with ra-guard alone");
+    expect_passes(1, ip6(kOut, kA, "fd77::99", "fd77::1", 17, udp(547, 546)),
+                  "DHCPv6 is dhcp-server's, with allowed-ip");
+    // A guarded port's flows are not cached: a hit would not look at the message.
+    run_xdp(0, eth_frame(kA, kOut));
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA, 0x88b5)), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, eth_frame(kOut, kA, 0x88b5)), XDP_REDIRECT);
+    expect_dropped(1, ip6(kOut, kA, "fe80::5054:ff:fe00:a", "fe80::1", 58, icmp6(137)),
+                   XB_DROP_RA_GUARD, "a unicast redirect on a known flow");
+}
+
+TEST_F(PolicyTest, Dhcpv6ServerMessagesAreRefusedByTheirClientPort) {
+    allow("p1", "fd77::10");
+    expect_dropped(1, ip6(kOut, kA, "fd77::10", "fd77::1", 17, udp(40000, 546)),
+                   XB_DROP_DHCP_SERVER, "a DHCPv6 reply from another source port");
+    expect_dropped(1, ip6(kOut, kA, "fd77::10", "fd77::1", 17, udp(547, 547)), XB_DROP_DHCP_SERVER,
+                   "a relay reply");
+    expect_passes(
+        1, ip6("33:33:00:01:00:02", kA, "fe80::5054:ff:fe00:a", "ff02::1:2", 17, udp(546, 547)),
+        "a DHCPv6 client's solicit");
+    allow("p1", "10.0.0.5");
+    expect_dropped(1, ip4(kBcast, kA, "10.0.0.5", "255.255.255.255", 17, 40000, 68),
+                   XB_DROP_DHCP_SERVER, "a DHCP reply from another source port");
 }

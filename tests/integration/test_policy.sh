@@ -203,6 +203,123 @@ test_bpdu_guard_blocks_a_guest_port() {
 	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard reset || fail "bpdu-guard reset failed"
 	[[ $(port_field tap0 blocked) == null ]] || fail "still blocked after reset"
 	assert_ping g0 "$TOPO_OUT_IP"
+
+	step "a PVST+ BPDU (Cisco's, 01:00:0c:cc:cc:cd) blocks it too"
+	local bpdus
+	bpdus=$(counter tap0 bpdu)
+	forge g0 pvst --dev eth0 --mac "$G0_MAC"
+	[[ $(port_field tap0 blocked) != null ]] || fail "a PVST+ BPDU did not block tap0"
+	[[ $(counter tap0 bpdu) == $((bpdus + 1)) ]] || fail "tap0 counted $(($(counter tap0 bpdu) - bpdus)) BPDUs for the PVST+ one"
+	in_ns g0 ping -c1 -W1 -q "$TOPO_OUT_IP" >/dev/null 2>&1 && fail "tap0 forwards after a PVST+ BPDU"
+	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard reset || fail "bpdu-guard reset failed"
+	assert_ping g0 "$TOPO_OUT_IP"
+}
+
+# Frames from guest 1 that would reach guest 0: broadcasts, and known unicast for it.
+bcast_from_g1() { in_ns g1 "$XB_FRAMES" --dev eth0 --dst ff:ff:ff:ff:ff:ff --src "$G1_MAC" --count 3; }
+unicast_from_g1() { in_ns g1 "$XB_FRAMES" --dev eth0 --dst "$G0_MAC" --src "$G1_MAC" --count 3; }
+
+test_a_blocked_port_receives_nothing() {
+	require_tools jq tcpdump
+	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 for the BPDU"
+	standard_bridge
+	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard on || fail "bpdu-guard on failed"
+	assert_ping g1 "$G0"
+
+	step "unblocked, guest 1's broadcasts and unicast reach guest 0 (the test can tell)"
+	sees g0 "ether src $G1_MAC and ether broadcast" bcast_from_g1 || fail "a broadcast did not arrive"
+	sees g0 "ether src $G1_MAC and ether dst $G0_MAC" unicast_from_g1 || fail "a unicast frame did not arrive"
+
+	step "a BPDU blocks tap0: guest 0 hears nothing more"
+	forge g0 bpdu --dev eth0 --mac "$G0_MAC"
+	[[ $(port_field tap0 blocked) != null ]] || fail "tap0 not blocked"
+	local blocked1 redirect0 tx0 host0
+	blocked1=$(counter tap1 drops.blocked)
+	redirect0=$(counter tap0 drops.redirect)
+	tx0=$(counter tap0 tx_packets)
+	host0=$(counter host drops.blocked)
+	sees g0 "ether src $G1_MAC and ether broadcast" bcast_from_g1 && fail "a broadcast reached the blocked port"
+	sees g0 "ether src $G1_MAC and ether dst $G0_MAC" unicast_from_g1 && fail "known unicast reached the blocked port"
+	in_ns g1 ping -c2 -i0.2 -W1 -q "$G0" >/dev/null 2>&1 && fail "guest 1's ping reached the blocked guest"
+	in_ns host ping -c2 -i0.2 -W1 -q "$G0" >/dev/null 2>&1 && fail "the host's ping reached the blocked guest"
+	(($(counter tap1 drops.blocked) > blocked1)) || fail "frames for tap0 not counted as blocked on tap1"
+	[[ $(counter tap0 tx_packets) == "$tx0" ]] || fail "tap0 sent $(($(counter tap0 tx_packets) - tx0)) frames while blocked"
+	[[ $(counter tap0 drops.redirect) == "$redirect0" ]] || fail "the copies held back were counted as redirect drops"
+	echo "ok: nothing reached tap0; $(($(counter tap1 drops.blocked) - blocked1)) frames for it dropped on tap1, $(($(counter host drops.blocked) - host0)) from the host"
+	assert_ping g1 "$TOPO_OUT_IP"
+
+	step "reset: guest 0 hears guest 1 again"
+	xb port set --name "$XB_BRIDGE" tap0 bpdu-guard reset || fail "bpdu-guard reset failed"
+	sees g0 "ether src $G1_MAC and ether broadcast" bcast_from_g1 || fail "no broadcast after reset"
+	sees g0 "ether src $G1_MAC and ether dst $G0_MAC" unicast_from_g1 || fail "no unicast after reset"
+	assert_ping g1 "$G0"
+	assert_ping host "$G0"
+}
+
+G16=fd77::11
+RA_FILTER="icmp6 and ip6[40] == 134"
+DHCP6_FILTER="udp dst port 546"
+
+# guest_ipv6: IPv6 on both guests' eth0 (fd77::10 and ::11, link-local), without DAD's wait.
+guest_ipv6() {
+	local ns
+	for ns in g0 g1; do
+		in_ns $ns sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+		in_ns $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.disable_ipv6=0
+	done
+	in_ns g0 ip addr add $G06/64 dev eth0 nodad
+	in_ns g1 ip addr add $G16/64 dev eth0 nodad
+}
+
+ra_from_g1() { forge g1 ra --dev eth0 --mac "$G1_MAC"; }
+dhcp6_from_g1() { forge g1 dhcp6 --dev eth0 --mac "$G1_MAC"; }
+
+test_rogue_router_advertisements_are_refused() {
+	require_tools jq tcpdump
+	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 for the forged frames"
+	standard_bridge
+	guest_ipv6
+
+	step "without policy, guest 1's RA reaches guest 0 (the test can tell)"
+	[[ $(port_field tap1 ra_guard) == false ]] || fail "ra-guard on by default without allowed-ip"
+	sees g0 "$RA_FILTER and ether src $G1_MAC" ra_from_g1 || fail "an unguarded RA did not arrive"
+
+	step "allowed-ip on tap1 guards it: its RAs and DHCPv6 server messages reach nobody"
+	xb port set --name "$XB_BRIDGE" tap1 allowed-ip "$G1,$G16" || fail "allowed-ip failed"
+	[[ $(port_field tap1 ra_guard) == true ]] || fail "status --json does not show ra_guard with allowed-ip"
+	xb status --name "$XB_BRIDGE" | grep -Eq "^tap1 .*ra-guard" || fail "text status lacks ra-guard"
+	local ra0 dh0
+	ra0=$(counter tap1 drops.ra_guard)
+	dh0=$(counter tap1 drops.dhcp_server)
+	sees g0 "$RA_FILTER and ether src $G1_MAC" ra_from_g1 && fail "guest 1's RA reached guest 0"
+	sees out "$RA_FILTER and ether src $G1_MAC" ra_from_g1 && fail "guest 1's RA reached the outside PC"
+	sees g0 "$DHCP6_FILTER and ether src $G1_MAC" dhcp6_from_g1 && fail "guest 1's DHCPv6 Advertise reached guest 0"
+	(($(counter tap1 drops.ra_guard) > ra0)) || fail "no ra_guard drops on tap1"
+	(($(counter tap1 drops.dhcp_server) > dh0)) || fail "no dhcp_server drops on tap1"
+	echo "ok: $(($(counter tap1 drops.ra_guard) - ra0)) RAs, $(($(counter tap1 drops.dhcp_server) - dh0)) DHCPv6 messages refused"
+
+	step "honest IPv6 and neighbour discovery of a guarded guest flow"
+	in_ns g1 ping -6 -c2 -i0.2 -W1 -q "$G06" >/dev/null || fail "IPv6 ping g1 -> g0 failed"
+	in_ns g0 ping -6 -c2 -i0.2 -W1 -q "$G16" >/dev/null || fail "IPv6 ping g0 -> g1 failed"
+	in_ns g1 ping -6 -c1 -W1 -q "$(in_ns g0 ip -6 addr show dev eth0 scope link | awk '/inet6/ {sub("/.*", "", $2); print $2}')%eth0" >/dev/null ||
+		fail "IPv6 link-local ping failed"
+	echo "ok: IPv6 pings both ways, link-local too"
+
+	step "ra-guard off: guest 1 may be the router (and dhcp-server on, the DHCPv6 server)"
+	xb port set --name "$XB_BRIDGE" tap1 ra-guard off || fail "ra-guard off failed"
+	xb port set --name "$XB_BRIDGE" tap1 dhcp-server on || fail "dhcp-server on failed"
+	[[ $(port_field tap1 ra_guard) == false ]] || fail "status shows ra_guard after ra-guard off"
+	sees g0 "$RA_FILTER and ether src $G1_MAC" ra_from_g1 || fail "a trusted port's RA did not arrive"
+	sees g0 "$DHCP6_FILTER and ether src $G1_MAC" dhcp6_from_g1 || fail "a trusted port's DHCPv6 Advertise did not arrive"
+	echo "ok: RA and DHCPv6 from the trusted port arrive"
+
+	step "ra-guard on, without allowed-ip"
+	xb port set --name "$XB_BRIDGE" tap1 allowed-ip none || fail "allowed-ip none failed"
+	xb port set --name "$XB_BRIDGE" tap1 ra-guard on || fail "ra-guard on failed"
+	expect_error "is not on or off" xb port set --name "$XB_BRIDGE" tap1 ra-guard maybe
+	sees g0 "$RA_FILTER and ether src $G1_MAC" ra_from_g1 && fail "an RA reached guest 0 through ra-guard on"
+	in_ns g1 ping -6 -c2 -i0.2 -W1 -q "$G06" >/dev/null || fail "IPv6 ping g1 -> g0 failed with ra-guard on"
+	echo "ok: ra-guard on refuses RAs, IPv6 flows"
 }
 
 test_policer_drops_over_the_rate() {
