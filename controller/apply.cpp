@@ -24,7 +24,7 @@ namespace xb {
 uint32_t config_flag_mask() {
     uint32_t m = 0;
     for (const auto &f : kPortFlagKeys)
-        m |= f.bit;
+        m |= f.mask();
     return m;
 }
 
@@ -63,6 +63,12 @@ constexpr SettingIo kSettingIo[] = {
     {"mcast-querier",
      [](Datapath &dp) { return uint32_t((dp.config()->flags & XB_CFG_MCAST_QUERIER) != 0); },
      [](Datapath &dp, uint32_t v) { set_cfg_flag(dp, XB_CFG_MCAST_QUERIER, v != 0); }},
+    {"mcast-igmp-version",
+     [](Datapath &dp) { return (dp.config()->flags & XB_CFG_MCAST_IGMPV3) ? 3u : 2u; },
+     [](Datapath &dp, uint32_t v) { set_cfg_flag(dp, XB_CFG_MCAST_IGMPV3, v == 3); }},
+    {"mcast-mld-version",
+     [](Datapath &dp) { return (dp.config()->flags & XB_CFG_MCAST_MLDV2) ? 2u : 1u; },
+     [](Datapath &dp, uint32_t v) { set_cfg_flag(dp, XB_CFG_MCAST_MLDV2, v == 2); }},
     {"mcast-membership-interval",
      [](Datapath &dp) { return uint32_t(mcast_membership_ns(*dp.config()) / 1000000000ull); },
      [](Datapath &dp, uint32_t v) { dp.config()->mcast_membership_s = v; }},
@@ -157,9 +163,9 @@ std::string vlans_text(const std::vector<VlanConfig> &v) {
 // "locked on, flood off": what changes between two sets of flags.
 std::string flag_changes(uint32_t from, uint32_t to) {
     std::vector<std::string> out;
-    for (const auto &[key, bit] : kPortFlagKeys)
-        if ((from & bit) != (to & bit))
-            out.push_back(fmt::format("{} {}", key, (to & bit) ? "on" : "off"));
+    for (const auto &f : kPortFlagKeys)
+        if ((from & f.mask()) != (to & f.mask()))
+            out.push_back(fmt::format("{} {}", f.key, f.state(to)));
     return fmt::format("{}", fmt::join(out, ", "));
 }
 

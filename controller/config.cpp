@@ -15,11 +15,17 @@ namespace xb {
 
 namespace {
 constexpr FlagName kFlagRows[] = {
-    {"learning", XB_PORT_LEARNING},       {"flood", XB_PORT_FLOOD},
-    {"mcast-flood", XB_PORT_MCAST_FLOOD}, {"bcast-flood", XB_PORT_BCAST_FLOOD},
-    {"locked", XB_PORT_LOCKED},           {"isolated", XB_PORT_ISOLATED},
-    {"hairpin", XB_PORT_HAIRPIN},         {"mcast-router", XB_PORT_MCAST_ROUTER},
-    {"bpdu-guard", XB_PORT_BPDU_GUARD},   {"dhcp-server", XB_PORT_DHCP_SERVER},
+    {"learning", XB_PORT_LEARNING},
+    {"flood", XB_PORT_FLOOD},
+    {"mcast-flood", XB_PORT_MCAST_FLOOD},
+    {"bcast-flood", XB_PORT_BCAST_FLOOD},
+    {"locked", XB_PORT_LOCKED},
+    {"isolated", XB_PORT_ISOLATED},
+    {"hairpin", XB_PORT_HAIRPIN},
+    {"mcast-router", XB_PORT_MCAST_ROUTER},
+    {"bpdu-guard", XB_PORT_BPDU_GUARD},
+    {"dhcp-server", XB_PORT_DHCP_SERVER},
+    {"ra-guard", XB_PORT_RA_GUARD, XB_PORT_RA_TRUSTED},
 };
 // Defaults as a new bridge has them (bridge.cpp's init_config, mdb.hpp).
 constexpr BridgeSetting kSettingRows[] = {
@@ -32,6 +38,8 @@ constexpr BridgeSetting kSettingRows[] = {
      {{{"802.1q", 0x8100}, {"802.1Q", 0x8100}, {"802.1ad", 0x88a8}, {"802.1AD", 0x88a8}}}},
     {BridgeSetting::Bool, "mcast-snooping", 0},
     {BridgeSetting::Bool, "mcast-querier", 0},
+    {BridgeSetting::Number, "mcast-igmp-version", 2, 2, 3},
+    {BridgeSetting::Number, "mcast-mld-version", 1, 1, 2},
     {BridgeSetting::Number, "mcast-membership-interval", 260, 1, 86400},
 };
 } // namespace
@@ -275,9 +283,9 @@ PortConfig parse_port(const Parser &ps, const std::string &name, const toml::nod
     p.name = name;
     p.line = int(node.source().begin.line);
     p.flags = XB_PORT_DEFAULT_FLAGS;
-    for (const auto &[key, bit] : kPortFlagKeys)
-        if (auto *n = t->get(key))
-            p.flags = ps.boolean(*n, key) ? (p.flags | bit) : (p.flags & ~bit);
+    for (const auto &f : kPortFlagKeys)
+        if (auto *n = t->get(f.key))
+            p.flags = f.apply(p.flags, ps.boolean(*n, f.key));
     if (auto *n = t->get("storm-limit"))
         p.storm_pps = ps.number(*n, "storm-limit", 0, kMaxStormPps);
     if (auto *n = t->get("guest"))
@@ -571,9 +579,9 @@ std::string format_config(const BridgeConfig &cfg) {
         line(fmt::format("host-vlans = {}", vlan_array(cfg.host_vlans)));
     for (const auto &p : cfg.ports) {
         line(fmt::format("\n[ports.{}]", key(p.name)));
-        for (const auto &[k, bit] : kPortFlagKeys)
-            if ((p.flags & bit) != (XB_PORT_DEFAULT_FLAGS & bit))
-                line(fmt::format("{} = {}", k, (p.flags & bit) ? "true" : "false"));
+        for (const auto &f : kPortFlagKeys)
+            if ((p.flags & f.mask()) != (XB_PORT_DEFAULT_FLAGS & f.mask()))
+                line(fmt::format("{} = {}", f.key, (p.flags & f.bit) ? "true" : "false"));
         if (p.storm_pps)
             line(fmt::format("storm-limit = {}", p.storm_pps));
         if (p.vlans != default_vlans())

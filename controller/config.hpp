@@ -157,9 +157,25 @@ std::string config_path(const std::string &bridge);
 
 // The on/off keys of a port table, by their `bridge link` / `port set` names: a new port
 // flag is one row here (the file, `status --config` and the libvirt metadata take it).
+// A key with an off_bit has three states: on sets bit, off sets off_bit, and left out
+// sets neither (ra-guard: on, off, or as allowed-ip decides).
 struct FlagName {
     const char *key;
     uint32_t bit;
+    uint32_t off_bit = 0;
+
+    uint32_t mask() const { return bit | off_bit; }
+    // flags with this key set to `on`.
+    uint32_t apply(uint32_t flags, bool on) const {
+        flags &= ~mask();
+        return flags | (on ? bit : off_bit);
+    }
+    // "on", "off", or "default" (neither bit of a three-state key).
+    const char *state(uint32_t flags) const {
+        if (flags & bit)
+            return "on";
+        return !off_bit || (flags & off_bit) ? "off" : "default";
+    }
 };
 extern const std::span<const FlagName> kPortFlagKeys;
 

@@ -127,12 +127,11 @@ void parse_port(const pugi::xml_node &port, const std::optional<std::string> &br
             continue;
         }
         bool known = false;
-        for (const auto &[k, bit] : kPortFlagKeys) {
-            if (key != k)
+        for (const auto &f : kPortFlagKeys) {
+            if (key != f.key)
                 continue;
             known = true;
-            const uint32_t f = gi->flags.value_or(XB_PORT_DEFAULT_FLAGS);
-            gi->flags = yes_no(what, a.value()) ? (f | bit) : (f & ~bit);
+            gi->flags = f.apply(gi->flags.value_or(XB_PORT_DEFAULT_FLAGS), yes_no(what, a.value()));
         }
         if (!known) {
             std::vector<std::string> keys = {"bridge",      "vlan",       "vlans",

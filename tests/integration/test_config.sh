@@ -188,6 +188,7 @@ test_apply_vlans_policy_multicast() {
 	# tap0 is an access port of VLAN 10, the uplink a trunk, the host on VLANs 1 and 10.
 	local common=('vlan-filtering = true' 'host-vlans = ["1 pvid untagged", "10"]'
 		'mcast-snooping = true' 'mcast-querier = true' 'mcast-membership-interval = 100'
+		'mcast-igmp-version = 3' 'mcast-mld-version = 2'
 		'[ports.eth0]' 'vlans = ["1 pvid untagged", "10", "20-22"]'
 		'[ports.tap1]' 'tap = {}' 'vlans = ["20 pvid untagged"]' 'mcast-router = true'
 		'[ports.tap2]' 'tap = {}' 'vlans = ["20 pvid untagged"]' 'dhcp-server = true')
@@ -203,13 +204,13 @@ test_apply_vlans_policy_multicast() {
 	[[ $(vlans host) == '[{"vlan":1,"flags":["PVID","Egress Untagged"]},{"vlan":10}]' ]] || fail "the host's VLANs: $(vlans host)"
 	[[ $(vlans tap2) == '[{"vlan":20,"flags":["PVID","Egress Untagged"]}]' ]] || fail "tap2's VLANs: $(vlans tap2)"
 	xb status --name "$XB_BRIDGE" --json >"$TOPO_TMP/status.json"
-	[[ $(jq -c '[.vlan_filtering, .vlan_protocol, .mcast_snooping, .mcast_querier, .mcast_membership_interval]' \
-		"$TOPO_TMP/status.json") == '[true,"802.1Q",true,true,100]' ]] ||
+	[[ $(jq -c '[.vlan_filtering, .vlan_protocol, .mcast_snooping, .mcast_querier, .mcast_membership_interval, .mcast_igmp_version, .mcast_mld_version]' \
+		"$TOPO_TMP/status.json") == '[true,"802.1Q",true,true,100,3,2]' ]] ||
 		fail "bridge settings: $(jq -c . "$TOPO_TMP/status.json")"
 	local f0
 	f0=$(xb status --name "$XB_BRIDGE" | awk '$1 == "tap0"')
 	[[ $f0 == *"rate-limit=1000pps burst 100"* ]] || fail "tap0 has no rate limit: $f0"
-	[[ $f0 == *"allowed-ip=$g0ip"* && $f0 == *bpdu-guard* ]] || fail "tap0's policy: $f0"
+	[[ $f0 == *"allowed-ip=$g0ip"* && $f0 == *bpdu-guard* && $f0 == *ra-guard* ]] || fail "tap0's policy: $f0"
 	xb status --name "$XB_BRIDGE" | awk '$1 == "tap2"' | grep -q dhcp-server || fail "tap2 is no dhcp-server port"
 	xb mdb show --name "$XB_BRIDGE" | grep -q 'tap1 permanent' || fail "tap1 is no router port: $(xb mdb show --name "$XB_BRIDGE")"
 	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply changed something"
@@ -225,7 +226,7 @@ test_apply_vlans_policy_multicast() {
 	rx2=$(counter tap2 rx_packets)
 	write_config "${common[@]/mcast-snooping = true/mcast-snooping = false}" '[ports.tap0]' 'tap = {}' \
 		'vlans = ["10 pvid untagged", "40"]' 'rate-limit = "2000pps burst 50"' \
-		"allowed-ip = [\"$g0ip\", \"fd77::10\"]"
+		"allowed-ip = [\"$g0ip\", \"fd77::10\"]" 'ra-guard = false'
 	sed -i 's/^host-vlans = .*/host-vlans = ["1 pvid untagged"]/' "$CONFIG"
 	in_ns g1 ping -c 40 -i 0.05 -q "$g2ip" >"$TOPO_TMP/ping.out" 2>&1 &
 	local ping=$!
@@ -236,7 +237,7 @@ test_apply_vlans_policy_multicast() {
 	grep -q ' 0% packet loss' "$TOPO_TMP/ping.out" || fail "guest 1 lost pings: $(cat "$TOPO_TMP/ping.out")"
 	local want
 	for want in "port tap0: vlans 10 pvid untagged, 40" "port tap0: rate-limit 2000pps burst 50" \
-		"port tap0: allowed-ip $g0ip,fd77::10" "port tap0: bpdu-guard off" "mcast-snooping off" \
+		"port tap0: allowed-ip $g0ip,fd77::10" "port tap0: bpdu-guard off, ra-guard off" "mcast-snooping off" \
 		"host-vlans 1 pvid untagged"; do
 		grep -qx "$XB_BRIDGE: $want" "$TOPO_TMP/changes" || fail "apply did not report '$want'"
 	done
@@ -248,7 +249,8 @@ test_apply_vlans_policy_multicast() {
 	[[ $(vlans host) == '[{"vlan":1,"flags":["PVID","Egress Untagged"]}]' ]] || fail "the host's VLANs: $(vlans host)"
 	[[ $(xb status --name "$XB_BRIDGE" --json | jq .mcast_snooping) == false ]] || fail "snooping is still on"
 	f0=$(xb status --name "$XB_BRIDGE" | awk '$1 == "tap0"')
-	[[ $f0 == *"rate-limit=2000pps burst 50"* && $f0 == *"fd77::10"* && $f0 != *bpdu-guard* ]] || fail "tap0's policy: $f0"
+	[[ $f0 == *"rate-limit=2000pps burst 50"* && $f0 == *"fd77::10"* && $f0 != *bpdu-guard* && $f0 != *ra-guard* ]] ||
+		fail "tap0's policy: $f0"
 	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply of the changed file changed something"
 	echo "ok: only tap0 and the bridge's settings changed (guest 1 and 2 lost nothing), and again nothing"
 
@@ -260,7 +262,7 @@ test_apply_vlans_policy_multicast() {
 		'allowed-ip = ["10.0.0.256"]|not an IPv4 or IPv6 address' \
 		'vlans = ["10-12 pvid"]|a PVID is one VLAN'; do
 		write_config "${common[@]}" '[ports.tap0]' 'tap = {}' "${bad%%|*}"
-		expect_error "$CONFIG:20: " xb apply -f "$CONFIG" >/dev/null
+		expect_error "$CONFIG:22: " xb apply -f "$CONFIG" >/dev/null
 		expect_error "${bad#*|}" xb apply -f "$CONFIG"
 	done
 	snapshot after

@@ -116,7 +116,7 @@ TEST(Config, ErrorsNameTheLineAndTheReason) {
     EXPECT_EQ(error_of("uplink = \"eth0\"\n\n[ports.tap0]\nlernin = true\n"),
               "xbr0.toml:4: unknown key 'lernin' in ports.tap0 (known: learning, flood, "
               "mcast-flood, bcast-flood, locked, isolated, hairpin, mcast-router, bpdu-guard, "
-              "dhcp-server, storm-limit, tap, guest, vlans, rate-limit, allowed-ip)");
+              "dhcp-server, ra-guard, storm-limit, tap, guest, vlans, rate-limit, allowed-ip)");
     EXPECT_EQ(error_of("uplink = \"eth0\"\n[ports.tap0]\nlocked = \"yes\"\n"),
               "xbr0.toml:3: locked must be true or false");
     EXPECT_EQ(error_of("uplink = \"eth0\"\n[[fdb]]\nmac = \"52:54:00:12:34:5\"\nport = \"eth0\"\n"),
@@ -160,9 +160,14 @@ TEST(Config, UnknownKeysAreRefusedNotIgnored) {
     EXPECT_EQ(error_of("uplink = \"eth0\"\n[[ports.eth0.vlan]]\nvids = \"10-20\"\n")
                   .rfind("xbr0.toml:2: unknown key 'vlan' in ports.eth0", 0),
               0u);
-    EXPECT_EQ(error_of("uplink = \"eth0\"\nmcast-igmp-version = 3\n")
-                  .rfind("xbr0.toml:2: unknown key 'mcast-igmp-version'", 0),
+    EXPECT_EQ(error_of("uplink = \"eth0\"\nmcast-startup-query-count = 3\n")
+                  .rfind("xbr0.toml:2: unknown key 'mcast-startup-query-count'", 0),
               0u);
+    EXPECT_EQ(error_of("uplink = \"eth0\"\nmcast-igmp-version = 4\n").rfind("xbr0.toml:2: ", 0),
+              0u);
+    EXPECT_EQ(
+        error_of("uplink = \"eth0\"\n[ports.tap0]\nra-guard = \"yes\"\n").rfind("xbr0.toml:3: ", 0),
+        0u);
 }
 
 TEST(Config, VlansPolicyAndMulticast) {
@@ -174,6 +179,8 @@ host-vlans = ["10 pvid untagged", "20"]
 mcast-snooping = true
 mcast-querier = true
 mcast-membership-interval = 100
+mcast-igmp-version = 3
+mcast-mld-version = 2
 
 [ports.tap0]
 vlans = ["10 pvid untagged", "20-22", "30 untagged"]
@@ -187,12 +194,18 @@ mcast-router = true
 vlans = []
 rate-limit = "10mbit burst 64k"
 allowed-ip = "10.0.0.1"
+ra-guard = false
+
+[ports.tap2]
+ra-guard = true
 )");
     EXPECT_EQ(c.setting("vlan-filtering"), 1u);
     EXPECT_EQ(c.setting("vlan-protocol"), 0x88a8u);
     EXPECT_EQ(c.setting("mcast-snooping"), 1u);
     EXPECT_EQ(c.setting("mcast-querier"), 1u);
     EXPECT_EQ(c.setting("mcast-membership-interval"), 100u);
+    EXPECT_EQ(c.setting("mcast-igmp-version"), 3u);
+    EXPECT_EQ(c.setting("mcast-mld-version"), 2u);
     EXPECT_EQ(c.host_vlans, (std::vector<VlanConfig>{{10, true, true}, {20, false, false}}));
     const PortConfig *t0 = c.port("tap0");
     ASSERT_TRUE(t0);
@@ -212,6 +225,12 @@ allowed-ip = "10.0.0.1"
     EXPECT_TRUE(t1->vlans.empty());
     EXPECT_EQ(t1->rate_limit, (RateLimit{1250000, 65536, true}));
     EXPECT_EQ(t1->allowed_ips.v4.size(), 1u);
+    // ra-guard has three states: off trusts the port, on guards it, left out (tap0) lets
+    // allowed-ip decide.
+    EXPECT_EQ(t1->flags & (XB_PORT_RA_GUARD | XB_PORT_RA_TRUSTED), uint32_t(XB_PORT_RA_TRUSTED));
+    const PortConfig *t2 = c.port("tap2");
+    ASSERT_TRUE(t2);
+    EXPECT_EQ(t2->flags, uint32_t(XB_PORT_DEFAULT_FLAGS | XB_PORT_RA_GUARD));
     // Left out: the defaults of a new bridge and a new port.
     const auto d = parse("uplink = \"eth0\"\n[ports.tap0]\n");
     EXPECT_EQ(d.setting("vlan-filtering"), 0u);

@@ -134,7 +134,7 @@ TEST(Libvirt, ErrorsAreOneLine) {
     EXPECT_EQ(error_of(head + "<x:port dev='v0' vlan-id='3'/>" + tailq("1")),
               "domain metadata: port v0 vlan-id: unknown attribute (bridge, vlan, vlans, "
               "storm-limit, rate-limit, allowed-ip, learning, flood, mcast-flood, bcast-flood, "
-              "locked, isolated, hairpin, mcast-router, bpdu-guard, dhcp-server)");
+              "locked, isolated, hairpin, mcast-router, bpdu-guard, dhcp-server, ra-guard)");
     EXPECT_EQ(error_of(head + "<x:port dev='v0' vlan='5000'/>" + tailq("1")),
               "domain metadata: port v0 vlan: '5000' is not a VLAN (1-4094)");
     EXPECT_EQ(error_of(head + "<x:port dev='v0' vlans='10 pvid, 10-12'/>" + tailq("1")),
