@@ -26,6 +26,12 @@ fail() {
 
 step() { echo "== $*"; }
 
+# matches [GREP OPTIONS] PATTERN: grep -q at the end of a pipeline, but reading all of its
+# input. grep -q exits at the first match, and under pipefail the writer's SIGPIPE then
+# fails the pipeline whenever the writer had more left to write (`bridge fdb show`, a
+# long status): a flake that depends on output sizes and timing.
+matches() { grep "$@" >/dev/null; }
+
 # A process that runs (not gone, and not a zombie: the controller's parent, init here,
 # may never reap it).
 process_running() {
@@ -168,7 +174,7 @@ transfer() {
 	in_ns "$to" nc -l -p 5202 >"$TOPO_TMP/recv" &
 	local rx=$!
 	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
-		in_ns "$to" ss -ltn 2>/dev/null | grep -q ':5202 ' && break
+		in_ns "$to" ss -ltn 2>/dev/null | matches ':5202 ' && break
 		sleep 0.1
 	done
 	in_ns "$from" timeout 60 nc -N -w5 "$ip" 5202 <"$TOPO_TMP/send" || fail "nc $from -> $to failed"

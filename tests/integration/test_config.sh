@@ -33,9 +33,9 @@ test_apply_creates_converges_and_is_idempotent() {
 	topo_create 3
 	write_config '[ports.tap0]' 'tap = {}' '[ports.tap1]' 'tap = { queues = 4, mtu = 1400 }' \
 		'locked = true' '[[fdb]]' "mac = \"$(topo_guest_mac 1)\"" 'port = "tap1"'
-	apply_ok | grep -q "^$XB_BRIDGE: bridge $XB_BRIDGE created$" || fail "apply did not create the bridge"
+	apply_ok | matches "^$XB_BRIDGE: bridge $XB_BRIDGE created$" || fail "apply did not create the bridge"
 	[[ $(port_field tap1 mtu) == 1400 ]] || fail "tap1's MTU is not the file's 1400"
-	in_ns host ip -d link show tap1 | grep -q multi_queue || fail "tap1 is not multi-queue"
+	in_ns host ip -d link show tap1 | matches multi_queue || fail "tap1 is not multi-queue"
 	[[ -n $(controller_pid) ]] || fail "apply started no controller"
 	topo_start_guest 0 || fail "guest 0 did not start"
 	topo_start_guest 1 --queues 4 || fail "guest 1 did not start"
@@ -67,9 +67,9 @@ test_apply_creates_converges_and_is_idempotent() {
 	done
 	in_ns host ip link show tap1 >/dev/null 2>&1 && fail "tap1, made by apply, outlived its removal"
 	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .ageing_time) == 120 ]] || fail "ageing time not 120"
-	xb status --name "$XB_BRIDGE" | grep '^tap2 ' | grep -q isolated || fail "tap2 is not isolated"
-	xb fdb show --name "$XB_BRIDGE" | grep -q '02:00:00:00:00:aa tap2 .*static' || fail "no static entry on tap2"
-	xb fdb show --name "$XB_BRIDGE" | grep -q "$(topo_guest_mac 1)" && fail "tap1's static entry outlived it"
+	xb status --name "$XB_BRIDGE" | grep '^tap2 ' | matches isolated || fail "tap2 is not isolated"
+	xb fdb show --name "$XB_BRIDGE" | matches '02:00:00:00:00:aa tap2 .*static' || fail "no static entry on tap2"
+	xb fdb show --name "$XB_BRIDGE" | matches "$(topo_guest_mac 1)" && fail "tap1's static entry outlived it"
 	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply of the new file changed something"
 	echo "ok: the changed file applied, and a second time changes nothing"
 }
@@ -153,7 +153,7 @@ test_apply_by_name_adopts_and_moves_metrics() {
 	xb apply --name "$XB_BRIDGE" >/dev/null || fail "apply --name failed"
 	grep -q xbridge_port <<<"$(in_ns host curl -sf http://127.0.0.1:19611/metrics)" || fail "no metrics on 19611"
 	sed -i 's/19611/19612/' "$CONFIG"
-	xb apply --name "$XB_BRIDGE" | grep -qx "$XB_BRIDGE: metrics 127.0.0.1:19612" || fail "apply did not move the metrics"
+	xb apply --name "$XB_BRIDGE" | matches -x "$XB_BRIDGE: metrics 127.0.0.1:19612" || fail "apply did not move the metrics"
 	local t
 	for ((t = 0; t < 50; t++)); do
 		in_ns host curl -sf http://127.0.0.1:19612/metrics >/dev/null 2>&1 && break
@@ -211,8 +211,8 @@ test_apply_vlans_policy_multicast() {
 	f0=$(xb status --name "$XB_BRIDGE" | awk '$1 == "tap0"')
 	[[ $f0 == *"rate-limit=1000pps burst 100"* ]] || fail "tap0 has no rate limit: $f0"
 	[[ $f0 == *"allowed-ip=$g0ip"* && $f0 == *bpdu-guard* && $f0 == *ra-guard* ]] || fail "tap0's policy: $f0"
-	xb status --name "$XB_BRIDGE" | awk '$1 == "tap2"' | grep -q dhcp-server || fail "tap2 is no dhcp-server port"
-	xb mdb show --name "$XB_BRIDGE" | grep -q 'tap1 permanent' || fail "tap1 is no router port: $(xb mdb show --name "$XB_BRIDGE")"
+	xb status --name "$XB_BRIDGE" | awk '$1 == "tap2"' | matches dhcp-server || fail "tap2 is no dhcp-server port"
+	xb mdb show --name "$XB_BRIDGE" | matches 'tap1 permanent' || fail "tap1 is no router port: $(xb mdb show --name "$XB_BRIDGE")"
 	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply changed something"
 	echo "ok: VLANs, policy and snooping as the file says; a second apply changes nothing"
 

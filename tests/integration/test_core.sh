@@ -50,9 +50,9 @@ test_fdb_and_status() {
 	[[ $(jq -r --arg m "$host_mac" '.[] | select(.mac==$m) | "\(.port) \(.type)"' <<<"$fdb") == "eth0 local" ]] ||
 		fail "the host's MAC is not a local entry on eth0: $fdb"
 	echo "ok: fdb show --json"
-	xb fdb show --name "$XB_BRIDGE" | grep -q "$(topo_guest_mac 0) *tap0 *0 dynamic" ||
+	xb fdb show --name "$XB_BRIDGE" | matches "$(topo_guest_mac 0) *tap0 *0 dynamic" ||
 		fail "text fdb show: $(xb fdb show --name "$XB_BRIDGE")"
-	xb fdb show --name "$XB_BRIDGE" --port tap1 | grep -q "$(topo_guest_mac 0)" &&
+	xb fdb show --name "$XB_BRIDGE" --port tap1 | matches "$(topo_guest_mac 0)" &&
 		fail "fdb show --port tap1 lists guest 0"
 	echo "ok: fdb show"
 }
@@ -180,7 +180,7 @@ test_down_leaves_nothing() {
 	xb up --name "$XB_BRIDGE" eth0 tap0 tap1 >/dev/null
 	topo_start_guest 0
 	assert_ping g0 "$TOPO_OUT_IP"
-	in_ns host ip link show eth0 | grep -q PROMISC || fail "eth0 is not promiscuous while bridged"
+	in_ns host ip link show eth0 | matches PROMISC || fail "eth0 is not promiscuous while bridged"
 	local pid
 	pid=$(controller_pid)
 	topo_stop_guest 0
@@ -188,7 +188,7 @@ test_down_leaves_nothing() {
 	[[ ! -e /sys/fs/bpf/xbridge/$XB_BRIDGE ]] || fail "pins remain: $(ls /sys/fs/bpf/xbridge/"$XB_BRIDGE")"
 	process_running "$pid" && fail "the controller (pid $pid) still runs"
 	in_ns host ip link show tap0 >/dev/null 2>&1 && fail "tap0, created by up, still exists"
-	in_ns host ip link show eth0 | grep -q 'xdp' && fail "eth0 still has an XDP program"
+	in_ns host ip link show eth0 | matches 'xdp' && fail "eth0 still has an XDP program"
 	local after t
 	after=$(settled_state)
 	[[ $before == "$after" ]] || fail "the host namespace differs after down:

@@ -68,7 +68,7 @@ test_learning() {
 	xb status --name "$XB_BRIDGE" | grep -E '^tap0 .* (learning|flood)' && fail "status still shows learning/flood on tap0"
 	xb port set --name "$XB_BRIDGE" tap0 learning on
 	xb port set --name "$XB_BRIDGE" tap0 flood on
-	xb status --name "$XB_BRIDGE" | grep -qE '^tap0 .*learning,flood' || fail "status does not show the flags back on"
+	xb status --name "$XB_BRIDGE" | matches -E '^tap0 .*learning,flood' || fail "status does not show the flags back on"
 	echo "ok: status shows the port flags"
 }
 
@@ -228,7 +228,7 @@ test_isolated_ports() {
 	mac1=$(topo_guest_mac 1)
 	xb port set --name "$XB_BRIDGE" tap0 isolated on
 	xb port set --name "$XB_BRIDGE" tap1 isolated on
-	xb status --name "$XB_BRIDGE" | grep -qE '^tap0 .*isolated' || fail "status does not show tap0 isolated"
+	xb status --name "$XB_BRIDGE" | matches -E '^tap0 .*isolated' || fail "status does not show tap0 isolated"
 	# As `bridge link set dev tapN isolated on`: each guest still reaches the wire and the
 	# host, but not the other guest - neither its broadcasts (ARP) nor its unicast.
 	assert_ping g0 "$TOPO_OUT_IP"
@@ -269,7 +269,7 @@ test_hairpin_port() {
 		fail "VEPA neighbours reached each other through a port that is not hairpin"
 	echo "ok: without hairpin, nothing goes back out of the port it came in on"
 	xb port set --name "$XB_BRIDGE" eth0 hairpin on
-	xb status --name "$XB_BRIDGE" | grep -qE '^eth0 .*hairpin' || fail "status does not show eth0 hairpin"
+	xb status --name "$XB_BRIDGE" | matches -E '^eth0 .*hairpin' || fail "status does not show eth0 hairpin"
 	[[ $(port_field eth0 hairpin) == true ]] ||
 		fail "status --json does not show eth0 hairpin"
 	# The ARP request is a flood that must come back to its own port; the reply and the
@@ -419,7 +419,7 @@ test_macvlan_on_the_uplink() {
 	in_ns host ip link add mv0 link eth0 address $mv type macvlan mode bridge
 	in_ns host ip addr add "$ip/24" dev mv0
 	in_ns host ip link set mv0 up
-	in_ns host bridge fdb show dev eth0 | grep -q "^$mv self" || fail "eth0's unicast list lacks the macvlan's address"
+	in_ns host bridge fdb show dev eth0 | matches "^$mv self" || fail "eth0's unicast list lacks the macvlan's address"
 	wait_local has $mv || fail "the macvlan's address is no local entry on eth0: $(xb fdb show --name "$XB_BRIDGE")"
 	echo "ok: the macvlan's address is a local entry on eth0"
 	assert_ping g0 "$ip"

@@ -44,9 +44,9 @@ test_hook_metadata_ports_prepare_release() {
 	in_ns host ip link show "$w0" >/dev/null 2>&1 && fail "a step other than prepare made a tap"
 	hook web1 prepare begin || fail "prepare begin failed: $(cat "$TOPO_TMP/hook.out")"
 	cat "$TOPO_TMP/hook.out"
-	in_ns host ip -d link show "$w0" | grep -q 'multi_queue' || fail "$w0 is not multi-queue (queues='4')"
-	in_ns host ip link show "$w0" | grep -q 'mtu 1400' || fail "$w0 has not the domain's MTU 1400"
-	in_ns host ip -d link show "$w1" | grep -q 'multi_queue' && fail "$w1 (no queues) is multi-queue"
+	in_ns host ip -d link show "$w0" | matches 'multi_queue' || fail "$w0 is not multi-queue (queues='4')"
+	in_ns host ip link show "$w0" | matches 'mtu 1400' || fail "$w0 has not the domain's MTU 1400"
+	in_ns host ip -d link show "$w1" | matches 'multi_queue' && fail "$w1 (no queues) is multi-queue"
 	[[ $(flags_of "$w0") == *locked* && $(flags_of "$w0") == *storm-limit=2000* ]] ||
 		fail "$w0 has not the metadata's flags: $(flags_of "$w0")"
 	[[ $(flags_of "$w1") == *isolated* && $(flags_of "$w1") != *,flood,* ]] ||
@@ -60,7 +60,7 @@ test_hook_metadata_ports_prepare_release() {
 	# apply leaves a running guest's ports alone, and prints them as guest ports.
 	[[ $(xb apply --name "$XB_BRIDGE") == "$XB_BRIDGE: nothing changed" ]] ||
 		fail "apply changed a bridge with guest ports"
-	xb status --name "$XB_BRIDGE" --config | grep -A4 "^\[ports.$w0\]" | grep -q 'guest = true' ||
+	xb status --name "$XB_BRIDGE" --config | grep -A4 "^\[ports.$w0\]" | matches 'guest = true' ||
 		fail "status --config does not print $w0 as a guest port"
 
 	topo_stop_guest 0
@@ -68,7 +68,7 @@ test_hook_metadata_ports_prepare_release() {
 	cat "$TOPO_TMP/hook.out"
 	in_ns host ip link show "$w0" >/dev/null 2>&1 && fail "release end left $w0"
 	in_ns host ip link show "$w1" >/dev/null 2>&1 && fail "release end left $w1"
-	xb status --name "$XB_BRIDGE" | grep -q "^$PFX" && fail "release end left a port"
+	xb status --name "$XB_BRIDGE" | matches "^$PFX" && fail "release end left a port"
 	echo "ok: release end detached and deleted both taps"
 }
 
@@ -80,7 +80,7 @@ test_hook_file_port_and_foreign_domain() {
 	[[ $(vlans "$d0") == '[{"vlan":7,"flags":["PVID","Egress Untagged"]},{"vlan":8}]' ]] ||
 		fail "$d0 has not the file's VLANs: $(vlans "$d0")"
 	[[ $(status_of "$d0") == *"rate-limit=5mbit burst 62500"* ]] || fail "$d0 has not the file's rate limit: $(status_of "$d0")"
-	xb fdb show --name "$XB_BRIDGE" | grep -q "02:00:00:00:0d:01 $d0 .*static" ||
+	xb fdb show --name "$XB_BRIDGE" | matches "02:00:00:00:0d:01 $d0 .*static" ||
 		fail "$d0 came without the file's static entry"
 	[[ $(xb apply --name "$XB_BRIDGE") == "$XB_BRIDGE: nothing changed" ]] ||
 		fail "apply changed the guest port the hook made from the file"
@@ -119,7 +119,7 @@ test_hook_metadata_vlans_and_policy() {
 		fail "apply changed the metadata's guest ports"
 	echo "ok: the metadata's VLANs, rate limit, allowed addresses and flags are the taps'"
 	hook app1 release end || fail "release end failed: $(cat "$TOPO_TMP/hook.out")"
-	xb status --name "$XB_BRIDGE" | grep -q "^$PFX" && fail "release end left a port"
+	xb status --name "$XB_BRIDGE" | matches "^$PFX" && fail "release end left a port"
 	[[ $(xb vlan show --name "$XB_BRIDGE" --json | jq -c "[.[] | select(.ifname | startswith(\"$PFX\"))]") == '[]' ]] ||
 		fail "release end left VLANs of the guest's ports"
 	echo "ok: release end took the ports and their VLANs"
@@ -136,7 +136,7 @@ test_hook_failure_leaves_nothing() {
 	expect_error "tap $w1 is multi-queue, the domain asks for 1 queue" \
 		xb libvirt-hook web1 prepare begin - <"$TOPO_TMP/web1.xml"
 	[[ $(in_ns host ip -br link | sort) == "$before" ]] || fail "the failed prepare left devices"
-	xb status --name "$XB_BRIDGE" | grep -q "^$w0" && fail "the failed prepare left $w0 attached"
+	xb status --name "$XB_BRIDGE" | matches "^$w0" && fail "the failed prepare left $w0 attached"
 	in_ns host ip link del "$w1"
 
 	# A bridge that does not run fails the guest's start.

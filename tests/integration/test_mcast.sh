@@ -302,10 +302,10 @@ test_mcast_guests_do_not_hear_each_others_reports() {
 	grep -q "$g0ip > 239.5.5.5: igmp v2 report" "$TOPO_TMP/igmp-out" || fail "the router did not hear guest 0's reports: $(cat "$TOPO_TMP/igmp-out")"
 	grep -q "$g1ip > 239.5.5.5: igmp v2 report" "$TOPO_TMP/igmp-out" || fail "the router did not hear guest 1's reports: $(cat "$TOPO_TMP/igmp-out")"
 	grep -q "igmp query" "$TOPO_TMP/igmp-g0" || fail "the queries did not reach guest 0: $(cat "$TOPO_TMP/igmp-g0")"
-	if grep "igmp v2 report" "$TOPO_TMP/igmp-g1" | grep -q "$g0ip"; then
+	if grep "igmp v2 report" "$TOPO_TMP/igmp-g1" | matches "$g0ip"; then
 		fail "guest 1 heard guest 0's report: $(cat "$TOPO_TMP/igmp-g1")"
 	fi
-	if grep "igmp v2 report" "$TOPO_TMP/igmp-g0" | grep -q "$g1ip"; then
+	if grep "igmp v2 report" "$TOPO_TMP/igmp-g0" | matches "$g1ip"; then
 		fail "guest 0 heard guest 1's report: $(cat "$TOPO_TMP/igmp-g0")"
 	fi
 	echo "ok: the router heard both guests' reports, neither guest the other's"
@@ -382,7 +382,7 @@ test_mcast_the_querier_speaks_igmp_and_mld_in_the_versions_set() {
 	st=$(xb status --name "$XB_BRIDGE" --json)
 	[[ $(jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"' <<<"$st") == "3 2" ]] ||
 		fail "versions: $(jq -c '[.mcast_igmp_version, .mcast_mld_version]' <<<"$st")"
-	xb status --name "$XB_BRIDGE" | grep -q "querier on (IGMPv3, MLDv2)" || fail "status does not show the versions"
+	xb status --name "$XB_BRIDGE" | matches "querier on (IGMPv3, MLDv2)" || fail "status does not show the versions"
 	xb restart --name "$XB_BRIDGE" >/dev/null
 	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"') == "3 2" ]] ||
 		fail "the versions did not survive a restart"

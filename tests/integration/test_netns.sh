@@ -38,7 +38,7 @@ test_lifecycle_through_ip_netns_exec() {
 	[[ -n $pid ]] || fail "status under ip netns exec shows no controller"
 	[[ $(controller_pid) == "$pid" ]] || fail "xbridge -n sees another controller: '$(controller_pid)', not $pid"
 	for via in xbx xb; do
-		$via fdb show --name "$XB_BRIDGE" | grep -q "$(topo_guest_mac 0) *tap0" ||
+		$via fdb show --name "$XB_BRIDGE" | matches "$(topo_guest_mac 0) *tap0" ||
 			fail "$via fdb show lacks guest 0's learned entry"
 		[[ $($via stats --name "$XB_BRIDGE" --json | jq '.ports[] | select(.name == "tap0") | .rx_packets') -gt 0 ]] ||
 			fail "$via stats counts nothing on tap0"

@@ -60,8 +60,8 @@ test_counters_move_by_exactly_the_frames_sent() {
 	echo "ok: 7 frames for a MAC behind their own port: drops.same_port +7"
 
 	step "the table and --watch"
-	xb stats --name "$XB_BRIDGE" | grep -q '^tap1 ' || fail "stats table has no tap1 row"
-	xb stats --name "$XB_BRIDGE" --port tap1 | grep -q '^eth0 ' && fail "stats --port tap1 shows eth0"
+	xb stats --name "$XB_BRIDGE" | matches '^tap1 ' || fail "stats table has no tap1 row"
+	xb stats --name "$XB_BRIDGE" --port tap1 | matches '^eth0 ' && fail "stats --port tap1 shows eth0"
 	timeout 3 "$XB" -n "$PFX-host" stats --name "$XB_BRIDGE" --watch 1 >"$TOPO_TMP/watch" || true
 	grep -q 'RX/s' "$TOPO_TMP/watch" || fail "stats --watch printed no rates: $(cat "$TOPO_TMP/watch")"
 	echo "ok: table, --port, --watch"

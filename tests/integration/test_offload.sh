@@ -19,7 +19,7 @@ offload_bridge() {
 	fi
 	topo_start_guest 0 --vnet-hdr --offload --mtu "$mtu" || fail "guest 0 did not start"
 	topo_start_guest 1 --vnet-hdr --offload --mtu "$mtu" || fail "guest 1 did not start"
-	in_ns g0 ethtool -k eth0 | grep -q 'tcp-segmentation-offload: on' || fail "guest 0 has no TSO"
+	in_ns g0 ethtool -k eth0 | matches 'tcp-segmentation-offload: on' || fail "guest 0 has no TSO"
 }
 
 # iperf FROM TO TO_IP MBYTES: an iperf3 TCP run of MBYTES MiB. iperf3's receiver
@@ -31,7 +31,7 @@ iperf() {
 	in_ns "$to" iperf3 -s -1 -p 5201 -J >"$TOPO_TMP/iperf-$to.json" 2>&1 &
 	local srv=$! t
 	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
-		in_ns "$to" ss -ltn 2>/dev/null | grep -q ':5201 ' && break
+		in_ns "$to" ss -ltn 2>/dev/null | matches ':5201 ' && break
 		sleep 0.1
 	done
 	in_ns "$from" timeout 120 iperf3 -c "$ip" -p 5201 -n "${mb}M" -J >"$TOPO_TMP/iperf-c.json" ||

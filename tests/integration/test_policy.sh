@@ -98,7 +98,7 @@ test_spoofing_guest_reaches_nobody() {
 	echo "ok: the gratuitous ARP reached nobody"
 	sees out "$NA_FILTER" na_from_g0 && fail "the forged NA reached the outside PC"
 	echo "ok: the forged NA reached nobody"
-	in_ns out ip neigh show "$TOPO_HOST_IP" | grep -qi "$G0_MAC" && fail "the outside PC's ARP cache was poisoned"
+	in_ns out ip neigh show "$TOPO_HOST_IP" | matches -i "$G0_MAC" && fail "the outside PC's ARP cache was poisoned"
 
 	step "honest traffic still flows; allowed-ip none lifts the check"
 	assert_ping g0 "$TOPO_OUT_IP"
@@ -127,7 +127,7 @@ dhcp_server() {
 
 test_dhcp_client_allowed_server_refused() {
 	require_tools jq
-	busybox udhcpc --help >/dev/null 2>&1 || busybox 2>&1 | grep -q udhcpc || skip "busybox has no udhcpc"
+	busybox udhcpc --help >/dev/null 2>&1 || busybox 2>&1 | matches udhcpc || skip "busybox has no udhcpc"
 	standard_bridge
 	xb port set --name "$XB_BRIDGE" tap0 allowed-ip "$G0" || fail "allowed-ip on tap0 failed"
 	xb port set --name "$XB_BRIDGE" tap1 allowed-ip "$G1" || fail "allowed-ip on tap1 failed"

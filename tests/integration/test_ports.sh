@@ -25,7 +25,7 @@ wait_xdp_target() {
 test_veth_at_its_defaults() {
 	require_tools jq
 	topo_create 2
-	in_ns out ethtool -k eth0 | grep -q 'generic-receive-offload: off' ||
+	in_ns out ethtool -k eth0 | matches 'generic-receive-offload: off' ||
 		skip "a new veth here has GRO on"
 	local before
 	before=$(in_ns host ethtool -k eth0 | awk '/^generic-receive-offload:/ {print $2}')
@@ -38,7 +38,7 @@ test_veth_at_its_defaults() {
 	xb status --name "$XB_BRIDGE" | grep -Eq '^eth0 .* tc +up' || fail "text status does not say tc for eth0: $(xb status --name "$XB_BRIDGE")"
 	step "GRO: xbridge turned it on for eth0 (TCP for guests is merged there)"
 	[[ $(port_field eth0 gro_set) == true || $before == on ]] || fail "GRO was not set on eth0"
-	in_ns host ethtool -k eth0 | grep -q 'generic-receive-offload: on' || fail "GRO is off on eth0"
+	in_ns host ethtool -k eth0 | matches 'generic-receive-offload: on' || fail "GRO is off on eth0"
 
 	step "every direction, nothing lost"
 	assert_ping g0 "$TOPO_OUT_IP"

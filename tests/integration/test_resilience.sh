@@ -45,7 +45,7 @@ test_controller_killed_and_restarted() {
 	[[ $(counter tap0 rx_packets) -ge $((rx0 + 250)) ]] || fail "counters were reset"
 	[[ $(xb fdb show --name "$XB_BRIDGE" --json | jq -c 'map(select(.type != "dynamic")) | sort_by(.mac)') == "$fdb0" ]] ||
 		fail "static or local entries changed"
-	xb fdb show --name "$XB_BRIDGE" | grep -q "$(topo_guest_mac 0) *tap0" || fail "learned entries were lost"
+	xb fdb show --name "$XB_BRIDGE" | matches "$(topo_guest_mac 0) *tap0" || fail "learned entries were lost"
 	xb status --name "$XB_BRIDGE" --json | jq -e '.ports[] | select(.name=="tap1") | .mcast_flood == false' >/dev/null ||
 		fail "port flags were lost"
 	echo "ok: FDB, static entries, counters and port flags preserved"
@@ -73,7 +73,7 @@ test_port_renamed_while_no_controller_runs() {
 	assert_ping out "$G1"
 	xb down --name "$XB_BRIDGE" >/dev/null
 	if in_ns host ip link show tapr1 >/dev/null 2>&1; then
-		in_ns host tc qdisc show dev tapr1 | grep -q clsact && fail "down left clsact on the renamed tap"
+		in_ns host tc qdisc show dev tapr1 | matches clsact && fail "down left clsact on the renamed tap"
 	fi
 	echo "ok: a port renamed while no controller ran stays a port, and down cleans it"
 }
@@ -330,7 +330,7 @@ test_ports_come_and_go() {
 	done
 	[[ $(port_field tap0 state) == absent ]] ||
 		fail "tap0 is not shown absent"
-	xb fdb show --name "$XB_BRIDGE" | grep -q " tap0 " && fail "entries of the deleted tap remain"
+	xb fdb show --name "$XB_BRIDGE" | matches " tap0 " && fail "entries of the deleted tap remain"
 	in_ns host ip tuntap add dev tap0 mode tap
 	topo_start_guest 0
 	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
@@ -362,7 +362,7 @@ test_ports_come_and_go() {
 	done
 	[[ $(port_field guest1 state) == absent ]] ||
 		fail "the moved port is not shown absent"
-	ip -n "$PFX-else" link show guest1 | grep -q xdp && fail "the moved device still runs xbridge's XDP program"
+	ip -n "$PFX-else" link show guest1 | matches xdp && fail "the moved device still runs xbridge's XDP program"
 	echo "ok: the moved port left the bridge, without our programs"
 	assert_ping out "$G0"
 }

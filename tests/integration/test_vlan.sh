@@ -233,7 +233,7 @@ test_tags_beside_the_frame() {
 	ip -n "$PFX-out" link add link eth0 name eth0.10 type vlan id 10 2>/dev/null ||
 		skip "no 802.1Q support in this kernel (the VM has it)"
 	[[ $(peer_txvlan) == on ]] || skip "a veth here sends its tags in the frame at its defaults"
-	in_ns host ethtool -k eth0 | grep -q '^rx-vlan-offload: on' || skip "a veth here has rx-vlan offload off"
+	in_ns host ethtool -k eth0 | matches '^rx-vlan-offload: on' || skip "a veth here has rx-vlan offload off"
 	ip -n "$PFX-out" addr add 10.77.10.1/24 dev eth0.10
 	ip -n "$PFX-out" link set eth0.10 up
 	xb up --name "$XB_BRIDGE" eth0 tap0 tap1 >/dev/null || fail "xbridge up failed"

@@ -125,7 +125,7 @@ test_tso_guests_across_hosts() {
 	# QEMU's virtio-net with offloads, at the VXLAN device's MTU: the guests hand over
 	# TSO super-frames, which the VXLAN device segments and encapsulates.
 	vxlan_hosts --vnet-hdr --offload --mtu 1450
-	in_ns g0 ethtool -k eth0 | grep -q 'tcp-segmentation-offload: on' || fail "guest 0 has no TSO"
+	in_ns g0 ethtool -k eth0 | matches 'tcp-segmentation-offload: on' || fail "guest 0 has no TSO"
 	assert_ping g0 "$G1"
 	local tc0
 	tc0=$(counter tap0 rx_tc)
