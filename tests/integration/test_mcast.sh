@@ -326,6 +326,16 @@ time.sleep(3600)' "$group" &
 	echo $! >"$TOPO_TMP/join-$ns-$group.pid"
 }
 
+# query_after FILTER PATTERN SETTING VALUE: sets SETTING, and guest 0 must hear a query
+# (tcpdump FILTER) that tcpdump prints as PATTERN, within 10 s.
+query_after() {
+	capture g0 "$1"
+	xb set "$3" "$4" --name "$XB_BRIDGE"
+	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no query after $3 $4"
+	cat "$TOPO_TMP/cap-g0"
+	grep -q "$2" "$TOPO_TMP/cap-g0" || fail "after $3 $4: no query like '$2'"
+}
+
 # The querier with no router on the segment: IGMP and MLD general queries, in the
 # versions set (the kernel bridge's mcast_igmp_version 2|3, mcast_mld_version 1|2), and a
 # listener that answers them stays a member.
@@ -356,29 +366,17 @@ test_mcast_the_querier_speaks_igmp_and_mld_in_the_versions_set() {
 	# An MLD query comes behind a hop-by-hop header: its type is at byte 48.
 	local mldq='ip6 and ip6[6] == 0 and ip6[48] == 130'
 	step "querier on: an MLDv1 general query (24 bytes) reaches guest 0, which answers"
-	capture g0 "$mldq"
-	xb set mcast-querier on --name "$XB_BRIDGE"
-	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no MLD query"
-	cat "$TOPO_TMP/cap-g0"
-	grep -q "multicast listener query.*length 24" "$TOPO_TMP/cap-g0" || fail "not an MLDv1 query"
+	query_after "$mldq" "multicast listener query.*length 24" mcast-querier on
 	wait_mdb "$(member tap0 ff0e::1:5)"
 	echo "ok: MLDv1 query, membership learned again from the answer"
 
 	step "mcast-mld-version 2: an MLDv2 query (28 bytes), at once"
-	capture g0 "$mldq"
-	xb set mcast-mld-version 2 --name "$XB_BRIDGE"
-	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no MLDv2 query"
-	cat "$TOPO_TMP/cap-g0"
-	grep -q "multicast listener query v2.*length 28" "$TOPO_TMP/cap-g0" || fail "not an MLDv2 query"
+	query_after "$mldq" "multicast listener query v2.*length 28" mcast-mld-version 2
 	wait_mdb "$(member tap0 ff0e::1:5)"
 	echo "ok"
 
 	step "mcast-igmp-version 3: an IGMPv3 query"
-	capture g0 "igmp and dst 224.0.0.1"
-	xb set mcast-igmp-version 3 --name "$XB_BRIDGE"
-	capture_wait "$CAPTURE_PID" g0 $((10 * ${XB_TIME_SCALE:-1})) || fail "guest 0 heard no IGMP query"
-	cat "$TOPO_TMP/cap-g0"
-	grep -q "igmp query v3" "$TOPO_TMP/cap-g0" || fail "not an IGMPv3 query"
+	query_after "igmp and dst 224.0.0.1" "igmp query v3" mcast-igmp-version 3
 	st=$(xb status --name "$XB_BRIDGE" --json)
 	[[ $(jq -r '"\(.mcast_igmp_version) \(.mcast_mld_version)"' <<<"$st") == "3 2" ]] ||
 		fail "versions: $(jq -c '[.mcast_igmp_version, .mcast_mld_version]' <<<"$st")"
