@@ -32,6 +32,21 @@ step() { echo "== $*"; }
 # long status): a flake that depends on output sizes and timing.
 matches() { grep "$@" >/dev/null; }
 
+# ipv6_on NS [ADDR]: IPv6 on NS's eth0 as a host has it (the topology turns it off to keep
+# captures quiet), with ADDR/64 besides its link-local address, once duplicate address
+# detection is done: a guest's own neighbour solicitations from ::, which the port policy
+# must let through, as on a user's host.
+ipv6_on() {
+	local ns=$1 t
+	in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.disable_ipv6=0
+	[[ -z ${2:-} ]] || in_ns "$ns" ip addr add "$2/64" dev eth0
+	for ((t = 0; t < 50 * ${XB_TIME_SCALE:-1}; t++)); do
+		[[ -z $(in_ns "$ns" ip -6 addr show dev eth0 tentative) ]] && return 0
+		sleep 0.1
+	done
+	fail "$ns: IPv6 address still tentative or duplicate: $(in_ns "$ns" ip -6 addr show dev eth0)"
+}
+
 # A process that runs (not gone, and not a zombie: the controller's parent, init here,
 # may never reap it).
 process_running() {

@@ -343,8 +343,7 @@ test_mcast_the_querier_speaks_igmp_and_mld_in_the_versions_set() {
 	require_tools jq tcpdump
 	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
 	standard_bridge
-	# IPv6 on guest 0 (the topology turns it off to keep captures quiet).
-	in_ns g0 sysctl -qw net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.disable_ipv6=0
+	ipv6_on g0
 	xb set mcast-snooping on --name "$XB_BRIDGE"
 	xb set mcast-membership-interval 4 --name "$XB_BRIDGE"
 	local st

@@ -11,18 +11,6 @@ FORGE_PY=$(dirname "${BASH_SOURCE[0]}")/../tools/xb-forge.py
 OUT6=fd77::1
 G06=fd77::10
 
-# ipv6_addresses: IPv6 (which the topology turns off) on the outside PC's and guest 0's
-# eth0, with fd77::/64 addresses and link-local ones, without DAD's wait.
-ipv6_addresses() {
-	local ns
-	for ns in out g0; do
-		in_ns $ns sysctl -qw net.ipv6.conf.eth0.accept_dad=0
-		in_ns $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.disable_ipv6=0
-	done
-	in_ns out ip addr add $OUT6/64 dev eth0 nodad
-	in_ns g0 ip addr add $G06/64 dev eth0 nodad
-}
-
 # sees NS FILTER ACTION...: whether a frame matching FILTER reaches NS's eth0 while
 # ACTION runs (true: it arrived).
 sees() {
@@ -50,7 +38,8 @@ test_spoofing_guest_reaches_nobody() {
 	require_tools jq tcpdump
 	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 for the forged frames"
 	standard_bridge
-	ipv6_addresses
+	ipv6_on out $OUT6
+	ipv6_on g0 $G06
 	assert_ping g0 "$TOPO_OUT_IP"
 
 	step "without allowed-ip, the forged frames would arrive (the test can tell)"
@@ -260,17 +249,6 @@ G16=fd77::11
 RA_FILTER="icmp6 and ip6[40] == 134"
 DHCP6_FILTER="udp dst port 546"
 
-# guest_ipv6: IPv6 on both guests' eth0 (fd77::10 and ::11, link-local), without DAD's wait.
-guest_ipv6() {
-	local ns
-	for ns in g0 g1; do
-		in_ns $ns sysctl -qw net.ipv6.conf.eth0.accept_dad=0
-		in_ns $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.disable_ipv6=0
-	done
-	in_ns g0 ip addr add $G06/64 dev eth0 nodad
-	in_ns g1 ip addr add $G16/64 dev eth0 nodad
-}
-
 ra_from_g1() { forge g1 ra --dev eth0 --mac "$G1_MAC"; }
 dhcp6_from_g1() { forge g1 dhcp6 --dev eth0 --mac "$G1_MAC"; }
 
@@ -278,7 +256,8 @@ test_rogue_router_advertisements_are_refused() {
 	require_tools jq tcpdump
 	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 for the forged frames"
 	standard_bridge
-	guest_ipv6
+	ipv6_on g0 $G06
+	ipv6_on g1 $G16
 
 	step "without policy, guest 1's RA reaches guest 0 (the test can tell)"
 	[[ $(port_field tap1 ra_guard) == false ]] || fail "ra-guard on by default without allowed-ip"
