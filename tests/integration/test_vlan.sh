@@ -218,6 +218,17 @@ test_subinterfaces() {
 # peer_txvlan: the outside PC's eth0's tx-vlan offload (on, off).
 peer_txvlan() { in_ns out ethtool -k eth0 | awk '/^tx-vlan-offload:/ {print $2}'; }
 
+# path_taken MODE XDP0 TC0 HOW: eth0's frames since its counters read XDP0 (rx_xdp) and
+# TC0 (rx_tc) took the path its vlan_rx MODE says: XDP where the peer's tx-vlan offload is
+# off (HOW: what XDP did to them), else TC.
+path_taken() {
+	if [[ $1 == peer-txvlan-off ]]; then
+		(($(counter eth0 rx_xdp) > $2)) || fail "the outside PC's frames were not $4 at XDP"
+	else
+		(($(counter eth0 rx_tc) > $3)) || fail "the outside PC's frames did not take the TC path"
+	fi
+}
+
 # A NIC-like port whose receive path holds tags beside the frame, without and with VLAN
 # filtering (the VM: 802.1Q devices). The outside PC talks on VLAN 10 through eth0.10;
 # its veth sends the tag with tx-vlan offload, its default, so the host's eth0 (rx-vlan
@@ -256,11 +267,7 @@ test_tags_beside_the_frame() {
 	tc0=$(counter eth0 rx_tc)
 	assert_ping out 10.77.10.10
 	transfer out g0 10.77.10.10 2
-	if [[ $mode == peer-txvlan-off ]]; then
-		(($(counter eth0 rx_xdp) > xdp0)) || fail "the outside PC's frames were not switched at XDP"
-	else
-		(($(counter eth0 rx_tc) > tc0)) || fail "the outside PC's frames did not take the TC path"
-	fi
+	path_taken "$mode" "$xdp0" "$tc0" switched
 	[[ $(xb fdb show --name "$XB_BRIDGE" --vlan 10 --json | jq -r '.[] | select(.port == "eth0") | .mac') == *"$(ip -n "$PFX-out" -j link show eth0.10 | jq -r '.[0].address')"* ]] ||
 		fail "the outside PC is not learned on VLAN 10"
 	echo "ok: VLAN 10 crosses eth0 ($mode), learned on VLAN 10"
@@ -279,11 +286,7 @@ test_tags_beside_the_frame() {
 	assert_ping out 10.77.10.11
 	assert_ping out 10.77.10.10
 	transfer out g1 10.77.10.11 2
-	if [[ $mode == peer-txvlan-off ]]; then
-		(($(counter eth0 rx_xdp) > xdp0)) || fail "the outside PC's frames were not classified at XDP"
-	else
-		(($(counter eth0 rx_tc) > tc0)) || fail "the outside PC's frames did not take the TC path"
-	fi
+	path_taken "$mode" "$xdp0" "$tc0" classified
 	(($(counter eth0 drops.vlan) == 0)) || fail "$(counter eth0 drops.vlan) of the outside PC's frames dropped as vlan"
 	echo "ok: VLAN 10 classified on eth0 ($mode), the access port's guest reached untagged"
 
