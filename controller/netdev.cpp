@@ -232,7 +232,7 @@ int ethtool(const char *ifname, ethtool_value &v) {
     if (!s)
         return -errno;
     ifreq ifr{};
-    std::strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    std::memcpy(ifr.ifr_name, ifname, ::strnlen(ifname, IFNAMSIZ - 1));
     ifr.ifr_data = reinterpret_cast<char *>(&v);
     return ::ioctl(s.get(), SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
 }
