@@ -44,9 +44,10 @@ int cmd_up(UpOptions &upo, const std::optional<MetricsAddr> &maddr, bool foregro
     std::optional<Datapath> existing = Datapath::open(upo.name);
     if (existing && !upo.new_bridge_only.empty())
         throw Error(
-            fmt::format("bridge {} exists: {} only shape a new bridge (`xbridge set` "
+            fmt::format("bridge {} exists: {} only {} a new bridge (`xbridge set` "
                         "changes ageing-time, max-learned, vlan-filtering and vlan-protocol)",
-                        upo.name, fmt::join(upo.new_bridge_only, ", ")),
+                        upo.name, fmt::join(upo.new_bridge_only, ", "),
+                        upo.new_bridge_only.size() == 1 ? "shapes" : "shape"),
             EEXIST);
     const bool need_controller = !existing || !controller_alive(*existing);
     if (existing && !need_controller && maddr && !foreground) {

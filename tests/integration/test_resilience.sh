@@ -399,6 +399,8 @@ test_every_command_refuses_bad_input() {
 	# Options that shape a new bridge, or a running controller, are not silently ignored.
 	expect_error "exists: --fdb-size, --ageing-time only shape a new bridge" \
 		xb up --name "$XB_BRIDGE" --fdb-size 100 --ageing-time 10 tap5
+	expect_error "exists: --vlan-filtering only shapes a new bridge" \
+		xb up --name "$XB_BRIDGE" --vlan-filtering tap5
 	expect_error "controller serves metrics on 127.0.0.1:9477" xb up --name "$XB_BRIDGE" --metrics 127.0.0.1:9598
 	xb up --name "${XB_BRIDGE}n" --uplink none --metrics off tap6 >/dev/null
 	expect_error "tap6 is already a port of bridge ${XB_BRIDGE}n, not its uplink" xb up --name "${XB_BRIDGE}n" --uplink tap6 tap6
