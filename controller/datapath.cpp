@@ -222,27 +222,37 @@ const bpf_object *builtin_object() {
 // pinned map's value size into this build's struct - so its maps must be the ones this
 // build's object defines: same type, key size and value size (the sizes of the FDB and
 // the devmaps are chosen at `up`).
+// How pinned map `fd` differs from the definition `m` (type, key and value sizes), or
+// an empty string.
+std::string layout_diff(int fd, const bpf_map *m, const std::string &what) {
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+        throw_last_errno(fmt::format("cannot inspect map {}", what));
+    if (info.type != static_cast<uint32_t>(bpf_map__type(m)))
+        return fmt::format("is of map type {}, this build's of type {}", info.type,
+                           static_cast<uint32_t>(bpf_map__type(m)));
+    if (info.key_size != bpf_map__key_size(m))
+        return fmt::format("has {}-byte keys, this build's {}", info.key_size,
+                           bpf_map__key_size(m));
+    if (info.value_size != bpf_map__value_size(m))
+        return fmt::format("has {}-byte values, this build's {}", info.value_size,
+                           bpf_map__value_size(m));
+    return {};
+}
+
 void check_layout(const std::string &bridge,
                   const std::array<UniqueFd, static_cast<size_t>(MapId::Count)> &maps) {
     for (size_t i = 0; i < kMapNames.size(); i++) {
+        // The flow cache holds nothing its programs do not refill: one of another layout is
+        // replaced by the next programs (load_programs), not refused.
+        if (static_cast<MapId>(i) == MapId::FlowCache)
+            continue;
         const bpf_map *m = bpf_object__find_map_by_name(builtin_object(), kMapNames[i]);
         if (!m)
             throw Error(fmt::format("datapath object has no map {}", kMapNames[i]));
-        bpf_map_info info{};
-        uint32_t len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(maps[i].get(), &info, &len) < 0)
-            throw_last_errno(
-                fmt::format("cannot inspect map {} of bridge {}", kMapNames[i], bridge));
-        std::string diff;
-        if (info.type != static_cast<uint32_t>(bpf_map__type(m)))
-            diff = fmt::format("is of map type {}, this build's of type {}", info.type,
-                               static_cast<uint32_t>(bpf_map__type(m)));
-        else if (info.key_size != bpf_map__key_size(m))
-            diff = fmt::format("has {}-byte keys, this build's {}", info.key_size,
-                               bpf_map__key_size(m));
-        else if (info.value_size != bpf_map__value_size(m))
-            diff = fmt::format("has {}-byte values, this build's {}", info.value_size,
-                               bpf_map__value_size(m));
+        const std::string diff =
+            layout_diff(maps[i].get(), m, fmt::format("{} of bridge {}", kMapNames[i], bridge));
         if (!diff.empty())
             throw Error(fmt::format("bridge {} was made by an incompatible xbridge: its map {} {} "
                                     "(manage it with the xbridge that made it)",
@@ -262,15 +272,10 @@ bool created_if_missing(size_t i) {
     return id == MapId::FlowCache || id >= MapId::Storm;
 }
 
-// Creates map `id` empty and pins it at pin. Returns the map's fd, or -1 with errno set.
-int create_empty_map(MapId id, const std::string &pin) {
-    // The map as the datapath object this binary carries defines it: one definition.
-    const char *name = map_name(id);
-    const bpf_map *m = bpf_object__find_map_by_name(builtin_object(), name);
-    if (!m) {
-        errno = ENOENT;
-        return -1;
-    }
+// Creates an empty map as `m` defines it and pins it at pin (unless pin is empty).
+// Returns the map's fd, or -1 with errno set.
+int create_empty_map(const bpf_map *m, const std::string &pin) {
+    const char *name = bpf_map__name(m);
     LIBBPF_OPTS(bpf_map_create_opts, opts);
     uint32_t max_entries = bpf_map__max_entries(m);
     // libbpf sizes a perf event array to the CPUs when it loads an object; here, we do.
@@ -282,13 +287,33 @@ int create_empty_map(MapId id, const std::string &pin) {
         errno = -fd;
         return -1;
     }
-    if (bpf_obj_pin(fd, pin.c_str()) < 0) {
+    if (!pin.empty() && bpf_obj_pin(fd, pin.c_str()) < 0) {
         const int err = errno;
         ::close(fd);
         errno = err;
         return -1;
     }
     return fd;
+}
+
+// The same for map `id` as the datapath object this binary carries defines it: one
+// definition.
+int create_empty_map(MapId id, const std::string &pin) {
+    const bpf_map *m = bpf_object__find_map_by_name(builtin_object(), map_name(id));
+    if (!m) {
+        errno = ENOENT;
+        return -1;
+    }
+    return create_empty_map(m, pin);
+}
+
+// Replaces the pin at `pin` by object `fd` in one step (rename(2)).
+void repin(int fd, const std::string &pin, const char *what) {
+    const std::string tmp = pin + "_new"; // bpffs refuses names with a dot
+    ::unlink(tmp.c_str());
+    check_libbpf(bpf_obj_pin(fd, tmp.c_str()), fmt::format("cannot pin {}", what));
+    if (::rename(tmp.c_str(), pin.c_str()) < 0)
+        throw_last_errno(fmt::format("cannot replace the pin of {}", what));
 }
 
 } // namespace
@@ -330,15 +355,23 @@ std::optional<Datapath> Datapath::open(const std::string &bridge, bool maps_only
 }
 
 std::array<UniqueFd, static_cast<size_t>(ProgId::Count)>
-Datapath::load_programs(const std::optional<std::string> &object) const {
+Datapath::load_programs(const std::optional<std::string> &object) {
     ObjPtr obj = open_object(object);
+    new_flow_cache_.reset();
     // The new programs work on the running bridge's maps: same FDB, counters, ports.
     for (size_t i = 0; i < kMapNames.size(); i++) {
         bpf_map *m = bpf_object__find_map_by_name(obj.get(), kMapNames[i]);
         if (!m)
             throw Error(fmt::format("the new datapath object has no map {}", kMapNames[i]));
-        check_libbpf(bpf_map__reuse_fd(m, maps_[i].get()),
-                     fmt::format("cannot reuse map {}", kMapNames[i]));
+        int fd = maps_[i].get();
+        if (static_cast<MapId>(i) == MapId::FlowCache &&
+            !layout_diff(fd, m, kMapNames[i]).empty()) {
+            new_flow_cache_ = UniqueFd(create_empty_map(m, ""));
+            if (!new_flow_cache_)
+                throw_last_errno("cannot create a flow cache for the new programs");
+            fd = new_flow_cache_.get();
+        }
+        check_libbpf(bpf_map__reuse_fd(m, fd), fmt::format("cannot reuse map {}", kMapNames[i]));
     }
     if (int err = bpf_object__load(obj.get()); err)
         throw_errno("cannot load the new datapath object on this bridge's maps (an "
@@ -351,16 +384,15 @@ void Datapath::replace_programs(std::array<UniqueFd, static_cast<size_t>(ProgId:
     for (size_t i = 0; i < kProgNames.size(); i++) {
         if (!progs[i])
             continue;
-        const std::string pin = prog_pin(dir_, i);
-        const std::string tmp = pin + "_new"; // bpffs refuses names with a dot
-        ::unlink(tmp.c_str());
-        check_libbpf(bpf_obj_pin(progs[i].get(), tmp.c_str()),
-                     fmt::format("cannot pin program {}", kProgNames[i]));
-        // rename(2) replaces the pin in one step: there is always a pinned program.
-        if (::rename(tmp.c_str(), pin.c_str()) < 0)
-            throw_last_errno(fmt::format("cannot replace the pin of {}", kProgNames[i]));
+        // One step: there is always a pinned program.
+        repin(progs[i].get(), prog_pin(dir_, i), kProgNames[i]);
     }
     progs_ = std::move(progs);
+    if (new_flow_cache_) {
+        const auto i = static_cast<size_t>(MapId::FlowCache);
+        repin(new_flow_cache_.get(), map_pin(dir_, i), kMapNames[i]);
+        maps_[i] = std::move(new_flow_cache_);
+    }
     attach_drop_counter();
 }
 

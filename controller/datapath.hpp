@@ -105,9 +105,11 @@ class Datapath {
     void unpin_all();
 
     // Loads the programs of a datapath object (the built-in one, or a file) on this
-    // bridge's maps, for an upgrade; nothing is attached yet.
+    // bridge's maps, for an upgrade; nothing is attached yet. A flow cache of another
+    // layout than the object's is not reused: the programs get a new, empty one, pinned
+    // with them by replace_programs (it holds nothing the programs do not refill).
     std::array<UniqueFd, static_cast<size_t>(ProgId::Count)>
-    load_programs(const std::optional<std::string> &object) const;
+    load_programs(const std::optional<std::string> &object);
     // Makes `progs` this bridge's programs: re-pins them (each pin replaced in one
     // step) and uses them from now on. Attachments are the caller's to switch.
     void replace_programs(std::array<UniqueFd, static_cast<size_t>(ProgId::Count)> progs);
@@ -163,6 +165,7 @@ class Datapath {
     std::string name_, dir_;
     std::array<UniqueFd, static_cast<size_t>(MapId::Count)> maps_;
     std::array<UniqueFd, static_cast<size_t>(ProgId::Count)> progs_;
+    UniqueFd new_flow_cache_; // load_programs' flow cache, for replace_programs to pin
     ConfigView cfg_;
 };
 

@@ -176,6 +176,34 @@ test_bridge_from_before_the_flow_cache() {
 	echo "ok: the missing flow_cache pin was recreated, the upgraded bridge forwards"
 }
 
+test_bridge_with_a_flow_cache_of_another_layout() {
+	require_tools bpftool jq
+	standard_bridge
+	# A bridge made by a build whose flow cache entries had another size (as before the
+	# VLAN classification moved into them) is managed, and an upgrade gives its programs
+	# a new cache of this build's layout, rather than refusing the bridge.
+	local pin vs entries
+	pin=$(topo_pins)/$XB_BRIDGE/flow_cache
+	vs=$(bpftool map show pinned "$pin" -j | jq .bytes_value)
+	entries=$(bpftool map show pinned "$pin" -j | jq .max_entries)
+	rm "$pin"
+	bpftool map create "$pin" type percpu_array key 4 value $((vs - 8)) entries "$entries" \
+		name flow_cache || fail "cannot create the stand-in flow cache"
+	xb status --name "$XB_BRIDGE" >/dev/null || fail "status refused the older flow cache"
+	[[ $(bpftool map show pinned "$pin" -j | jq .bytes_value) == $((vs - 8)) ]] ||
+		fail "status replaced the pin: the running programs' cache is another map"
+	xb upgrade --name "$XB_BRIDGE" >/dev/null || fail "upgrade refused the older flow cache"
+	[[ $(bpftool map show pinned "$pin" -j | jq .bytes_value) == "$vs" ]] ||
+		fail "the upgraded bridge's flow cache pin is not of this build's layout"
+	local id used
+	id=$(bpftool map show pinned "$pin" -j | jq .id)
+	used=$(bpftool prog show pinned "$(topo_pins)/$XB_BRIDGE/prog_xb_xdp_ingress" -j | jq '.map_ids[]')
+	matches "^$id\$" <<<"$used" || fail "the new XDP program does not use the pinned flow cache"
+	assert_ping g0 "$TOPO_OUT_IP"
+	assert_ping out "$G1"
+	echo "ok: upgraded onto a new flow cache of $vs-byte entries, and forwarding"
+}
+
 test_bridge_of_another_build() {
 	require_tools bpftool jq
 	standard_bridge
