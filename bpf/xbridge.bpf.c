@@ -123,7 +123,9 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     struct xb_vlan_in vi = {};
     struct xb_l4 l4;
     __u32 slot, len, tx_len, gen, j, reason;
+    __u64 src_key, dst_key;
     __u8 to_tap_from_nontap, vlan_untag;
+    __be16 in_proto;
     __s64 charged;
     int ret;
 
@@ -148,12 +150,46 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
         return XDP_DROP;
     }
 
-    /* VLAN filtering: the frame's VLAN is part of its keys, the flow cache's too. */
-    in = NULL;
+    /* Parsed: the header is there (for the verifier, which cannot see it through). */
+    if (data + sizeof(struct ethhdr) > data_end)
+        return XDP_PASS;
+    in_proto = ((const struct ethhdr *)data)->h_proto;
+
+    /* Known unicast switched a moment ago: the cached decision (flow.h), for the frame as
+     * it came - with VLAN filtering, its classification too. */
+    j = (__u32)bpf_jiffies64();
+    fl = xb_flow_slot(&f);
+    if (fl && xb_flow_hit(fl, &f, in_proto, ifindex, gen, j)) {
+        slot = fl->in_slot;
+        d.out_slot = fl->out_slot;
+        d.out_ifindex = fl->out_ifindex;
+        to_tap_from_nontap = fl->to_tap_from_nontap;
+        vlan_untag = fl->vlan_untag;
+        vi.vid = fl->vlan_vid;
+        if (vi.vid) {
+            vi.tagged = fl->vlan_tagged;
+            vi.tci = vi.vid; /* the tag to push on an untagged frame */
+            xb_vlan_key(&f, vi.vid);
+        }
+        d.learn_refused = 0;
+        in = NULL; /* a port with a policer is never cached */
+        goto forward;
+    }
+    src_key = *(__u64 *)&f.src;
+    dst_key = *(__u64 *)&f.dst;
+
+    in = xb_port_of(ifindex, &slot);
+    if (!in)
+        return XDP_PASS;
+    /* A port attached in generic mode (by an xbridge before the TC hook took such ports
+     * alone): generic XDP also runs on the frames xbridge injects into the port's stack
+     * (a frame for the host, a flood's host copy), which it would take for new arrivals,
+     * learn here and flood again. The TC hook, which knows them by their mark, takes every
+     * frame of such a port. (Nothing is cached for it.) */
+    if (in->xdp_mode == XB_XDP_GENERIC)
+        return XDP_PASS;
     if (xb_vlan_filtering(cfg)) {
-        in = xb_port_of(ifindex, &slot);
-        if (!in || in->xdp_mode == XB_XDP_GENERIC)
-            return XDP_PASS;
+        /* The frame's VLAN becomes part of its keys. */
         vi.slot = (__u16)slot;
         ret = xb_vlan_xdp_in(ctx, &f, in, cfg, &vi);
         if (ret == XB_VLAN_TO_TC)
@@ -164,36 +200,9 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
             xb_trace(cfg, &f, ifindex, 0, XB_HOOK_XDP, XB_ACT_DROP, XB_DROP_VLAN);
             return XDP_DROP;
         }
-    }
-
-    /* Known unicast switched a moment ago: the cached decision (flow.h). */
-    j = (__u32)bpf_jiffies64();
-    fl = xb_flow_slot(&f);
-    if (fl && xb_flow_hit(fl, &f, ifindex, gen, j)) {
-        slot = fl->in_slot;
-        d.out_slot = fl->out_slot;
-        d.out_ifindex = fl->out_ifindex;
-        to_tap_from_nontap = fl->to_tap_from_nontap;
-        vlan_untag = fl->vlan_untag;
-        d.learn_refused = 0;
-        in = NULL; /* a port with a policer is never cached */
-        goto forward;
-    }
-
-    if (!in) {
-        in = xb_port_of(ifindex, &slot);
-        if (!in)
-            return XDP_PASS;
-        /* A port attached in generic mode (by an xbridge before the TC hook took such
-         * ports alone): generic XDP also runs on the frames xbridge injects into the
-         * port's stack (a frame for the host, a flood's host copy), which it would take
-         * for new arrivals, learn here and flood again. The TC hook, which knows them by
-         * their mark, takes every frame of such a port. (Nothing is cached for it.) */
-        if (in->xdp_mode == XB_XDP_GENERIC)
-            return XDP_PASS;
-        /* (With filtering, xb_vlan_xdp_in did this.) Nothing is cached for such a frame. */
-        if (xb_vlan_xdp_hidden(data, data_end, in))
-            return XDP_PASS;
+    } else if (xb_vlan_xdp_hidden(data, data_end, in)) {
+        /* Its tag may be beside it. Nothing is cached for such a frame. */
+        return XDP_PASS;
     }
     if (in->flags & XB_PORT_POLICY) {
         reason = (__u32)xb_xdp_policy(ctx, &f, slot);
@@ -211,11 +220,23 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
     vlan_untag = d.vlan_untag;
     /* A source the learning limit refused is not cached: each of its frames tries to
      * learn it again (and is counted), until there is room. Nor is a frame whose
-     * addresses or rate were checked: a hit checks neither. */
+     * addresses or rate were checked: a hit checks neither. Nor a priority-tagged frame
+     * under VLAN filtering: its tag was rewritten with its own priority (flow.h). */
     if (d.action == XB_ACT_FORWARD && fl && !d.learn_refused &&
-        !(in->flags & XB_PORT_POLICY_UNCACHED))
-        xb_flow_fill(fl, &f, ifindex, slot, d.out_ifindex, d.out_slot, to_tap_from_nontap,
-                     vlan_untag, gen, j);
+        !(in->flags & XB_PORT_POLICY_UNCACHED) &&
+        !(vi.tagged && !((src_key >> 48) & XB_VID_MASK))) {
+        const struct xb_flow_decision fd = {
+            .in_slot = slot,
+            .out_slot = d.out_slot,
+            .out_ifindex = d.out_ifindex,
+            .to_tap_from_nontap = to_tap_from_nontap,
+            .vlan_untag = vlan_untag,
+            .vlan_tagged = vi.tagged,
+            .vlan_vid = vi.vid,
+        };
+
+        xb_flow_fill(fl, src_key, dst_key, in_proto, ifindex, &fd, gen, j);
+    }
 
     switch (d.action) {
     case XB_ACT_DROP:

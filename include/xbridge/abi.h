@@ -342,10 +342,11 @@ struct xb_fdb_cache_ent {
 };
 
 /* Per-CPU, direct-mapped cache of forwarding decisions (map "flow_cache"): a frame
- * whose ingress port, source and destination (with VLAN) match an entry of the current
- * generation is a known unicast that was switched a moment ago, and goes to out_slot
- * without the learning and lookup steps. Valid for XB_CACHE_RECHECK_J jiffies, so that
- * the source's FDB timestamp is still refreshed by the full path. */
+ * whose ingress port, outer ethertype, source and destination (with the outer tag's VID,
+ * as the frame carries them) match an entry of the current generation is a known unicast
+ * that was switched a moment ago, and goes to out_slot without the classification,
+ * learning and lookup steps. Valid for XB_CACHE_RECHECK_J jiffies, so that the source's
+ * FDB timestamp is still refreshed by the full path. */
 #define XB_FLOW_CACHE_SIZE 256
 struct xb_flow_ent {
     /* 8-byte aligned: compared as 64-bit words. */
@@ -359,8 +360,11 @@ struct xb_flow_ent {
     __u16 out_slot;
     __u8 to_tap_from_nontap; /* TCP data is left to GRO (see xb_xdp_ingress) */
     __u8 valid;
-    __u8 vlan_untag; /* VLAN filtering: the VLAN is untagged on out_slot */
-    __u8 pad;
+    __u8 vlan_untag;  /* VLAN filtering: the VLAN is untagged on out_slot */
+    __u8 vlan_tagged; /* VLAN filtering: the frame carries the bridge's tag */
+    __be16 in_proto;  /* the frame's outer ethertype (a tag's TPID), as it came */
+    __u16 vlan_vid;   /* VLAN filtering: the VLAN the frame was classified into; 0: off */
+    __u32 pad;
 };
 
 /* The storm guard's token bucket of one port on one CPU (map "storm", per-CPU array
@@ -534,7 +538,7 @@ XB_STATIC_ASSERT(sizeof(struct xb_port_stats) ==
 XB_STATIC_ASSERT(sizeof(struct xb_trace_event) == 48, "xb_trace_event");
 XB_STATIC_ASSERT(sizeof(struct xb_sweep_ctx) == 32, "xb_sweep_ctx");
 XB_STATIC_ASSERT(sizeof(struct xb_fdb_cache_ent) == 32, "xb_fdb_cache_ent");
-XB_STATIC_ASSERT(sizeof(struct xb_flow_ent) == 40, "xb_flow_ent");
+XB_STATIC_ASSERT(sizeof(struct xb_flow_ent) == 48, "xb_flow_ent");
 XB_STATIC_ASSERT(sizeof(struct xb_storm_bucket) == 16, "xb_storm_bucket");
 XB_STATIC_ASSERT(sizeof(struct xb_vlan) == 64, "xb_vlan");
 XB_STATIC_ASSERT(sizeof(struct xb_vlan_stats) == 32, "xb_vlan_stats");

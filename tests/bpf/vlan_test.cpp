@@ -145,6 +145,59 @@ TEST_F(VlanTest, KnownUnicastIsTaggedOrUntaggedPerEgressPort) {
     EXPECT_EQ(vstats(10).tx_packets, 6u);
 }
 
+// The flow cache is looked up before the classification, on the tag as the frame came:
+// a hit must stand for the same classification, and never for another frame's.
+TEST_F(VlanTest, CachedDecisionsStandForTheFramesOwnTag) {
+    run_xdp(0, eth_frame(kBcast, kOut, 0x0806)); // the outside PC, on p0's VLAN 1
+    add("p0", 1, 1, true, false);                // VLAN 1 tagged on p0
+    ASSERT_TRUE(fdb(kOut, 1));
+    const Frame untagged = eth_frame(kOut, kB);
+    Frame out;
+    for (int i = 0; i < 2; i++) { // the second time from the flow cache
+        EXPECT_EQ(run_xdp(2, untagged, &out), XDP_REDIRECT);
+        EXPECT_EQ(outer_tag(out), 0x0001) << "p2's PVID, pushed";
+    }
+    // The same addresses with a priority tag (VID 0, as "untagged" in the FDB keys): not
+    // the untagged frame's entry, and never cached, each keeping its own priority.
+    for (const uint16_t pcp : {5, 3, 3}) {
+        EXPECT_EQ(run_xdp(2, push_tag(untagged, 0x8100, pcp << 13), &out), XDP_REDIRECT);
+        EXPECT_EQ(outer_tag(out), pcp << 13 | 1) << "PCP " << pcp;
+        EXPECT_EQ(out.bytes.size(), 64u) << "one tag, rewritten";
+    }
+    EXPECT_EQ(run_xdp(2, untagged, &out), XDP_REDIRECT);
+    EXPECT_EQ(outer_tag(out), 0x0001);
+
+    // A cached trunk → access flow, then the trunk leaves the VLAN: the classification
+    // the entry stood for is gone with it.
+    run_xdp(1, eth_frame(kBcast, kA, 0x0806));
+    ASSERT_TRUE(fdb(kA, 10));
+    const Frame t10 = eth_frame(kA, kB, 0x0800, 10);
+    for (int i = 0; i < 2; i++) {
+        EXPECT_EQ(run_xdp(2, t10, &out), XDP_REDIRECT);
+        EXPECT_EQ(out.bytes, pop_tag(t10).bytes);
+    }
+    xb::vlan_del(*dp_, "p2", {10, 10});
+    EXPECT_EQ(run_xdp(2, t10), XDP_DROP);
+    EXPECT_EQ(stats(2).drop[XB_DROP_VLAN], 1u);
+}
+
+TEST_F(VlanTest, CachedDecisionsTellTheTagsProtocol) {
+    xb::set_vlan_protocol(*dp_, xb::kVlanProto8021AD);
+    run_xdp(1, eth_frame(kBcast, kA, 0x0806));
+    ASSERT_TRUE(fdb(kA, 10));
+    const Frame s10 = push_tag(eth_frame(kA, kB), 0x88a8, 10); // VLAN 10 to this bridge
+    const Frame c10 = eth_frame(kA, kB, 0x0800, 10);           // untagged to it: p2's VLAN 1
+    Frame out;
+    for (int i = 0; i < 2; i++) { // the second time from the flow cache
+        EXPECT_EQ(run_xdp(2, s10, &out), XDP_REDIRECT);
+        EXPECT_EQ(out.bytes, pop_tag(s10).bytes);
+    }
+    // The same addresses and VID under an 802.1Q tag: VLAN 1, where kA is unknown.
+    EXPECT_EQ(run_xdp(2, c10, &out), XDP_REDIRECT);
+    EXPECT_EQ(out.bytes, push_tag(c10, 0x88a8, 1).bytes) << "flooded on VLAN 1, S-tagged";
+    EXPECT_TRUE(fdb(kB, 1));
+}
+
 TEST_F(VlanTest, UnicastToAPortOutsideTheVlanIsDropped) {
     fdb_put(kB, 2, XB_FDB_STATIC, 10);
     xb::vlan_del(*dp_, "p2", {10, 10});
@@ -268,6 +321,13 @@ TEST_F(VlanTest, WhereTagsMayHideUntaggedLookingFramesGoToTc) {
     }
     EXPECT_TRUE(dp_->port_by_ifindex(ifindex(1))->port.flags & XB_PORT_VLAN_HIDDEN)
         << "filtering off leaves the ports' receive paths as they are";
+    // Without filtering, a priority tag (VID 0) keys a frame as an untagged one does: a
+    // cached priority-tagged flow must not take the untagged-looking frames along.
+    fdb_put(kB, 2, XB_FDB_STATIC, 0);
+    const Frame prio = push_tag(eth_frame(kB, kA), 0x8100, 0xa000);
+    for (int i = 0; i < 2; i++) // the second time from the flow cache
+        EXPECT_EQ(run_xdp(1, prio), XDP_REDIRECT);
+    EXPECT_EQ(run_xdp(1, eth_frame(kB, kA)), XDP_PASS);
 }
 
 TEST_F(VlanTest, LeavingAVlanTakesItsLearnedEntriesAndPvid) {
