@@ -1048,6 +1048,8 @@ void remove_port(Datapath &dp, uint32_t slot, Netlink &nl, bool device_gone) {
         dp.config()->uplink_ifindex = 0;
     }
     dp.clear_port(slot);
+    // The last port with mcast-flood off gone: XDP may flood known groups again.
+    update_mcast_flood_off(dp, true);
     if (device_gone) {
         // Remember the port by name: QEMU recreates its tap under the same name when a
         // guest restarts, and the port should come back with its flags.

@@ -321,6 +321,18 @@ TEST_F(McastTest, AMemberWithMcastFloodOffGetsItsGroupButNoUnknownOne) {
     EXPECT_EQ(run_xdp(1, udp4("239.1.1.1")), XDP_REDIRECT);
 }
 
+// The bridge-wide XB_CFG_MCAST_FLOOD_OFF follows the ports: it goes with the last port
+// that had mcast-flood off, whether it was turned on or the port left.
+TEST_F(McastTest, TheLastPortWithMcastFloodOffLeavingLetsXdpFloodKnownGroups) {
+    join("239.1.1.1", slot_of(0));
+    const uint32_t slot = slot_of(2);
+    xb::set_port_flag(*dp_, dp_->port(slot)->name, XB_PORT_MCAST_FLOOD, false);
+    EXPECT_EQ(run_xdp(1, udp4("239.1.1.1")), XDP_PASS);
+    xb::remove_port(*dp_, slot, *nl_, false);
+    EXPECT_FALSE(dp_->config()->flags & XB_CFG_MCAST_FLOOD_OFF);
+    EXPECT_EQ(run_xdp(1, udp4("239.1.1.1")), XDP_REDIRECT) << "the known group, at XDP again";
+}
+
 TEST_F(McastTest, APermanentRouterPortGetsEveryKnownGroup) {
     join("239.1.1.1", slot_of(2));
     set_port_flags(0, XB_PORT_MCAST_ROUTER, 0);
