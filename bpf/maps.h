@@ -168,4 +168,27 @@ struct {
     __uint(max_entries, 256 * 1024);
 } trace_rb SEC(".maps");
 
+/* Copies the devmap egress program held back (multicast snooping, VLAN filtering, a
+ * blocked port), per CPU and slot, since the devmap's last flush: the kernel reports them
+ * as drops of the flush (xdp_devmap_xmit), which must not count them as such
+ * (devmap_xmit.h). (Named for the first of them.) */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, __u64);
+    __uint(max_entries, XB_MAX_PORTS);
+} mdb_filtered SEC(".maps");
+
+/* A copy for port `slot` held back by the devmap egress program. The host pair is no
+ * port: the drop counter does not look at it. */
+static __always_inline void xb_copy_held(__u32 slot) {
+    __u64 *held;
+
+    if (slot == XB_HOST_SLOT)
+        return;
+    held = bpf_map_lookup_elem(&mdb_filtered, &slot);
+    if (held)
+        (*held)++;
+}
+
 #endif

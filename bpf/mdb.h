@@ -58,16 +58,6 @@ struct {
     __uint(max_entries, 256 * 1024);
 } mdb_rb SEC(".maps");
 
-/* Copies the devmap egress program held back, per CPU and slot, since the devmap's last
- * flush: the kernel reports them as drops of the flush (xdp_devmap_xmit), which must
- * not count them as such (devmap_xmit.h). */
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __type(key, __u32);
-    __type(value, __u64);
-    __uint(max_entries, XB_MAX_PORTS);
-} mdb_filtered SEC(".maps");
-
 enum xb_mdb_class {
     XB_MDB_NONE = 0, /* not snooped: flooded as before */
     XB_MDB_DATA = 1, /* for a snooped group: the key is filled */
@@ -336,7 +326,7 @@ static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 
     struct xb_mdb_group_key k;
     struct xb_mdb_peek buf;
     struct xb_frame f;
-    __u64 now, *held;
+    __u64 now;
     __u32 n;
     int c;
 
@@ -357,10 +347,7 @@ static __noinline int xb_mdb_copy_allowed(struct xdp_md *ctx, __u32 slot, __u32 
     now = bpf_ktime_get_coarse_ns();
     if ((c == XB_MDB_DATA && !xb_mdb_known(&k, now)) || xb_mdb_allows(&k, slot, flags, now))
         return 1;
-    /* The host pair is no port: the drop counter does not look at it. */
-    held = slot == XB_HOST_SLOT ? NULL : bpf_map_lookup_elem(&mdb_filtered, &slot);
-    if (held)
-        (*held)++;
+    xb_copy_held(slot);
     return 0;
 }
 

@@ -323,13 +323,9 @@ static __always_inline int xb_port_blocked(__u32 slot, __u32 flags) {
  * the devmap's flush, which devmap_xmit.h does not count for the copies noted in
  * mdb_filtered (those multicast snooping holds back): a skipped copy is no drop. */
 static __always_inline int xb_policy_copy_blocked(__u32 slot, __u32 flags) {
-    __u64 *held;
-
     if (!xb_port_blocked(slot, flags))
         return 0;
-    held = bpf_map_lookup_elem(&mdb_filtered, &slot);
-    if (held)
-        (*held)++;
+    xb_copy_held(slot);
     return 1;
 }
 

@@ -294,8 +294,10 @@ static __always_inline int xb_vlan_devmap_egress(struct xdp_md *ctx, const struc
         return XDP_PASS;
     vid = bpf_ntohs(vh->tci) & XB_VID_MASK;
     v = xb_vlan_get(vid);
-    if (!xb_vlan_member(v, slot))
+    if (!xb_vlan_member(v, slot)) {
+        xb_copy_held(slot); /* not a drop: the copy was not for this port */
         return XDP_DROP;
+    }
     len = bpf_xdp_get_buff_len(ctx);
     if (xb_vlan_untagged(v, slot)) {
         if (xb_vlan_xdp_pop(ctx))
