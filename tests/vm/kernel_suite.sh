@@ -9,7 +9,8 @@
 #   KERNEL  as vmtest/run.sh --kernel: a package fetched by vmtest/setup.sh
 #           (linux-image-amd64, linux-image-amd64/trixie), a vmlinuz, or a directory
 # Environment: XB_VM_TIMEOUT (s, default 3300) stops the VM; XB_VM_CTEST_ARGS adds
-# arguments to the inner ctest (e.g. -j2); XB_VM_MEMORY, XB_VM_CPUS as run.sh.
+# arguments to the inner ctest (after -jN, N the VM's CPUs); XB_VM_MEMORY, XB_VM_CPUS as
+# run.sh.
 # XB_VM_SUITE=full runs every `kernel` test inside; by default (core) what needs the
 # VM's kernel: the BPF packet tests (its verifier and helpers) and the integration
 # suites of the datapath's paths and of the port kinds whose modules only the VM has
@@ -39,6 +40,10 @@ if [[ ${XB_VM_SUITE:-core} != full ]]; then
 	core+='|^integration\.policy\.(spoofing_guest_reaches_nobody|bpdu_guard_blocks_a_guest_port)$'
 	export XB_VM_CTEST_ARGS="-R $core ${XB_VM_CTEST_ARGS:-}"
 fi
+# As many tests at once as the VM has CPUs (vmtest/run.sh gives it the host's): the BPF
+# packet tests, most of them `xbridge up` under TCG, take half the time with two; the
+# integration tests are RUN_SERIAL and still run one at a time.
+export XB_VM_CTEST_ARGS="-j${XB_VM_CPUS:-$(nproc)} ${XB_VM_CTEST_ARGS:-}"
 
 started=$SECONDS
 XB_BUILD_DIR=$build "$vm_repo/vmtest/run.sh" --kernel "$kernel" --timeout "${XB_VM_TIMEOUT:-3300}" \
