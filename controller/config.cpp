@@ -54,6 +54,60 @@ std::map<std::string, uint32_t> BridgeConfig::default_settings() {
     return m;
 }
 
+const BridgeSetting *find_bridge_setting(std::string key) {
+    std::replace(key.begin(), key.end(), '_', '-');
+    for (const auto &st : kBridgeSettings)
+        if (key == st.key)
+            return &st;
+    return nullptr;
+}
+
+std::optional<uint32_t> parse_setting(const BridgeSetting &st, std::string_view word) {
+    switch (st.kind) {
+    case BridgeSetting::Bool:
+        if (word == "on" || word == "1")
+            return 1;
+        if (word == "off" || word == "0")
+            return 0;
+        return std::nullopt;
+    case BridgeSetting::Number:
+        if (auto v = parse_number(word, st.min, st.max))
+            return static_cast<uint32_t>(*v);
+        return std::nullopt;
+    case BridgeSetting::Choice:
+        for (const auto &[name, val] : st.choices)
+            if (name && word == name)
+                return val;
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+std::string setting_accepts(const BridgeSetting &st) {
+    switch (st.kind) {
+    case BridgeSetting::Bool:
+        return "on or off";
+    case BridgeSetting::Number:
+        if (st.max == st.min + 1)
+            return fmt::format("{} or {}", st.min, st.max);
+        return fmt::format("a number from {} to {}", st.min, st.max);
+    case BridgeSetting::Choice:
+        break;
+    }
+    // Each value by its first spelling (the one printed): the others are its other case.
+    std::vector<std::string> names;
+    std::vector<uint32_t> seen;
+    for (const auto &[name, val] : st.choices)
+        if (name && std::find(seen.begin(), seen.end(), val) == seen.end()) {
+            seen.push_back(val);
+            names.emplace_back(name);
+        }
+    std::string out;
+    for (size_t i = 0; i < names.size(); i++)
+        out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+    return out;
+}
+
 std::vector<VlanConfig> default_vlans() {
     return {{1, true, true}};
 }
@@ -384,33 +438,30 @@ void parse_bridge_keys(const Parser &ps, const toml::table &root, BridgeConfig &
         const auto *n = root.get(st.key);
         if (!n)
             continue;
-        uint32_t &v = cfg.settings[st.key];
+        // The file's type for the kind (true/false, a number, a string), then the value
+        // checked as `xbridge set` checks its word.
+        std::string word;
         switch (st.kind) {
         case BridgeSetting::Bool:
-            v = ps.boolean(*n, st.key) ? 1 : 0;
+            word = ps.boolean(*n, st.key) ? "on" : "off";
             break;
         case BridgeSetting::Number:
-            v = ps.number(*n, st.key, st.min, st.max);
+            if (!n->is_integer())
+                ps.fail(*n, fmt::format("{} must be a whole number from {} to {}", st.key, st.min,
+                                        st.max));
+            word = std::to_string(*n->value<int64_t>());
             break;
-        case BridgeSetting::Choice: {
-            const std::string c = ps.string(*n, st.key);
-            std::vector<std::string> names;
-            bool found = false;
-            for (const auto &[name, val] : st.choices) {
-                if (!name)
-                    continue;
-                names.emplace_back(name);
-                if (c == name) {
-                    v = val;
-                    found = true;
-                }
-            }
-            if (!found)
-                ps.fail(*n,
-                        fmt::format("{} '{}' is not one of {}", st.key, c, fmt::join(names, ", ")));
+        case BridgeSetting::Choice:
+            word = ps.string(*n, st.key);
             break;
         }
-        }
+        const auto v = parse_setting(st, word);
+        if (!v)
+            ps.fail(*n, st.kind == BridgeSetting::Number
+                            ? fmt::format("{} = {} is out of range ({}-{})", st.key, word, st.min,
+                                          st.max)
+                            : fmt::format("{} '{}' is not {}", st.key, word, setting_accepts(st)));
+        cfg.settings[st.key] = *v;
     }
     if (auto *n = root.get("host-vlans")) {
         cfg.host_vlans = parse_vlans(ps, *n, "host-vlans");

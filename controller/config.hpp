@@ -102,6 +102,17 @@ struct BridgeSetting {
 };
 extern const std::span<const BridgeSetting> kBridgeSettings;
 
+// The row of `key`, or null. `_` stands for `-` (mcast_snooping), as `ip link`'s
+// spelling: the command line takes it, the file does not.
+const BridgeSetting *find_bridge_setting(std::string key);
+// A setting's value from its word: Bool on, off, 1 or 0; Number a whole number from min
+// to max; Choice one of its spellings. nullopt: none of them. The one check of a value,
+// for `xbridge set` and the file alike (which first checks the value's TOML type).
+std::optional<uint32_t> parse_setting(const BridgeSetting &st, std::string_view word);
+// What parse_setting takes, for a message: "on or off", "a number from 1 to 86400", "2 or
+// 3", "802.1q or 802.1ad".
+std::string setting_accepts(const BridgeSetting &st);
+
 struct BridgeConfig {
     std::string name;
     std::optional<std::string> uplink; // nullopt: "none"
