@@ -29,6 +29,7 @@ constexpr FlagName kFlagRows[] = {
 };
 // Defaults as a new bridge has them (bridge.cpp's init_config, mdb.hpp).
 constexpr BridgeSetting kSettingRows[] = {
+    {BridgeSetting::Number, "ageing-time", kDefaultAgeingSec, 0, kMaxAgeingSec},
     {BridgeSetting::Bool, "vlan-filtering", 0},
     {BridgeSetting::Choice,
      "vlan-protocol",
@@ -181,7 +182,6 @@ std::vector<std::string> format_vlans(const std::vector<VlanConfig> &vlans) {
 namespace {
 
 // Limits shared with the command line (main.cpp's options of `up`).
-constexpr long long kMaxAgeing = 1000000;
 constexpr long long kMaxFdbSize = 1LL << 26;
 constexpr long long kMaxStormPps = 100000000;
 constexpr long long kMaxTapQueues = 256;
@@ -417,8 +417,6 @@ void parse_bridge_keys(const Parser &ps, const toml::table &root, BridgeConfig &
             ps.fail(*n, fmt::format("xdp-mode '{}' is not auto, native or none", s));
         cfg.xdp_mode = *m;
     }
-    if (auto *n = root.get("ageing-time"))
-        cfg.ageing_sec = ps.number(*n, "ageing-time", 0, kMaxAgeing);
     if (auto *n = root.get("fdb-size")) {
         cfg.fdb_size = ps.number(*n, "fdb-size", 16, kMaxFdbSize);
         cfg.line_fdb_size = int(n->source().begin.line);
@@ -480,9 +478,9 @@ BridgeConfig parse_config(std::string_view text, const std::string &file,
     } catch (const toml::parse_error &e) {
         ps.fail_at(int(e.source().begin.line), std::string(e.description()));
     }
-    std::vector<std::string_view> known = {"name",        "uplink",   "xdp-mode",  "ageing-time",
-                                           "max-learned", "fdb-size", "max-ports", "metrics",
-                                           "host-vlans",  "ports",    "fdb"};
+    std::vector<std::string_view> known = {"name",     "uplink",    "xdp-mode", "max-learned",
+                                           "fdb-size", "max-ports", "metrics",  "host-vlans",
+                                           "ports",    "fdb"};
     known.reserve(known.size() + kBridgeSettings.size());
     for (const auto &st : kBridgeSettings)
         known.emplace_back(st.key);
@@ -596,8 +594,6 @@ std::string format_config(const BridgeConfig &cfg) {
     line(fmt::format("name = {}", quoted(cfg.name)));
     line(fmt::format("uplink = {}", quoted(cfg.uplink.value_or("none"))));
     line(fmt::format("xdp-mode = \"{}\"", to_string(cfg.xdp_mode)));
-    if (cfg.ageing_sec)
-        line(fmt::format("ageing-time = {}", *cfg.ageing_sec));
     if (cfg.max_learned)
         line(fmt::format("max-learned = {}", *cfg.max_learned));
     if (cfg.fdb_size)

@@ -117,10 +117,10 @@ struct BridgeConfig {
     std::string name;
     std::optional<std::string> uplink; // nullopt: "none"
     XdpMode xdp_mode = XdpMode::Auto;
-    // Unset: the running bridge's, or the default for a new one.
-    std::optional<uint32_t> ageing_sec;
-    std::optional<uint32_t> max_learned; // 0: as many as the FDB holds
-    std::optional<uint32_t> fdb_size;    // only shape a new bridge
+    // 0 or unset: as many as the FDB holds. Not a kBridgeSettings row: the most it takes
+    // is the bridge's FDB size, not a constant.
+    std::optional<uint32_t> max_learned;
+    std::optional<uint32_t> fdb_size; // only shape a new bridge
     std::optional<uint32_t> max_ports;
     std::optional<std::string> metrics; // "ADDR:PORT" or "off"; unset: the default
     // Every kBridgeSettings key, with its default when the file does not give it.
@@ -134,10 +134,9 @@ struct BridgeConfig {
         line_host_vlans = 0;
     bool operator==(const BridgeConfig &o) const {
         return name == o.name && uplink == o.uplink && xdp_mode == o.xdp_mode &&
-               ageing_sec == o.ageing_sec && max_learned == o.max_learned &&
-               fdb_size == o.fdb_size && max_ports == o.max_ports && metrics == o.metrics &&
-               settings == o.settings && host_vlans == o.host_vlans && ports == o.ports &&
-               fdb == o.fdb;
+               max_learned == o.max_learned && fdb_size == o.fdb_size && max_ports == o.max_ports &&
+               metrics == o.metrics && settings == o.settings && host_vlans == o.host_vlans &&
+               ports == o.ports && fdb == o.fdb;
     }
     uint32_t setting(const std::string &key) const { return settings.at(key); }
     static std::map<std::string, uint32_t> default_settings();

@@ -70,7 +70,7 @@ vlan = 10
     EXPECT_EQ(c.name, "lab");
     EXPECT_EQ(c.uplink, "eth0");
     EXPECT_EQ(c.xdp_mode, XdpMode::None);
-    EXPECT_EQ(c.ageing_sec, 120u);
+    EXPECT_EQ(c.setting("ageing-time"), 120u);
     EXPECT_EQ(c.max_learned, 1000u);
     EXPECT_EQ(c.fdb_size, 4096u);
     EXPECT_EQ(c.max_ports, 8u);
@@ -101,7 +101,7 @@ TEST(Config, MinimalFileTakesDefaults) {
     const auto c = parse("uplink = \"eth0\"\n");
     EXPECT_EQ(c.name, "xbr0") << "the file's stem";
     EXPECT_EQ(c.xdp_mode, XdpMode::Auto);
-    EXPECT_FALSE(c.ageing_sec);
+    EXPECT_EQ(c.setting("ageing-time"), 300u) << "the kernel bridge's default";
     EXPECT_FALSE(c.fdb_size);
     ASSERT_EQ(c.ports.size(), 1u) << "the uplink is a port without a table of its own";
     EXPECT_EQ(c.ports[0].name, "eth0");
@@ -304,6 +304,13 @@ TEST(Config, SettingWordsByKind) {
     for (const char *w : {"0", "86401", "-1", "soon", "4s", "", "99999999999999999999"})
         EXPECT_FALSE(parse_setting(*n, w)) << "'" << w << "'";
     EXPECT_EQ(setting_accepts(*n), "a number from 1 to 86400");
+    const BridgeSetting *a = find_bridge_setting("ageing_time");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(parse_setting(*a, "0"), 0u) << "0: never";
+    EXPECT_EQ(parse_setting(*a, "1000000"), 1000000u);
+    EXPECT_FALSE(parse_setting(*a, "1000001"));
+    EXPECT_FALSE(parse_setting(*a, "soon"));
+    EXPECT_EQ(setting_accepts(*a), "a number from 0 to 1000000");
     const BridgeSetting *v = find_bridge_setting("mcast-igmp-version");
     ASSERT_NE(v, nullptr);
     EXPECT_EQ(parse_setting(*v, "3"), 3u);
@@ -379,7 +386,7 @@ TEST(Config, FormatRoundTrips) {
     c.name = "br-lab";
     c.uplink = "eno1";
     c.xdp_mode = XdpMode::None;
-    c.ageing_sec = 0;
+    c.settings["ageing-time"] = 0;
     c.max_learned = 77;
     c.fdb_size = 1024;
     c.max_ports = 40;
