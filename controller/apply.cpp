@@ -318,13 +318,9 @@ class Converge {
     }
 
     void settings() {
-        xb_config &c = *dp_.config();
-        // 0: as many as the FDB holds, never into the entries kept for static ones.
-        const uint32_t cap = dp_.fdb_capacity() - XB_FDB_STATIC_RESERVE;
-        const uint32_t want = cfg_.max_learned.value_or(0) ? std::min(*cfg_.max_learned, cap) : cap;
-        if (c.max_learned != want) {
-            const uint32_t old = c.max_learned;
-            c.max_learned = want;
+        const uint32_t old = dp_.config()->max_learned;
+        set_max_learned(dp_, cfg_.max_learned.value_or(0));
+        if (dp_.config()->max_learned != old) {
             undo.push([this, old] { dp_.config()->max_learned = old; });
             changes.push_back(fmt::format("max-learned {}", cfg_.max_learned.value_or(0)));
         }
@@ -546,6 +542,19 @@ MetricsAddr wanted_metrics(const BridgeConfig &cfg) {
 
 } // namespace
 
+void write_bridge_setting(Datapath &dp, const BridgeSetting &st, uint32_t value) {
+    setting_io(st.key).write(dp, value);
+}
+
+void set_max_learned(Datapath &dp, uint32_t n) {
+    const uint32_t cap = max_learned_limit(dp);
+    dp.config()->max_learned = n ? std::min(n, cap) : cap;
+}
+
+uint32_t max_learned_limit(const Datapath &dp) {
+    return dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
+}
+
 std::vector<std::string> converge_port_settings(Datapath &dp, const SlotPort &sp,
                                                 const PortSettings &want, Undo &undo) {
     std::vector<std::string> out;
@@ -702,7 +711,7 @@ BridgeConfig bridge_config(Datapath &dp, Netlink &nl) {
         could |= sp.port.kind == XB_KIND_TAP;
     }
     cfg.xdp_mode = !xdp && could ? XdpMode::None : XdpMode::Auto;
-    const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
+    const uint32_t cap = max_learned_limit(dp);
     cfg.max_learned = c.max_learned >= cap ? 0 : c.max_learned;
     cfg.fdb_size = cap;
     cfg.max_ports = c.max_ports;
