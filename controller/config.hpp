@@ -90,7 +90,8 @@ struct FdbConfig {
 
 // The bridge-wide settings of the datapath's config, one row each (kBridgeSettings): its
 // key, what it takes and its default. Adding one is a row here and one in apply.cpp's
-// table of how it is read from and written to a running bridge.
+// table of how it is read from and written to a running bridge: the file, `apply`,
+// `status --config` and `xbridge set` then all take it.
 struct BridgeSetting {
     enum Kind { Bool, Number, Choice } kind;
     const char *key;
