@@ -45,6 +45,8 @@ void set_cfg_flag(Datapath &dp, uint32_t flag, bool on) {
 }
 
 constexpr SettingIo kSettingIo[] = {
+    {"ageing-time", [](Datapath &dp) { return uint32_t(dp.config()->ageing_ns / 1000000000ull); },
+     [](Datapath &dp, uint32_t v) { dp.config()->ageing_ns = uint64_t(v) * 1000000000ull; }},
     {"vlan-filtering",
      [](Datapath &dp) { return uint32_t((dp.config()->flags & XB_CFG_VLAN_FILTERING) != 0); },
      [](Datapath &dp, uint32_t v) { set_vlan_filtering(dp, v != 0); }},
@@ -316,21 +318,9 @@ class Converge {
     }
 
     void settings() {
-        xb_config &c = *dp_.config();
-        const uint64_t ageing =
-            uint64_t(cfg_.ageing_sec.value_or(kDefaultAgeingSec)) * 1000000000ull;
-        if (c.ageing_ns != ageing) {
-            const uint64_t old = c.ageing_ns;
-            c.ageing_ns = ageing;
-            undo.push([this, old] { dp_.config()->ageing_ns = old; });
-            changes.push_back(fmt::format("ageing-time {}", ageing / 1000000000ull));
-        }
-        // 0: as many as the FDB holds, never into the entries kept for static ones.
-        const uint32_t cap = dp_.fdb_capacity() - XB_FDB_STATIC_RESERVE;
-        const uint32_t want = cfg_.max_learned.value_or(0) ? std::min(*cfg_.max_learned, cap) : cap;
-        if (c.max_learned != want) {
-            const uint32_t old = c.max_learned;
-            c.max_learned = want;
+        const uint32_t old = dp_.config()->max_learned;
+        set_max_learned(dp_, cfg_.max_learned.value_or(0));
+        if (dp_.config()->max_learned != old) {
             undo.push([this, old] { dp_.config()->max_learned = old; });
             changes.push_back(fmt::format("max-learned {}", cfg_.max_learned.value_or(0)));
         }
@@ -552,6 +542,19 @@ MetricsAddr wanted_metrics(const BridgeConfig &cfg) {
 
 } // namespace
 
+void write_bridge_setting(Datapath &dp, const BridgeSetting &st, uint32_t value) {
+    setting_io(st.key).write(dp, value);
+}
+
+void set_max_learned(Datapath &dp, uint32_t n) {
+    const uint32_t cap = max_learned_limit(dp);
+    dp.config()->max_learned = n ? std::min(n, cap) : cap;
+}
+
+uint32_t max_learned_limit(const Datapath &dp) {
+    return dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
+}
+
 std::vector<std::string> converge_port_settings(Datapath &dp, const SlotPort &sp,
                                                 const PortSettings &want, Undo &undo) {
     std::vector<std::string> out;
@@ -603,7 +606,7 @@ ApplyResult bridge_apply(const BridgeConfig &cfg, Netlink &nl, bool starts_contr
         opts.uplink = cfg.uplink.value_or("none");
         opts.fdb_max = cfg.fdb_size.value_or(XB_FDB_DEFAULT_MAX);
         opts.max_ports = cfg.max_ports.value_or(XB_DEFAULT_MAX_PORTS);
-        opts.ageing_sec = cfg.ageing_sec;
+        opts.ageing_sec = cfg.setting("ageing-time");
         opts.max_learned = cfg.max_learned;
         // At creation, so that each port is prepared for filtering as it is added.
         opts.vlan_filtering = cfg.setting("vlan-filtering") != 0;
@@ -708,8 +711,7 @@ BridgeConfig bridge_config(Datapath &dp, Netlink &nl) {
         could |= sp.port.kind == XB_KIND_TAP;
     }
     cfg.xdp_mode = !xdp && could ? XdpMode::None : XdpMode::Auto;
-    cfg.ageing_sec = static_cast<uint32_t>(c.ageing_ns / 1000000000ull);
-    const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
+    const uint32_t cap = max_learned_limit(dp);
     cfg.max_learned = c.max_learned >= cap ? 0 : c.max_learned;
     cfg.fdb_size = cap;
     cfg.max_ports = c.max_ports;

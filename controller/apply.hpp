@@ -36,6 +36,18 @@ MetricsAddr config_metrics(const BridgeConfig &cfg);
 // The running bridge as a configuration that bridge_apply takes without a change.
 BridgeConfig bridge_config(Datapath &dp, Netlink &nl);
 
+// Writes one kBridgeSettings value (parse_setting's) on a running bridge as apply does:
+// `xbridge set` goes through it too, so both write the same bits and do the same work
+// around them (vlan-filtering prepares the ports, mcast-snooping off forgets the MDB).
+void write_bridge_setting(Datapath &dp, const BridgeSetting &st, uint32_t value);
+
+// The learning cap of a running bridge, for apply and `xbridge set`: n learned entries,
+// or as many as the FDB holds for 0 or more than that (never into the entries kept for
+// static ones).
+void set_max_learned(Datapath &dp, uint32_t n);
+// The most learned entries the bridge's FDB holds: the largest cap of its own.
+uint32_t max_learned_limit(const Datapath &dp);
+
 // The XB_PORT_* bits a configuration sets (kPortFlagKeys).
 uint32_t config_flag_mask();
 

@@ -19,7 +19,6 @@
 namespace xb {
 
 constexpr const char *kDefaultBridge = "xbr0";
-constexpr uint32_t kDefaultAgeingSec = 300;
 
 // What one port gets when it is added: its flags and storm limit, and the tap made for
 // it when its device does not exist (apply, the libvirt hook: each port its own).

@@ -29,6 +29,7 @@ constexpr FlagName kFlagRows[] = {
 };
 // Defaults as a new bridge has them (bridge.cpp's init_config, mdb.hpp).
 constexpr BridgeSetting kSettingRows[] = {
+    {BridgeSetting::Number, "ageing-time", kDefaultAgeingSec, 0, kMaxAgeingSec},
     {BridgeSetting::Bool, "vlan-filtering", 0},
     {BridgeSetting::Choice,
      "vlan-protocol",
@@ -52,6 +53,60 @@ std::map<std::string, uint32_t> BridgeConfig::default_settings() {
     for (const auto &s : kBridgeSettings)
         m[s.key] = s.def;
     return m;
+}
+
+const BridgeSetting *find_bridge_setting(std::string key) {
+    std::replace(key.begin(), key.end(), '_', '-');
+    for (const auto &st : kBridgeSettings)
+        if (key == st.key)
+            return &st;
+    return nullptr;
+}
+
+std::optional<uint32_t> parse_setting(const BridgeSetting &st, std::string_view word) {
+    switch (st.kind) {
+    case BridgeSetting::Bool:
+        if (word == "on" || word == "1")
+            return 1;
+        if (word == "off" || word == "0")
+            return 0;
+        return std::nullopt;
+    case BridgeSetting::Number:
+        if (auto v = parse_number(word, st.min, st.max))
+            return static_cast<uint32_t>(*v);
+        return std::nullopt;
+    case BridgeSetting::Choice:
+        for (const auto &[name, val] : st.choices)
+            if (name && word == name)
+                return val;
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+std::string setting_accepts(const BridgeSetting &st) {
+    switch (st.kind) {
+    case BridgeSetting::Bool:
+        return "on or off";
+    case BridgeSetting::Number:
+        if (st.max == st.min + 1)
+            return fmt::format("{} or {}", st.min, st.max);
+        return fmt::format("a number from {} to {}", st.min, st.max);
+    case BridgeSetting::Choice:
+        break;
+    }
+    // Each value by its first spelling (the one printed): the others are its other case.
+    std::vector<std::string> names;
+    std::vector<uint32_t> seen;
+    for (const auto &[name, val] : st.choices)
+        if (name && std::find(seen.begin(), seen.end(), val) == seen.end()) {
+            seen.push_back(val);
+            names.emplace_back(name);
+        }
+    std::string out;
+    for (size_t i = 0; i < names.size(); i++)
+        out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+    return out;
 }
 
 std::vector<VlanConfig> default_vlans() {
@@ -127,7 +182,6 @@ std::vector<std::string> format_vlans(const std::vector<VlanConfig> &vlans) {
 namespace {
 
 // Limits shared with the command line (main.cpp's options of `up`).
-constexpr long long kMaxAgeing = 1000000;
 constexpr long long kMaxFdbSize = 1LL << 26;
 constexpr long long kMaxStormPps = 100000000;
 constexpr long long kMaxTapQueues = 256;
@@ -363,8 +417,6 @@ void parse_bridge_keys(const Parser &ps, const toml::table &root, BridgeConfig &
             ps.fail(*n, fmt::format("xdp-mode '{}' is not auto, native or none", s));
         cfg.xdp_mode = *m;
     }
-    if (auto *n = root.get("ageing-time"))
-        cfg.ageing_sec = ps.number(*n, "ageing-time", 0, kMaxAgeing);
     if (auto *n = root.get("fdb-size")) {
         cfg.fdb_size = ps.number(*n, "fdb-size", 16, kMaxFdbSize);
         cfg.line_fdb_size = int(n->source().begin.line);
@@ -384,33 +436,30 @@ void parse_bridge_keys(const Parser &ps, const toml::table &root, BridgeConfig &
         const auto *n = root.get(st.key);
         if (!n)
             continue;
-        uint32_t &v = cfg.settings[st.key];
+        // The file's type for the kind (true/false, a number, a string), then the value
+        // checked as `xbridge set` checks its word.
+        std::string word;
         switch (st.kind) {
         case BridgeSetting::Bool:
-            v = ps.boolean(*n, st.key) ? 1 : 0;
+            word = ps.boolean(*n, st.key) ? "on" : "off";
             break;
         case BridgeSetting::Number:
-            v = ps.number(*n, st.key, st.min, st.max);
+            if (!n->is_integer())
+                ps.fail(*n, fmt::format("{} must be a whole number from {} to {}", st.key, st.min,
+                                        st.max));
+            word = std::to_string(*n->value<int64_t>());
             break;
-        case BridgeSetting::Choice: {
-            const std::string c = ps.string(*n, st.key);
-            std::vector<std::string> names;
-            bool found = false;
-            for (const auto &[name, val] : st.choices) {
-                if (!name)
-                    continue;
-                names.emplace_back(name);
-                if (c == name) {
-                    v = val;
-                    found = true;
-                }
-            }
-            if (!found)
-                ps.fail(*n,
-                        fmt::format("{} '{}' is not one of {}", st.key, c, fmt::join(names, ", ")));
+        case BridgeSetting::Choice:
+            word = ps.string(*n, st.key);
             break;
         }
-        }
+        const auto v = parse_setting(st, word);
+        if (!v)
+            ps.fail(*n, st.kind == BridgeSetting::Number
+                            ? fmt::format("{} = {} is out of range ({}-{})", st.key, word, st.min,
+                                          st.max)
+                            : fmt::format("{} '{}' is not {}", st.key, word, setting_accepts(st)));
+        cfg.settings[st.key] = *v;
     }
     if (auto *n = root.get("host-vlans")) {
         cfg.host_vlans = parse_vlans(ps, *n, "host-vlans");
@@ -429,9 +478,9 @@ BridgeConfig parse_config(std::string_view text, const std::string &file,
     } catch (const toml::parse_error &e) {
         ps.fail_at(int(e.source().begin.line), std::string(e.description()));
     }
-    std::vector<std::string_view> known = {"name",        "uplink",   "xdp-mode",  "ageing-time",
-                                           "max-learned", "fdb-size", "max-ports", "metrics",
-                                           "host-vlans",  "ports",    "fdb"};
+    std::vector<std::string_view> known = {"name",     "uplink",    "xdp-mode", "max-learned",
+                                           "fdb-size", "max-ports", "metrics",  "host-vlans",
+                                           "ports",    "fdb"};
     known.reserve(known.size() + kBridgeSettings.size());
     for (const auto &st : kBridgeSettings)
         known.emplace_back(st.key);
@@ -545,8 +594,6 @@ std::string format_config(const BridgeConfig &cfg) {
     line(fmt::format("name = {}", quoted(cfg.name)));
     line(fmt::format("uplink = {}", quoted(cfg.uplink.value_or("none"))));
     line(fmt::format("xdp-mode = \"{}\"", to_string(cfg.xdp_mode)));
-    if (cfg.ageing_sec)
-        line(fmt::format("ageing-time = {}", *cfg.ageing_sec));
     if (cfg.max_learned)
         line(fmt::format("max-learned = {}", *cfg.max_learned));
     if (cfg.fdb_size)

@@ -90,7 +90,8 @@ struct FdbConfig {
 
 // The bridge-wide settings of the datapath's config, one row each (kBridgeSettings): its
 // key, what it takes and its default. Adding one is a row here and one in apply.cpp's
-// table of how it is read from and written to a running bridge.
+// table of how it is read from and written to a running bridge: the file, `apply`,
+// `status --config` and `xbridge set` then all take it.
 struct BridgeSetting {
     enum Kind { Bool, Number, Choice } kind;
     const char *key;
@@ -102,14 +103,25 @@ struct BridgeSetting {
 };
 extern const std::span<const BridgeSetting> kBridgeSettings;
 
+// The row of `key`, or null. `_` stands for `-` (mcast_snooping), as `ip link`'s
+// spelling: the command line takes it, the file does not.
+const BridgeSetting *find_bridge_setting(std::string key);
+// A setting's value from its word: Bool on, off, 1 or 0; Number a whole number from min
+// to max; Choice one of its spellings. nullopt: none of them. The one check of a value,
+// for `xbridge set` and the file alike (which first checks the value's TOML type).
+std::optional<uint32_t> parse_setting(const BridgeSetting &st, std::string_view word);
+// What parse_setting takes, for a message: "on or off", "a number from 1 to 86400", "2 or
+// 3", "802.1q or 802.1ad".
+std::string setting_accepts(const BridgeSetting &st);
+
 struct BridgeConfig {
     std::string name;
     std::optional<std::string> uplink; // nullopt: "none"
     XdpMode xdp_mode = XdpMode::Auto;
-    // Unset: the running bridge's, or the default for a new one.
-    std::optional<uint32_t> ageing_sec;
-    std::optional<uint32_t> max_learned; // 0: as many as the FDB holds
-    std::optional<uint32_t> fdb_size;    // only shape a new bridge
+    // 0 or unset: as many as the FDB holds. Not a kBridgeSettings row: the most it takes
+    // is the bridge's FDB size, not a constant.
+    std::optional<uint32_t> max_learned;
+    std::optional<uint32_t> fdb_size; // only shape a new bridge
     std::optional<uint32_t> max_ports;
     std::optional<std::string> metrics; // "ADDR:PORT" or "off"; unset: the default
     // Every kBridgeSettings key, with its default when the file does not give it.
@@ -123,10 +135,9 @@ struct BridgeConfig {
         line_host_vlans = 0;
     bool operator==(const BridgeConfig &o) const {
         return name == o.name && uplink == o.uplink && xdp_mode == o.xdp_mode &&
-               ageing_sec == o.ageing_sec && max_learned == o.max_learned &&
-               fdb_size == o.fdb_size && max_ports == o.max_ports && metrics == o.metrics &&
-               settings == o.settings && host_vlans == o.host_vlans && ports == o.ports &&
-               fdb == o.fdb;
+               max_learned == o.max_learned && fdb_size == o.fdb_size && max_ports == o.max_ports &&
+               metrics == o.metrics && settings == o.settings && host_vlans == o.host_vlans &&
+               ports == o.ports && fdb == o.fdb;
     }
     uint32_t setting(const std::string &key) const { return settings.at(key); }
     static std::map<std::string, uint32_t> default_settings();

@@ -34,6 +34,11 @@ struct PortPlan {
 PortPlan plan_ports(const std::vector<std::string> &ports, const std::optional<std::string> &uplink,
                     size_t max_ports);
 
+// The ageing time of a bridge that is given none (the kernel bridge's), and the most
+// `up`, `set` and the file take (seconds).
+constexpr unsigned kDefaultAgeingSec = 300;
+constexpr unsigned kMaxAgeingSec = 1000000;
+
 // Parses a whole decimal number in [min, max]; nullopt for anything else.
 std::optional<long long> parse_number(std::string_view s, long long min, long long max);
 

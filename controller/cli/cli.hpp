@@ -49,9 +49,6 @@ void add_mcast(CLI::App &app, Commands &cmds);     // mdb show
 void add_apply(CLI::App &app, Commands &cmds);     // apply
 void add_libvirt(CLI::App &app, Commands &cmds);   // libvirt-hook
 
-// The multicast settings of `set` (cli/mcast.cpp): false when `setting` is none of them.
-bool set_mcast(xb::Datapath &dp, const std::string &setting, const std::string &value);
-
 // Helpers shared by the groups. Each throws Error with one line naming the cause.
 void require_bpf();
 // --name NAME, defaulting to the default bridge.

@@ -126,7 +126,7 @@ int run_up(UpArgs &a) {
     if (!a.fdb_size.empty())
         upo.fdb_max = number_option("--fdb-size", a.fdb_size, 16, 1LL << 26);
     if (!a.ageing.empty())
-        upo.ageing_sec = number_option("--ageing-time", a.ageing, 0, 1000000);
+        upo.ageing_sec = number_option("--ageing-time", a.ageing, 0, kMaxAgeingSec);
     if (!a.max_learned.empty())
         upo.max_learned = number_option("--max-learned", a.max_learned, 0, upo.fdb_max);
     if (!a.max_ports.empty())

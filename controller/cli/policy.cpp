@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // set (bridge settings) and port set (port policy), after `ip link set ... type bridge`
 // and `bridge link set`.
+#include "apply.hpp"
 #include "bridge.hpp"
 #include "cli/cli.hpp"
+#include "config.hpp"
 #include "error.hpp"
 #include "options.hpp"
-#include "vlan.hpp"
 #include "port_policy.hpp"
 
 #include <algorithm>
@@ -22,6 +23,15 @@ namespace {
 // A storm limit above this is no limit at all on any host (frames per second per CPU).
 constexpr long long kMaxStormPps = 100000000;
 
+// What `set` takes: the rows of kBridgeSettings, and the learning cap.
+std::vector<std::string> set_keys() {
+    std::vector<std::string> keys;
+    for (const auto &st : kBridgeSettings)
+        keys.emplace_back(st.key);
+    keys.emplace_back("max-learned");
+    return keys;
+}
+
 struct SetArgs {
     std::string name = kDefaultBridge, setting, value;
 };
@@ -31,36 +41,31 @@ struct PortSetArgs {
     std::vector<std::string> args; // PORT KEY VALUE...
 };
 
+// The bridge-wide settings are kBridgeSettings' rows, parsed as the file's values and
+// written as apply writes them. The learning cap is no row: the most it takes is the
+// bridge's FDB size, known once the bridge is open (the file checks it against fdb-size).
 int run_set(const SetArgs &a) {
+    std::string key = a.setting;
+    std::replace(key.begin(), key.end(), '_', '-');
+    if (key == "max-learned") {
+        BridgeLock lock;
+        Datapath dp = open_bridge(a.name);
+        // 0: as many as the FDB holds.
+        set_max_learned(dp, number_option("max-learned", a.value, 0, max_learned_limit(dp)));
+        return 0;
+    }
+    const BridgeSetting *st = find_bridge_setting(key);
+    if (!st)
+        throw Error(
+            fmt::format("unknown setting '{}' ({})", a.setting, fmt::join(set_keys(), ", ")),
+            EINVAL);
+    const auto value = parse_setting(*st, a.value);
+    if (!value)
+        throw Error(fmt::format("{}: '{}' is not {}", st->key, a.value, setting_accepts(*st)),
+                    EINVAL);
     BridgeLock lock;
     Datapath dp = open_bridge(a.name);
-    if (a.setting == "ageing-time" || a.setting == "ageing_time") {
-        dp.config()->ageing_ns =
-            uint64_t(number_option("ageing-time", a.value, 0, 1000000)) * 1000000000ull;
-    } else if (a.setting == "max-learned" || a.setting == "max_learned") {
-        // 0: as many as the FDB holds. The datapath reads 0 as no cap at all, which
-        // would let learning take the entries kept for static ones.
-        const uint32_t cap = dp.fdb_capacity() - XB_FDB_STATIC_RESERVE;
-        const uint32_t n = number_option("max-learned", a.value, 0, cap);
-        dp.config()->max_learned = n ? n : cap;
-    } else if (a.setting == "vlan-filtering" || a.setting == "vlan_filtering") {
-        if (a.value != "on" && a.value != "off" && a.value != "1" && a.value != "0")
-            throw Error(fmt::format("vlan-filtering: '{}' is not on or off", a.value), EINVAL);
-        set_vlan_filtering(dp, a.value == "on" || a.value == "1");
-    } else if (a.setting == "vlan-protocol" || a.setting == "vlan_protocol") {
-        auto proto = parse_vlan_protocol(a.value);
-        if (!proto)
-            throw Error(fmt::format("vlan-protocol: '{}' is not 802.1q or 802.1ad", a.value),
-                        EINVAL);
-        set_vlan_protocol(dp, *proto);
-    } else if (!set_mcast(dp, a.setting, a.value)) {
-        throw Error(fmt::format("unknown setting '{}' (ageing-time, max-learned, "
-                                "vlan-filtering, vlan-protocol, mcast-snooping, "
-                                "mcast-querier, mcast-igmp-version, mcast-mld-version, "
-                                "mcast-membership-interval)",
-                                a.setting),
-                    EINVAL);
-    }
+    write_bridge_setting(dp, *st, *value);
     return 0;
 }
 
@@ -157,16 +162,18 @@ int run_port_set(const PortSetArgs &a) {
 
 void add_policy(CLI::App &app, Commands &cmds) {
     auto sa = std::make_shared<SetArgs>();
+    // The list of settings from the table, one a line, so that the help follows its rows.
+    std::string takes = "Settings (the configuration file's keys, or with _ for -; times in "
+                        "seconds):\n";
+    for (const auto &st : kBridgeSettings)
+        takes += fmt::format("  {:<28}{}\n", st.key, setting_accepts(st));
+    takes += fmt::format("  {:<28}{}\n", "max-learned",
+                         "a number up to the FDB's size; 0: as many as it holds");
     auto *set = app.add_subcommand(
-        "set", "Change a running bridge: ageing-time S, max-learned N, vlan-filtering on|off, "
-               "vlan-protocol 802.1q|802.1ad, mcast-snooping on|off, mcast-querier on|off, "
-               "mcast-igmp-version 2|3, mcast-mld-version 1|2, mcast-membership-interval S");
+        "set", "Change a setting of a running bridge, as `ip link set ... type bridge`");
+    set->footer(takes);
     add_name_option(set, sa->name);
-    set->add_option("setting", sa->setting,
-                    "ageing-time, max-learned, vlan-filtering, vlan-protocol, mcast-snooping, "
-                    "mcast-querier, mcast-igmp-version, mcast-mld-version or "
-                    "mcast-membership-interval")
-        ->required();
+    set->add_option("setting", sa->setting, "One of the settings below")->required();
     set->add_option("value", sa->value, "New value")->required();
     cmds.add(set, [sa] { return run_set(*sa); });
 

@@ -254,6 +254,24 @@ test_apply_vlans_policy_multicast() {
 	[[ $(apply_ok) == "$XB_BRIDGE: nothing changed" ]] || fail "a second apply of the changed file changed something"
 	echo "ok: only tap0 and the bridge's settings changed (guest 1 and 2 lost nothing), and again nothing"
 
+	step "set writes what apply reads, in every spelling set takes"
+	xb set --name "$XB_BRIDGE" mcast_snooping 1
+	xb set --name "$XB_BRIDGE" mcast-membership-interval 200
+	xb set --name "$XB_BRIDGE" ageing_time 60
+	xb set --name "$XB_BRIDGE" vlan-protocol 802.1AD
+	xb set --name "$XB_BRIDGE" max_learned 10
+	xb status --name "$XB_BRIDGE" --config >"$TOPO_TMP/set.toml"
+	for want in 'mcast-snooping = true' 'mcast-membership-interval = 200' 'ageing-time = 60' 'vlan-protocol = "802.1ad"' 'max-learned = 10'; do
+		grep -qx "$want" "$TOPO_TMP/set.toml" || fail "after set, status --config has no '$want': $(cat "$TOPO_TMP/set.toml")"
+	done
+	apply_ok >"$TOPO_TMP/changes"
+	cat "$TOPO_TMP/changes"
+	for want in "mcast-snooping off" "mcast-membership-interval 100" "ageing-time 300" "vlan-protocol 802.1q" "max-learned 0"; do
+		grep -qx "$XB_BRIDGE: $want" "$TOPO_TMP/changes" || fail "apply did not set back '$want'"
+	done
+	[[ $(wc -l <"$TOPO_TMP/changes") == 5 ]] || fail "apply changed more than set did"
+	echo "ok: the bridge set changed is the file's again after apply, which saw only those five"
+
 	step "bad values are refused with their line, and nothing changes"
 	snapshot before
 	local bad
