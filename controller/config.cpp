@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "config.hpp"
+#include "tap.hpp"
 
 #include <xbridge/abi.h>
 
@@ -180,11 +181,6 @@ std::vector<std::string> format_vlans(const std::vector<VlanConfig> &vlans) {
 }
 
 namespace {
-
-// Limits shared with the command line (main.cpp's options of `up`).
-constexpr long long kMaxFdbSize = 1LL << 26;
-constexpr long long kMaxStormPps = 100000000;
-constexpr long long kMaxTapQueues = 256;
 
 class Parser {
   public:

@@ -38,6 +38,11 @@ PortPlan plan_ports(const std::vector<std::string> &ports, const std::optional<s
 // `up`, `set` and the file take (seconds).
 constexpr unsigned kDefaultAgeingSec = 300;
 constexpr unsigned kMaxAgeingSec = 1000000;
+// The largest FDB `up --fdb-size` and the file's fdb-size make, and the largest storm
+// limit `port set` and the file take: above it no limit on any host (frames per second
+// per CPU).
+constexpr long long kMaxFdbSize = 1LL << 26;
+constexpr long long kMaxStormPps = 100000000;
 
 // Parses a whole decimal number in [min, max]; nullopt for anything else.
 std::optional<long long> parse_number(std::string_view s, long long min, long long max);

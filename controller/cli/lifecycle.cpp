@@ -124,7 +124,7 @@ int run_up(UpArgs &a) {
     if (!a.tap_queues.empty())
         upo.tap_queues = number_option("--tap-queues", a.tap_queues, 1, kMaxTapQueues);
     if (!a.fdb_size.empty())
-        upo.fdb_max = number_option("--fdb-size", a.fdb_size, 16, 1LL << 26);
+        upo.fdb_max = number_option("--fdb-size", a.fdb_size, 16, kMaxFdbSize);
     if (!a.ageing.empty())
         upo.ageing_sec = number_option("--ageing-time", a.ageing, 0, kMaxAgeingSec);
     if (!a.max_learned.empty())

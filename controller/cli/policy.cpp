@@ -20,9 +20,6 @@ namespace xb::cli {
 
 namespace {
 
-// A storm limit above this is no limit at all on any host (frames per second per CPU).
-constexpr long long kMaxStormPps = 100000000;
-
 // What `set` takes: the rows of kBridgeSettings, and the learning cap.
 std::vector<std::string> set_keys() {
     std::vector<std::string> keys;
