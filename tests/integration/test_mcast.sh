@@ -105,15 +105,21 @@ wait_mdb() {
 
 member() { echo "any(.mdb[]; .port == \"$1\" and .grp == \"$2\")"; }
 
-test_mcast_guests_get_only_their_group() {
+# snooping_bridge: standard_bridge with multicast snooping on, for tests that join groups
+# from the guests (with Debian's python3).
+snooping_bridge() {
 	require_tools jq tcpdump
 	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
 	standard_bridge
+	xb set mcast-snooping on --name "$XB_BRIDGE"
+}
+
+test_mcast_guests_get_only_their_group() {
+	snooping_bridge
 	local g0ip g1ip
 	g0ip=$(topo_guest_ip 0)
 	g1ip=$(topo_guest_ip 1)
 	assert_ping g0 "$g1ip"
-	xb set mcast-snooping on --name "$XB_BRIDGE"
 	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .mcast_snooping) == true ]] || fail "snooping is not on"
 
 	step "guest 0 joins 239.1.1.1, guest 1 239.2.2.2, the host 239.3.3.3: learned from their reports"
@@ -216,12 +222,9 @@ test_mcast_guests_get_only_their_group() {
 }
 
 test_mcast_membership_ages_and_the_querier_refreshes_it() {
-	require_tools jq tcpdump
-	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
-	standard_bridge
+	snooping_bridge
 	local g0ip
 	g0ip=$(topo_guest_ip 0)
-	xb set mcast-snooping on --name "$XB_BRIDGE"
 	xb set mcast-membership-interval 4 --name "$XB_BRIDGE"
 	[[ $(xb status --name "$XB_BRIDGE" --json | jq -r .mcast_membership_interval) -eq 4 ]] || fail "interval not set"
 
@@ -253,9 +256,7 @@ test_mcast_membership_ages_and_the_querier_refreshes_it() {
 # (RFC 2236 3): a snooping bridge that let the guests hear each other would hear only one
 # of them and age the other's membership out. Reports go to router ports and the host only.
 test_mcast_guests_do_not_hear_each_others_reports() {
-	require_tools jq tcpdump
-	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
-	standard_bridge
+	snooping_bridge
 	local g0ip g1ip ns p
 	g0ip=$(topo_guest_ip 0)
 	g1ip=$(topo_guest_ip 1)
@@ -263,7 +264,6 @@ test_mcast_guests_do_not_hear_each_others_reports() {
 	for ns in g0 g1; do
 		in_ns "$ns" sysctl -qw net.ipv4.conf.eth0.force_igmp_version=2
 	done
-	xb set mcast-snooping on --name "$XB_BRIDGE"
 	xb set mcast-membership-interval 4 --name "$XB_BRIDGE"
 	local pids=()
 	for ns in g0 g1 out; do
@@ -340,11 +340,8 @@ query_after() {
 # versions set (the kernel bridge's mcast_igmp_version 2|3, mcast_mld_version 1|2), and a
 # listener that answers them stays a member.
 test_mcast_the_querier_speaks_igmp_and_mld_in_the_versions_set() {
-	require_tools jq tcpdump
-	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
-	standard_bridge
+	snooping_bridge
 	ipv6_on g0
-	xb set mcast-snooping on --name "$XB_BRIDGE"
 	xb set mcast-membership-interval 4 --name "$XB_BRIDGE"
 	local st
 	st=$(xb status --name "$XB_BRIDGE" --json)
@@ -392,14 +389,11 @@ test_mcast_the_querier_speaks_igmp_and_mld_in_the_versions_set() {
 # mcast-flood governs unknown groups only: a member port with it off still gets its
 # group, switched at XDP (left to TC there, since the flood map lacks it) and at TC.
 test_mcast_a_member_with_mcast_flood_off_gets_its_group() {
-	require_tools jq tcpdump
-	[[ -x /usr/bin/python3 ]] || skip "no /usr/bin/python3 to join groups with"
-	standard_bridge
+	snooping_bridge
 	local g0ip g1ip
 	g0ip=$(topo_guest_ip 0)
 	g1ip=$(topo_guest_ip 1)
 	assert_ping g0 "$g1ip"
-	xb set mcast-snooping on --name "$XB_BRIDGE"
 	mc_join g0 "$g0ip" 239.1.1.1
 	wait_mdb "$(member tap0 239.1.1.1)"
 	xb port set tap0 mcast-flood off --name "$XB_BRIDGE"
