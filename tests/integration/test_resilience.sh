@@ -176,6 +176,16 @@ test_bridge_from_before_the_flow_cache() {
 	echo "ok: the missing flow_cache pin was recreated, the upgraded bridge forwards"
 }
 
+# map_field PIN FIELD: one field of a pinned map, as `bpftool map show` gives it.
+map_field() { bpftool map show pinned "$1" -j | jq ".$2"; }
+
+# standin_map PIN NAME VALUE_SIZE ENTRIES: pins at PIN a per-CPU array as another build
+# would have made map NAME, with values of VALUE_SIZE bytes.
+standin_map() {
+	bpftool map create "$1" type percpu_array key 4 value "$3" entries "$4" name "$2" ||
+		fail "cannot create the stand-in $2 map"
+}
+
 test_bridge_with_a_flow_cache_of_another_layout() {
 	require_tools bpftool jq
 	standard_bridge
@@ -184,19 +194,18 @@ test_bridge_with_a_flow_cache_of_another_layout() {
 	# a new cache of this build's layout, rather than refusing the bridge.
 	local pin vs entries
 	pin=$(topo_pins)/$XB_BRIDGE/flow_cache
-	vs=$(bpftool map show pinned "$pin" -j | jq .bytes_value)
-	entries=$(bpftool map show pinned "$pin" -j | jq .max_entries)
+	vs=$(map_field "$pin" bytes_value)
+	entries=$(map_field "$pin" max_entries)
 	rm "$pin"
-	bpftool map create "$pin" type percpu_array key 4 value $((vs - 8)) entries "$entries" \
-		name flow_cache || fail "cannot create the stand-in flow cache"
+	standin_map "$pin" flow_cache $((vs - 8)) "$entries"
 	xb status --name "$XB_BRIDGE" >/dev/null || fail "status refused the older flow cache"
-	[[ $(bpftool map show pinned "$pin" -j | jq .bytes_value) == $((vs - 8)) ]] ||
+	[[ $(map_field "$pin" bytes_value) == $((vs - 8)) ]] ||
 		fail "status replaced the pin: the running programs' cache is another map"
 	xb upgrade --name "$XB_BRIDGE" >/dev/null || fail "upgrade refused the older flow cache"
-	[[ $(bpftool map show pinned "$pin" -j | jq .bytes_value) == "$vs" ]] ||
+	[[ $(map_field "$pin" bytes_value) == "$vs" ]] ||
 		fail "the upgraded bridge's flow cache pin is not of this build's layout"
 	local id used
-	id=$(bpftool map show pinned "$pin" -j | jq .id)
+	id=$(map_field "$pin" id)
 	used=$(bpftool prog show pinned "$(topo_pins)/$XB_BRIDGE/prog_xb_xdp_ingress" -j | jq '.map_ids[]')
 	matches "^$id\$" <<<"$used" || fail "the new XDP program does not use the pinned flow cache"
 	assert_ping g0 "$TOPO_OUT_IP"
@@ -212,12 +221,11 @@ test_bridge_of_another_build() {
 	# pinned map's value size into this build's struct - and left as it is.
 	local dir vs entries
 	dir=$(topo_pins)/$XB_BRIDGE
-	vs=$(bpftool map show pinned "$dir/stats" -j | jq .bytes_value)
-	entries=$(bpftool map show pinned "$dir/stats" -j | jq .max_entries)
+	vs=$(map_field "$dir/stats" bytes_value)
+	entries=$(map_field "$dir/stats" max_entries)
 	step "its stats map holds $((vs + 8))-byte values"
 	mv "$dir/stats" "$dir/stats_orig"
-	bpftool map create "$dir/stats" type percpu_array key 4 value $((vs + 8)) entries "$entries" \
-		name stats || fail "cannot create the stand-in stats map"
+	standin_map "$dir/stats" stats $((vs + 8)) "$entries"
 	expect_error "its map stats has $((vs + 8))-byte values, this build's $vs" xb status --name "$XB_BRIDGE"
 	expect_error "was made by an incompatible xbridge" xb down --name "$XB_BRIDGE"
 	expect_error "was made by an incompatible xbridge" xb upgrade --name "$XB_BRIDGE"
