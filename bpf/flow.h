@@ -15,6 +15,7 @@
 #ifndef XB_FLOW_H
 #define XB_FLOW_H
 
+#include "decide.h"
 #include "fdb.h"
 #include "maps.h"
 #include "parse.h"
@@ -36,32 +37,26 @@ static __always_inline int xb_flow_hit(const struct xb_flow_ent *e, const struct
            j - e->filled_j < XB_CACHE_RECHECK_J;
 }
 
-/* What an entry holds besides the frame's keys and ingress port. */
-struct xb_flow_decision {
-    __u32 in_slot, out_slot, out_ifindex;
-    __u8 to_tap_from_nontap;
-    __u8 vlan_untag, vlan_tagged;
-    __u16 vlan_vid;
-};
-
-/* Fills an entry. src_key and dst_key are the frame's keys as it came, before any VLAN
+/* Fills an entry from the full path's decision `d` (with its generation) and the frame's
+ * VLAN `vi`. src_key and dst_key are the frame's keys as it came, before any VLAN
  * classification gave them its VLAN. */
 static __always_inline void xb_flow_fill(struct xb_flow_ent *e, __u64 src_key, __u64 dst_key,
                                          __be16 in_proto, __u32 in_ifindex,
-                                         const struct xb_flow_decision *d, __u32 gen, __u32 j) {
+                                         const struct xb_decision *d, const struct xb_vlan_in *vi,
+                                         __u8 to_tap_from_nontap, __u32 j) {
     *(__u64 *)&e->src = src_key;
     *(__u64 *)&e->dst = dst_key;
     e->in_ifindex = in_ifindex;
     e->out_ifindex = d->out_ifindex;
-    e->gen = gen;
+    e->gen = d->gen;
     e->filled_j = j;
     e->in_slot = d->in_slot;
     e->out_slot = d->out_slot;
-    e->to_tap_from_nontap = d->to_tap_from_nontap;
+    e->to_tap_from_nontap = to_tap_from_nontap;
     e->vlan_untag = d->vlan_untag;
-    e->vlan_tagged = d->vlan_tagged;
+    e->vlan_tagged = vi->tagged;
     e->in_proto = in_proto;
-    e->vlan_vid = d->vlan_vid;
+    e->vlan_vid = vi->vid;
     e->valid = 1;
 }
 

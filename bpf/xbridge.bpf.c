@@ -223,20 +223,8 @@ int xb_xdp_ingress(struct xdp_md *ctx) {
      * addresses or rate were checked: a hit checks neither. Nor a priority-tagged frame
      * under VLAN filtering: its tag was rewritten with its own priority (flow.h). */
     if (d.action == XB_ACT_FORWARD && fl && !d.learn_refused &&
-        !(in->flags & XB_PORT_POLICY_UNCACHED) &&
-        !(vi.tagged && !((src_key >> 48) & XB_VID_MASK))) {
-        const struct xb_flow_decision fd = {
-            .in_slot = slot,
-            .out_slot = d.out_slot,
-            .out_ifindex = d.out_ifindex,
-            .to_tap_from_nontap = to_tap_from_nontap,
-            .vlan_untag = vlan_untag,
-            .vlan_tagged = vi.tagged,
-            .vlan_vid = vi.vid,
-        };
-
-        xb_flow_fill(fl, src_key, dst_key, in_proto, ifindex, &fd, gen, j);
-    }
+        !(in->flags & XB_PORT_POLICY_UNCACHED) && !(vi.tagged && !((src_key >> 48) & XB_VID_MASK)))
+        xb_flow_fill(fl, src_key, dst_key, in_proto, ifindex, &d, &vi, to_tap_from_nontap, j);
 
     switch (d.action) {
     case XB_ACT_DROP:
